@@ -1,0 +1,140 @@
+"""The wire format between the coordinator and the household kernels (one source of truth).
+
+Every backend reads the same flat ``params`` vector (named indices ``P_*``), updates the same
+household state arrays in place, and writes the same per-block partial aggregates (``A_*``),
+distribution histograms (``H_*`` x ``N_BINS``) and extrema (``X_*``). Keeping these as flat float64
+arrays with named indices lets NumPy, Numba and CUDA share one layout without marshalling.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# --- household state: name -> dtype (the narrowest dtype that is exact enough) --------------------
+STATE_DTYPES: dict[str, np.dtype] = {
+    "safe": np.dtype(np.float64),  # b_i: safe assets (goods), end of last period
+    "risky": np.dtype(np.float64),  # k_i: value of risky (equity) holdings (goods)
+    "task": np.dtype(np.float32),  # x_i: occupation complexity in [0, 1]; automated iff x < Phi
+    "productivity": np.dtype(np.uint8),  # z_i: index into the productivity Markov chain
+    "employment": np.dtype(np.uint8),  # e_i: EMPLOYED / UNEMPLOYED / DISPLACED
+}
+BYTES_PER_HOUSEHOLD = sum(dt.itemsize for dt in STATE_DTYPES.values())
+
+EMPLOYED, UNEMPLOYED, DISPLACED = 0, 1, 2
+N_EMPLOYMENT = 3
+
+
+def _names(*names: str) -> dict[str, int]:
+    return {n: i for i, n in enumerate(names)}
+
+
+# --- scalar inputs for one period (all per household per period, goods unless stated) -------------
+PARAMS = _names(
+    "wage",  # w_t: wage per unit of effective labour
+    "tax_labour",  # tau_l
+    "benefit",  # unemployment benefit per unemployed/displaced household
+    "ubi",  # UBI_t per household (cash part = ubi * (1 - ubi_invest_share))
+    "ubi_invest_share",  # share of UBI auto-invested in risky capital
+    "return_safe",  # gross realised return on safe assets this period
+    "return_risky",  # gross realised return on risky holdings this period
+    "tax_capital",  # tau_k on capital income (losses offset)
+    "tax_wealth",  # tau_w on beginning-of-period wealth
+    "dividend",  # per-capita dividend of the public capital fund
+    "tax_consumption",  # tau_c
+    "payment_fee",  # f: payment fee per unit of consumption
+    "hazard_displacement",  # probability an automated-task worker loses the job this period
+    "separation",  # probability any employed worker becomes unemployed
+    "job_finding",  # probability an unemployed/displaced household finds a job
+    "automation",  # Phi_t: tasks with complexity below Phi_t are automated
+    "borrowing_limit",  # end-of-period assets a >= -borrowing_limit
+    "grid_min",  # kernel policy grid: m_j = grid_min + (grid_max - grid_min) (j/(G-1))^2
+    "grid_max",
+    "poverty_line",  # households with disposable income below this count as poor
+)
+N_PARAMS = len(PARAMS)
+globals().update({f"P_{k.upper()}": v for k, v in PARAMS.items()})
+
+# --- per-block partial sums (and counts) --------------------------------------------------------
+AGGREGATES = _names(
+    "households",
+    "employed",
+    "unemployed",
+    "displaced",
+    "automated_employed",  # employed on a task below the automation frontier (before transitions)
+    "effective_labour",  # sum of z over employed households (efficiency units)
+    "labour_income",  # gross wages
+    "labour_tax",
+    "benefits",
+    "ubi",  # total UBI paid (cash + invested)
+    "ubi_invested",
+    "dividends",
+    "capital_income",  # gross returns on safe and risky holdings
+    "capital_tax",
+    "wealth_tax",
+    "consumption",  # real consumption c
+    "consumption_tax",
+    "fees",
+    "safe_begin",
+    "risky_begin",
+    "safe_end",
+    "risky_end",
+    "income",  # disposable income
+    "poor",  # households with disposable income below the poverty line
+)
+N_AGGREGATES = len(AGGREGATES)
+globals().update({f"A_{k.upper()}": v for k, v in AGGREGATES.items()})
+
+# --- distribution histograms --------------------------------------------------------------------
+# Bins are log-spaced by the bits of the IEEE-754 float64: SUB_BITS mantissa bits below the exponent
+# give 2**SUB_BITS bins per octave (ratio 2**(1/16) = 1.044). Binning is then integer arithmetic on
+# the bit pattern: exact, cheap (no log), and identical on every backend. Bin 0 holds v < V_MIN
+# (zero and negatives included), the last bin v >= V_MAX.
+SUB_BITS = 4
+V_MIN_EXP, V_MAX_EXP = -14, 26  # V_MIN = 2**-14 ~ 6e-5, V_MAX = 2**26 ~ 6.7e7 goods
+BIN_SHIFT = 52 - SUB_BITS
+BIN_OFFSET = int(np.float64(2.0**V_MIN_EXP).view(np.int64)) >> BIN_SHIFT
+N_REGULAR_BINS = (V_MAX_EXP - V_MIN_EXP) << SUB_BITS
+N_BINS = N_REGULAR_BINS + 2
+V_MIN = 2.0**V_MIN_EXP
+V_MAX = 2.0**V_MAX_EXP
+
+HISTOGRAMS = _names(
+    "wealth_count",  # by end-of-period wealth bin: households,
+    "wealth_sum",  # their wealth,
+    "wealth_risky",  # their risky holdings,
+    "wealth_consumption",  # their consumption
+    "income_count",  # by disposable-income bin
+    "income_sum",
+    "consumption_count",  # by consumption bin
+    "consumption_sum",
+)
+N_HISTOGRAMS = len(HISTOGRAMS)
+globals().update({f"H_{k.upper()}": v for k, v in HISTOGRAMS.items()})
+
+EXTREMA = _names("wealth_min", "wealth_max", "income_min", "income_max", "consumption_min", "consumption_max")
+N_EXTREMA = len(EXTREMA)
+globals().update({f"X_{k.upper()}": v for k, v in EXTREMA.items()})
+
+
+def bin_edges() -> np.ndarray:
+    """Edges of the N_BINS histogram bins: bin j holds edges[j] <= v < edges[j+1].
+
+    edges[0] = -inf and edges[-1] = +inf; regular edges are exact float64 values.
+    """
+    bits = (np.arange(N_REGULAR_BINS + 1, dtype=np.int64) + BIN_OFFSET) << BIN_SHIFT
+    return np.concatenate([[-np.inf], bits.view(np.float64), [np.inf]])
+
+
+def bin_index(v: np.ndarray) -> np.ndarray:
+    """Histogram bin of each value (NumPy version of the kernels' integer binning)."""
+    v = np.asarray(v, dtype=np.float64)
+    raw = (v.view(np.int64) >> BIN_SHIFT) - BIN_OFFSET + 1
+    idx = np.where(v < V_MIN, 0, np.where(v >= V_MAX, N_BINS - 1, raw))
+    return idx.astype(np.int64)
+
+
+def new_params() -> np.ndarray:
+    """A zeroed params vector with neutral defaults (gross returns 1, no automation)."""
+    p = np.zeros(N_PARAMS)
+    p[PARAMS["return_safe"]] = 1.0
+    p[PARAMS["return_risky"]] = 1.0
+    return p

@@ -1,0 +1,226 @@
+"""The household step, fused CPU implementation (Numba): one pass, no household-sized temporaries.
+
+Same arithmetic, in the same order, as ``kernels.step_numpy`` (the specification; read that first),
+so the results are bit-identical (tested). No ``fastmath``: reassociation or FMA contraction would
+break that identity. Compiled on first use and cached on disk (``cache=True``) so Ray workers do
+not recompile.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from numba.core import types
+from numba.extending import intrinsic
+
+from kernels import rng
+from kernels import schema as S
+from kernels.step_numpy import Partials
+
+_GOLDEN = np.uint64(rng.GOLDEN)
+_MIX1 = np.uint64(rng.MIX1)
+_MIX2 = np.uint64(rng.MIX2)
+_SH30, _SH27, _SH31, _SH11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+
+
+@intrinsic
+def _float_bits(typingctx, v):
+    """Reinterpret a float64 as int64 (a register move, no arithmetic)."""
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return sig, codegen
+
+
+@njit(inline="always", cache=True)
+def _mix64(x):
+    x = (x ^ (x >> _SH30)) * _MIX1
+    x = (x ^ (x >> _SH27)) * _MIX2
+    return x ^ (x >> _SH31)
+
+
+@njit(inline="always", cache=True)
+def _uniform(h, word):
+    return np.float64(_mix64(h ^ word) >> _SH11) * rng.TO_UNIT
+
+
+@njit(inline="always", cache=True)
+def _bin(v):
+    if v < S.V_MIN:
+        return 0
+    if v >= S.V_MAX:
+        return S.N_BINS - 1
+    return (_float_bits(v) >> S.BIN_SHIFT) - S.BIN_OFFSET + 1
+
+
+@njit(cache=True, nogil=True)
+def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf, c_table,
+          share_table, block_size, agg, hist, ext):
+    n = b.shape[0]
+    n_z = productivity.shape[0]
+    n_grid = c_table.shape[1]
+    phi = p[S.P_AUTOMATION]
+    hazard_automated = p[S.P_HAZARD_DISPLACEMENT]
+    separation = p[S.P_SEPARATION]
+    job_finding = p[S.P_JOB_FINDING]
+    wage = p[S.P_WAGE]
+    tax_l = p[S.P_TAX_LABOUR]
+    benefit_level = p[S.P_BENEFIT]
+    ubi = p[S.P_UBI]
+    ubi_invested = ubi * p[S.P_UBI_INVEST_SHARE]
+    r_safe = p[S.P_RETURN_SAFE] - 1.0
+    r_risky = p[S.P_RETURN_RISKY] - 1.0
+    tax_k = p[S.P_TAX_CAPITAL]
+    tax_w = p[S.P_TAX_WEALTH]
+    dividend = p[S.P_DIVIDEND]
+    tax_c = p[S.P_TAX_CONSUMPTION]
+    fee = p[S.P_PAYMENT_FEE]
+    price = 1.0 + tax_c + fee
+    limit = p[S.P_BORROWING_LIMIT]
+    poverty_line = p[S.P_POVERTY_LINE]
+    grid_min = p[S.P_GRID_MIN]
+    span = p[S.P_GRID_MAX] - grid_min
+    inv = 1.0 / (n_grid - 1)
+    key64 = np.uint64(key)
+
+    n_blocks = agg.shape[0]
+    for blk in range(n_blocks):
+        lo = blk * block_size
+        hi = min(lo + block_size, n)
+        a_row = agg[blk]
+        h_row = hist[blk]
+        w_min, w_max = np.inf, -np.inf
+        y_min, y_max = np.inf, -np.inf
+        c_min, c_max = np.inf, -np.inf
+        for i in range(lo, hi):
+            hh = _mix64(key64 + _GOLDEN * (first_id + np.uint64(i)))
+            u_job = _uniform(hh, w_job)
+            u_z = _uniform(hh, w_z)
+            bi, ki, xi, zi, ei = b[i], k[i], x[i], z[i], e[i]
+
+            # 1. job transitions
+            automated = xi < phi
+            employed = ei == S.EMPLOYED
+            hazard = hazard_automated if automated else 0.0
+            e_new = ei
+            if employed:
+                if u_job < hazard:
+                    e_new = S.DISPLACED
+                elif u_job < hazard + separation:
+                    e_new = S.UNEMPLOYED
+            elif u_job < job_finding:
+                e_new = S.EMPLOYED
+                if automated:
+                    xi = np.float32(phi + _uniform(hh, w_task) * (1.0 - phi))
+            z_new = 0
+            while z_new < n_z - 1 and u_z >= cdf[zi, z_new]:
+                z_new += 1
+
+            # 2. income
+            working = e_new == S.EMPLOYED
+            labour_income = wage * productivity[z_new] if working else 0.0
+            labour_tax = tax_l * labour_income
+            benefit = 0.0 if working else benefit_level
+            capital_income = bi * r_safe + ki * r_risky
+            capital_tax = tax_k * capital_income
+            wealth_begin = bi + ki
+            wealth_tax = tax_w * wealth_begin
+            income = ((labour_income - labour_tax) + benefit + ubi + dividend
+                      + (capital_income - capital_tax)) - wealth_tax
+            m = wealth_begin + income - ubi_invested
+
+            # 3. decisions
+            s = e_new * n_z + z_new
+            t = math.sqrt(max(m - grid_min, 0.0) / span) * (n_grid - 1)
+            j = min(int(t), n_grid - 2)
+            x0 = j * inv
+            x1 = (j + 1) * inv
+            m0 = grid_min + span * (x0 * x0)
+            m1 = grid_min + span * (x1 * x1)
+            w = (m - m0) / (m1 - m0)
+            c0 = c_table[s, j]
+            c = c0 + w * (c_table[s, j + 1] - c0)
+            ws = min(max(w, 0.0), 1.0)
+            s0 = share_table[s, j]
+            share = min(max(s0 + ws * (share_table[s, j + 1] - s0), 0.0), 1.0)
+            c = max(min(c, (m + limit) / price), 0.0)
+
+            # 4. portfolio
+            a = m - price * c
+            invested = share * max(a, 0.0)
+            k_new = invested + ubi_invested
+            b_new = a - invested
+            wealth_end = b_new + k_new
+            b[i], k[i], x[i], z[i], e[i] = b_new, k_new, xi, z_new, e_new
+
+            # 5. partial aggregates (sequential, in household order)
+            a_row[S.A_HOUSEHOLDS] += 1.0
+            if working:
+                a_row[S.A_EMPLOYED] += 1.0
+            elif e_new == S.UNEMPLOYED:
+                a_row[S.A_UNEMPLOYED] += 1.0
+            else:
+                a_row[S.A_DISPLACED] += 1.0
+            if employed and automated:
+                a_row[S.A_AUTOMATED_EMPLOYED] += 1.0
+            a_row[S.A_EFFECTIVE_LABOUR] += productivity[z_new] if working else 0.0
+            a_row[S.A_LABOUR_INCOME] += labour_income
+            a_row[S.A_LABOUR_TAX] += labour_tax
+            a_row[S.A_BENEFITS] += benefit
+            a_row[S.A_UBI] += ubi
+            a_row[S.A_UBI_INVESTED] += ubi_invested
+            a_row[S.A_DIVIDENDS] += dividend
+            a_row[S.A_CAPITAL_INCOME] += capital_income
+            a_row[S.A_CAPITAL_TAX] += capital_tax
+            a_row[S.A_WEALTH_TAX] += wealth_tax
+            a_row[S.A_CONSUMPTION] += c
+            a_row[S.A_CONSUMPTION_TAX] += tax_c * c
+            a_row[S.A_FEES] += fee * c
+            a_row[S.A_SAFE_BEGIN] += bi
+            a_row[S.A_RISKY_BEGIN] += ki
+            a_row[S.A_SAFE_END] += b_new
+            a_row[S.A_RISKY_END] += k_new
+            a_row[S.A_INCOME] += income
+            if income < poverty_line:
+                a_row[S.A_POOR] += 1.0
+
+            bw = _bin(wealth_end)
+            h_row[S.H_WEALTH_COUNT, bw] += 1.0
+            h_row[S.H_WEALTH_SUM, bw] += wealth_end
+            h_row[S.H_WEALTH_RISKY, bw] += k_new
+            h_row[S.H_WEALTH_CONSUMPTION, bw] += c
+            by = _bin(income)
+            h_row[S.H_INCOME_COUNT, by] += 1.0
+            h_row[S.H_INCOME_SUM, by] += income
+            bc = _bin(c)
+            h_row[S.H_CONSUMPTION_COUNT, bc] += 1.0
+            h_row[S.H_CONSUMPTION_SUM, bc] += c
+            w_min, w_max = min(w_min, wealth_end), max(w_max, wealth_end)
+            y_min, y_max = min(y_min, income), max(y_max, income)
+            c_min, c_max = min(c_min, c), max(c_max, c)
+        e_row = ext[blk]
+        e_row[S.X_WEALTH_MIN], e_row[S.X_WEALTH_MAX] = w_min, w_max
+        e_row[S.X_INCOME_MIN], e_row[S.X_INCOME_MAX] = y_min, y_max
+        e_row[S.X_CONSUMPTION_MIN], e_row[S.X_CONSUMPTION_MAX] = c_min, c_max
+
+
+def step(state, first_id, period, key, params, productivity, transition_cdf, c_table, share_table,
+         block_size) -> Partials:
+    """Same contract as ``kernels.step_numpy.step``."""
+    n = state["safe"].shape[0]
+    n_blocks = -(-n // block_size)
+    agg = np.zeros((n_blocks, S.N_AGGREGATES))
+    hist = np.zeros((n_blocks, S.N_HISTOGRAMS, S.N_BINS))
+    ext = np.empty((n_blocks, S.N_EXTREMA))
+    words = [np.uint64(rng.period_word(period, st))
+             for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
+    _step(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
+          np.uint64(first_id), np.uint64(key), *words, np.ascontiguousarray(params, dtype=np.float64),
+          np.ascontiguousarray(productivity, dtype=np.float64),
+          np.ascontiguousarray(transition_cdf, dtype=np.float64),
+          np.ascontiguousarray(c_table, dtype=np.float64),
+          np.ascontiguousarray(share_table, dtype=np.float64), block_size, agg, hist, ext)
+    return Partials(agg, hist, ext)

@@ -1,0 +1,89 @@
+"""Combining shard partials into economy-wide totals, and the household-side statistics of a period.
+
+Partials arrive per block; they are stacked in global block order and summed, so the totals are
+bit-identical whatever the number of shards (DESIGN.md, "The data path of one period").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kernels import schema as S
+from kernels.step_numpy import Partials
+from sim import distribution as D
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Economy-wide household totals of one period."""
+
+    agg: dict[str, float]  # AGGREGATES name -> sum over all households
+    wealth: D.Sketch  # by end-of-period wealth
+    income: D.Sketch  # by disposable income
+    consumption: D.Sketch  # by consumption
+    risky_by_wealth: np.ndarray  # (N_BINS,) risky holdings summed per wealth bin
+    consumption_by_wealth: np.ndarray  # (N_BINS,) consumption summed per wealth bin
+
+    def __getitem__(self, name: str) -> float:
+        return self.agg[name]
+
+
+def combine(partials: list[Partials]) -> Totals:
+    """Sum partials given in global block order (shards sorted by first household)."""
+    agg = np.concatenate([p.aggregates for p in partials]).sum(axis=0)
+    hist = np.concatenate([p.histograms for p in partials]).sum(axis=0)
+    ext = np.concatenate([p.extrema for p in partials])
+    mins, maxs = ext.min(axis=0), ext.max(axis=0)
+
+    def sketch(count_row, sum_row, lo_col, hi_col):
+        return D.Sketch.from_histogram(hist[count_row], hist[sum_row], mins[lo_col], maxs[hi_col])
+
+    return Totals(
+        agg={name: float(agg[i]) for name, i in S.AGGREGATES.items()},
+        wealth=sketch(S.H_WEALTH_COUNT, S.H_WEALTH_SUM, S.X_WEALTH_MIN, S.X_WEALTH_MAX),
+        income=sketch(S.H_INCOME_COUNT, S.H_INCOME_SUM, S.X_INCOME_MIN, S.X_INCOME_MAX),
+        consumption=sketch(S.H_CONSUMPTION_COUNT, S.H_CONSUMPTION_SUM,
+                           S.X_CONSUMPTION_MIN, S.X_CONSUMPTION_MAX),
+        risky_by_wealth=hist[S.H_WEALTH_RISKY],
+        consumption_by_wealth=hist[S.H_WEALTH_CONSUMPTION],
+    )
+
+
+def household_budget_residual(t: Totals) -> float:
+    """Aggregate household budget identity, which the kernels satisfy household by household:
+    sum(b' + k') - sum(b + k) = sum(disposable income) - (1 + tau_c + f) C. Returns LHS - RHS.
+    """
+    change = (t["safe_end"] + t["risky_end"]) - (t["safe_begin"] + t["risky_begin"])
+    spending = t["consumption"] + t["consumption_tax"] + t["fees"]
+    return change - (t["income"] - spending)
+
+
+def distribution_row(t: Totals) -> dict[str, float]:
+    """Per-period distribution statistics (value and error bound where the value is estimated)."""
+    n = t["households"]
+    row: dict[str, float] = {}
+    for name, sk in (("wealth", t.wealth), ("income", t.income), ("consumption", t.consumption)):
+        g = D.gini(sk)
+        row[f"gini_{name}"], row[f"gini_{name}_bound"] = g.value, g.bound
+    for name, est in (
+        ("top1_wealth_share", D.top_share(t.wealth, 0.01)),
+        ("top10_wealth_share", D.top_share(t.wealth, 0.10)),
+        ("bottom50_wealth_share", D.bottom_share(t.wealth, 0.50)),
+        ("bottom50_capital_share", D.bottom_share(t.wealth, 0.50, t.risky_by_wealth)),
+        ("top1_capital_share", D.top_share(t.wealth, 0.01, t.risky_by_wealth)),
+    ):
+        row[name], row[f"{name}_bound"] = est.value, est.bound
+    row["poverty_rate"] = t["poor"] / n
+    row["median_income"] = D.quantile(t.income, 0.5)
+    return row
+
+
+def snapshot(t: Totals, quantiles: np.ndarray) -> dict[str, np.ndarray]:
+    """Lorenz curves and mean consumption by wealth decile at one period."""
+    return {
+        "lorenz_wealth": D.lorenz_curve(t.wealth, quantiles),
+        "lorenz_income": D.lorenz_curve(t.income, quantiles),
+        "lorenz_consumption": D.lorenz_curve(t.consumption, quantiles),
+        "consumption_by_wealth_decile": D.group_means(t.wealth, t.consumption_by_wealth, 10),
+    }

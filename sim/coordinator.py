@@ -1,0 +1,218 @@
+"""The coordinator's step loop: macro state on the driver, households in shard actors.
+
+Per period (DESIGN.md, "The data path of one period"):
+  1. the economy gives the period's environment (prices, policy, rates);
+  2. the household problem is (re)solved and its policy tables put once in the object store;
+  3. every shard actor runs one kernel pass and returns per-block partial aggregates;
+  4. partials are combined in global block order, the economy closes its accounts;
+  5. outputs are recorded (distribution snapshots at chosen periods).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import ray
+from omegaconf import DictConfig, OmegaConf
+
+from kernels import rng
+from kernels.step_numpy import kernel_grid
+from sim import accounts, results
+from sim.economy import make_economy
+from sim.environment import ProductivityChain, household_problem, kernel_params
+from sim.layout import shard_layout
+from sim.shard import ShardActor
+
+SFC_TOLERANCE = 1e-9
+
+
+class AccountingError(RuntimeError):
+    """A stock-flow consistency violation: a bug, never a warning."""
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    periods: int
+    households: int
+    seconds: float
+    household_steps_per_second: float
+    final: dict[str, float] = field(default_factory=dict)
+
+
+def connect_ray(cluster_cfg) -> None:
+    """Attach to the configured cluster, RAY_ADDRESS, or start a local Ray instance."""
+    if ray.is_initialized():
+        return
+    address = cluster_cfg.address or os.environ.get("RAY_ADDRESS")
+    quiet = dict(log_to_driver=False, configure_logging=False)
+    if address:
+        ray.init(address=address, **quiet)
+    else:
+        ray.init(include_dashboard=False, **quiet)
+
+
+def _cpus_per_actor(cluster_cfg) -> float:
+    if cluster_cfg.cpus_per_actor is not None:
+        return float(cluster_cfg.cpus_per_actor)
+    cpus = ray.cluster_resources().get("CPU", 1.0)
+    return min(1.0, math.floor(100 * cpus / cluster_cfg.actors) / 100) or 0.01
+
+
+class PolicyCache:
+    """Solves the household problem when the perceived environment changed, reusing the last
+    solution as the starting guess; returns the tables the kernels read."""
+
+    def __init__(self, hh_cfg):
+        self.hh_cfg = hh_cfg
+        self.grid = kernel_grid(-float(hh_cfg.borrowing_limit), float(hh_cfg.kernel_grid_max),
+                                int(hh_cfg.kernel_grid_points))
+        self._key = None
+        self._solution = None
+        self._tables = None
+        self.solves = 0
+        self.solve_seconds = 0.0
+
+    @staticmethod
+    def _problem_key(problem) -> tuple:
+        return tuple(v.tobytes() if isinstance(v, np.ndarray) else v for v in vars(problem).values())
+
+    def tables(self, problem, t: int) -> tuple[np.ndarray, np.ndarray]:
+        from sim.solver.household import solve_household
+
+        key = self._problem_key(problem)
+        due = t % int(self.hh_cfg.resolve_every) == 0
+        if self._tables is None or (due and key != self._key):
+            start = time.perf_counter()
+            self._solution = solve_household(problem, guess=self._solution)
+            self.solve_seconds += time.perf_counter() - start
+            self.solves += 1
+            c, share = self._solution.on_grid(self.grid)
+            self._tables = (np.ascontiguousarray(c), np.ascontiguousarray(share))
+            self._key = key
+        return self._tables
+
+
+def snapshot_periods(periods: int, every: int) -> list[int]:
+    return sorted(set(range(0, periods, every)) | {periods - 1})
+
+
+def run(cfg: DictConfig, run_dir: Path, command: str = "sim run") -> RunSummary:
+    """Simulate ``cfg.periods`` periods and write the run directory; return a summary."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = results.now_iso()
+    key = rng.seed_key(int(cfg.seed))
+    pop, hh = cfg.population, cfg.household
+    chain = ProductivityChain.tauchen(int(hh.productivity.states), float(hh.productivity.rho),
+                                      float(hh.productivity.sigma))
+    from sim.solver.markov import stationary_distribution
+
+    connect_ray(cfg.cluster)
+    layout = shard_layout(int(pop.households), int(cfg.cluster.actors), int(pop.block_size))
+    cpus = _cpus_per_actor(cfg.cluster)
+    actors = [ShardActor.options(num_cpus=cpus).remote(s, int(pop.block_size), cfg.backend.name, key)
+              for s in layout]
+    economy = make_economy(cfg, key)
+    ray.get([a.initialise.remote(float(pop.initial_wealth_mean), float(pop.initial_risky_share),
+                                 float(pop.initial_unemployment), float(economy.base.automation),
+                                 stationary_distribution(chain.transition)) for a in actors])
+    productivity_ref = ray.put(chain.levels)
+    cdf_ref = ray.put(chain.cdf)
+    policy = PolicyCache(hh)
+    quantiles = np.linspace(0.0, 1.0, int(cfg.output.lorenz_points))
+    snaps_at = set(snapshot_periods(int(cfg.periods), int(cfg.output.snapshot_every)))
+
+    rows, snapshots = [], {}
+    previous, median_income = None, None
+    progress = _progress(cfg)
+    t0 = time.perf_counter()
+    try:
+        for t in range(int(cfg.periods)):
+            env = economy.environment(t, previous, median_income)
+            c_table, share_table = policy.tables(household_problem(env, chain, hh), t)
+            refs = [ray.put(x) for x in (kernel_params(env, hh), c_table, share_table)]
+            partials = ray.get([a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
+                                for a in actors])
+            totals = accounts.combine(partials)
+            row = economy.close(t, env, totals)
+            row.update(accounts.distribution_row(totals))
+            if not row["sfc_residual"] <= SFC_TOLERANCE:
+                raise AccountingError(f"period {t}: stock-flow residual {row['sfc_residual']:.3e} of "
+                                      f"output exceeds {SFC_TOLERANCE:g}")
+            rows.append(row)
+            if t in snaps_at:
+                snapshots[t] = accounts.snapshot(totals, quantiles)
+            previous, median_income = totals, row["median_income"]
+            progress(t + 1, time.perf_counter() - t0, int(pop.households))
+    finally:
+        progress.close()
+        for a in actors:
+            ray.kill(a)
+    seconds = time.perf_counter() - t0
+
+    attrs = {
+        "scenario": _scenario_name(cfg),
+        "seed": int(cfg.seed),
+        "households": int(pop.households),
+        "periods_per_year": int(cfg.periods_per_year),
+        "backend": cfg.backend.name,
+    }
+    ds = results.build_dataset(rows, snapshots, quantiles, attrs)
+    results.write_results(ds, run_dir)
+    record = {
+        "command": command,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "seed": int(cfg.seed),
+        "package_version": results.package_version(),
+        "git_revision": results.git_revision(),
+        "backend": cfg.backend.name,
+        "shard_layout": [[s.lo, s.hi] for s in layout],
+        "block_size": int(pop.block_size),
+        "python": sys.version.split()[0],
+        "ray": ray.__version__,
+        "started": started,
+        "finished": results.now_iso(),
+        "seconds": seconds,
+        "household_solves": policy.solves,
+        "solver_seconds": policy.solve_seconds,
+    }
+    results.write_provenance(run_dir, record)
+    steps = int(pop.households) * int(cfg.periods)
+    return RunSummary(run_dir, int(cfg.periods), int(pop.households), seconds, steps / seconds,
+                      final=rows[-1])
+
+
+def _scenario_name(cfg) -> str:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return HydraConfig.get().runtime.choices.get("scenario", "custom")
+    except ValueError:  # no Hydra runtime (library use)
+        return str(OmegaConf.select(cfg, "scenario_name", default="custom"))
+
+
+class _progress:
+    """Periods done, household-steps/s and time left, on stderr (a tqdm bar when enabled)."""
+
+    def __init__(self, cfg):
+        self.bar = None
+        if bool(cfg.output.progress):
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=int(cfg.periods), unit="period", file=sys.stderr,
+                            desc=f"{int(cfg.population.households):,} households", dynamic_ncols=True)
+
+    def __call__(self, done: int, elapsed: float, households: int):
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"{done * households / max(elapsed, 1e-9) / 1e6:.1f}M household-steps/s")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,150 @@
+"""What households face in one period, and its two translations: the solver's problem and the
+kernels' parameter vector.
+
+A ``PeriodEnvironment`` holds the macro quantities a household sees (prices, policy, labour-market
+rates). From it, and nowhere else, come
+* ``household_problem``: the discrete-state income process and returns the solver needs, and
+* ``kernel_params``: the flat vector the household kernels read.
+so the solver and the simulation always agree on incomes, taxes and transition rates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from kernels import schema as S
+
+
+@dataclass(frozen=True)
+class ProductivityChain:
+    """Discrete productivity process: levels z_j (mean 1 under the stationary law) and P[j, j']."""
+
+    levels: np.ndarray
+    transition: np.ndarray
+
+    @property
+    def cdf(self) -> np.ndarray:
+        c = np.cumsum(self.transition, axis=1)
+        c[:, -1] = 1.0  # guard the inverse-CDF draw against rounding
+        return c
+
+    @classmethod
+    def tauchen(cls, states: int, rho: float, sigma: float) -> "ProductivityChain":
+        from sim.solver.markov import stationary_distribution, tauchen
+
+        log_grid, P = tauchen(states, rho, sigma)
+        levels = np.exp(log_grid)
+        levels = levels / (stationary_distribution(P) @ levels)
+        return cls(levels, P)
+
+
+@dataclass(frozen=True)
+class PeriodEnvironment:
+    """Everything a household faces in period t (goods per period; returns gross per period)."""
+
+    wage: float
+    return_safe: float  # realised gross safe return this period
+    return_risky: float  # realised gross risky return this period
+    risky_mean: float  # expected gross risky return (the household's belief, IID lognormal)
+    risky_std: float
+    separation: float
+    job_finding: float
+    hazard_displacement: float
+    automation: float  # Phi_t
+    automated_share: float  # share of employed workers on automated tasks (perceived hazard)
+    tax_labour: float = 0.0
+    tax_capital: float = 0.0
+    tax_consumption: float = 0.0
+    tax_wealth: float = 0.0
+    benefit: float = 0.0
+    payment_fee: float = 0.0
+    ubi: float = 0.0
+    ubi_invest_share: float = 0.0
+    dividend: float = 0.0
+    poverty_line: float = 0.0
+
+    def with_(self, **changes) -> "PeriodEnvironment":
+        return replace(self, **changes)
+
+    @property
+    def price(self) -> float:
+        """Goods paid per unit of consumption: 1 + tau_c + f."""
+        return 1.0 + self.tax_consumption + self.payment_fee
+
+    def after_tax_gross(self, gross: float) -> float:
+        """Gross return net of capital and wealth taxes: 1 + (R - 1)(1 - tau_k) - tau_w."""
+        return 1.0 + (gross - 1.0) * (1.0 - self.tax_capital) - self.tax_wealth
+
+
+def employment_transition(env: PeriodEnvironment) -> np.ndarray:
+    """3x3 perceived transition over (employed, unemployed, displaced), the kernel's rules:
+    E -> D with prob hazard * automated_share, E -> U with prob separation; U, D -> E with job_finding.
+    """
+    d = env.hazard_displacement * env.automated_share
+    f = env.job_finding
+    return np.array([
+        [1.0 - d - env.separation, env.separation, d],
+        [f, 1.0 - f, 0.0],
+        [f, 0.0, 1.0 - f],
+    ])
+
+
+def state_income(env: PeriodEnvironment, chain: ProductivityChain) -> np.ndarray:
+    """Non-capital cash income per discrete state s = e * n_z + z (goods per period):
+    employed (1 - tau_l) w z_j, otherwise the benefit; plus the cash part of UBI and the dividend."""
+    common = env.ubi * (1.0 - env.ubi_invest_share) + env.dividend
+    employed = (1.0 - env.tax_labour) * env.wage * chain.levels + common
+    idle = np.full_like(chain.levels, env.benefit + common)
+    return np.concatenate([employed, idle, idle])
+
+
+def household_problem(env: PeriodEnvironment, chain: ProductivityChain, hh_cfg):
+    """The solver's problem for this environment (infinite horizon at the perceived environment)."""
+    from sim.solver.household import HouseholdProblem
+
+    transition = np.kron(employment_transition(env), chain.transition)
+    return HouseholdProblem(
+        crra=float(hh_cfg.crra),
+        beta=float(hh_cfg.beta),
+        R_free=env.after_tax_gross(env.return_safe),
+        transition=transition,
+        income=state_income(env, chain),
+        risky_mean=env.after_tax_gross(env.risky_mean) if env.risky_std > 0 else None,
+        risky_std=env.risky_std * (1.0 - env.tax_capital),
+        risky_nodes=int(hh_cfg.risky_nodes),
+        borrowing_limit=float(hh_cfg.borrowing_limit),
+        price=env.price,
+        grid_points=int(hh_cfg.grid_points),
+        a_max=float(hh_cfg.asset_max),
+    )
+
+
+def kernel_params(env: PeriodEnvironment, hh_cfg) -> np.ndarray:
+    """The flat parameter vector the kernels read (kernels.schema.PARAMS)."""
+    p = S.new_params()
+    values = {
+        "wage": env.wage,
+        "tax_labour": env.tax_labour,
+        "benefit": env.benefit,
+        "ubi": env.ubi,
+        "ubi_invest_share": env.ubi_invest_share,
+        "return_safe": env.return_safe,
+        "return_risky": env.return_risky,
+        "tax_capital": env.tax_capital,
+        "tax_wealth": env.tax_wealth,
+        "dividend": env.dividend,
+        "tax_consumption": env.tax_consumption,
+        "payment_fee": env.payment_fee,
+        "hazard_displacement": env.hazard_displacement,
+        "separation": env.separation,
+        "job_finding": env.job_finding,
+        "automation": env.automation,
+        "borrowing_limit": float(hh_cfg.borrowing_limit),
+        "grid_min": -float(hh_cfg.borrowing_limit),
+        "grid_max": float(hh_cfg.kernel_grid_max),
+        "poverty_line": env.poverty_line,
+    }
+    for name, value in values.items():
+        p[S.PARAMS[name]] = value
+    return p

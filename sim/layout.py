@@ -1,0 +1,39 @@
+"""How households are split into blocks and shards.
+
+Blocks are the unit of reduction: every partial aggregate is kept per block of ``block_size``
+households and combined in global block order, so results do not depend on the number of shards.
+Shards (one per actor) own contiguous runs of whole blocks, balanced to within one block.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    lo: int  # first household id (a multiple of block_size)
+    hi: int  # one past the last household id
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo
+
+
+def n_blocks(households: int, block_size: int) -> int:
+    return -(-households // block_size)
+
+
+def shard_layout(households: int, actors: int, block_size: int) -> list[Shard]:
+    """Split households [0, households) into ``actors`` shards on block boundaries."""
+    blocks = n_blocks(households, block_size)
+    if not 1 <= actors <= blocks:
+        raise ValueError(f"cannot split {blocks} blocks of households over {actors} actors")
+    base, extra = divmod(blocks, actors)
+    shards, first = [], 0
+    for i in range(actors):
+        count = base + (1 if i < extra else 0)
+        lo, hi = first * block_size, min((first + count) * block_size, households)
+        shards.append(Shard(i, lo, hi))
+        first += count
+    return shards

@@ -1,0 +1,55 @@
+"""The shard actor: owns households [lo, hi) and advances them one period per call.
+
+Household state never leaves the actor except to a checkpoint; per period it receives a small
+parameter vector and the policy tables and returns per-block partial aggregates. The class is plain
+Python (testable without Ray); ``ShardActor`` is its Ray actor form. Actors know nothing of what the
+parameters mean in policy terms: that lives on the coordinator.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import ray
+
+from kernels import get_step
+from kernels.initial import initial_state
+from kernels.step_numpy import Partials
+from sim.layout import Shard
+
+
+class HouseholdShard:
+    def __init__(self, shard: Shard, block_size: int, backend: str, key: int):
+        if shard.lo % block_size:
+            raise ValueError(f"shard {shard.index} starts at {shard.lo}, not a block boundary")
+        self.shard, self.block_size, self.backend, self.key = shard, block_size, backend, key
+        self._step = get_step(backend)
+        self.state: dict[str, np.ndarray] | None = None
+
+    def pid(self) -> int:
+        """Process id (tests kill it to simulate a crash)."""
+        return os.getpid()
+
+    def initialise(self, wealth_mean, risky_share, unemployment, automation, stationary) -> int:
+        self.state = initial_state(self.shard.lo, self.shard.size, self.key, wealth_mean,
+                                   risky_share, unemployment, automation, np.asarray(stationary))
+        if self.backend == "cupy":
+            import cupy as cp
+
+            self.state = {k: cp.asarray(v) for k, v in self.state.items()}
+        return self.shard.size
+
+    def step(self, period: int, params, productivity, transition_cdf, c_table, share_table) -> Partials:
+        if self.state is None:
+            raise RuntimeError(f"shard {self.shard.index} stepped before initialise()")
+        return self._step(self.state, self.shard.lo, period, self.key, params, productivity,
+                          transition_cdf, c_table, share_table, self.block_size)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """A host copy of the state (tests and checkpoints)."""
+        if self.backend == "cupy":
+            return {k: v.get() for k, v in self.state.items()}
+        return {k: v.copy() for k, v in self.state.items()}
+
+
+ShardActor = ray.remote(HouseholdShard)

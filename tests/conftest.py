@@ -1,0 +1,39 @@
+"""Shared fixtures: one real local Ray instance for the whole test session.
+
+Ray takes ~8 s to start on the 2-core CI machine, so every test that needs Ray shares the
+session-scoped ``ray_session`` fixture. It starts Ray with the dashboard (the Ray Jobs API lives
+there) and stops exactly what it started (never ``ray stop``, which would kill every Ray process
+on the host).
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Token auth is turned on by the first local ray.init() on a machine unless every process agrees
+# on a mode (see shared/NOTES-TOOLS.md); tests use loopback only, so disable it everywhere.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# Keep Ray from spamming the test output with its own usage-stats prompt.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """A real local Ray instance (2 CPUs, dashboard on loopback), shared by the whole session.
+
+    Yields the ``ray.init`` context; ``ctx.dashboard_url`` is the Ray Jobs endpoint.
+    """
+    import ray
+
+    ctx = ray.init(
+        num_cpus=2,
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    try:
+        yield ctx
+    finally:
+        ray.shutdown()

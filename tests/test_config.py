@@ -1,0 +1,54 @@
+"""Bad configuration stops `sim run` before any work, with one line that names the key."""
+import pytest
+
+from sim.cli import main
+from sim.config import ConfigError, compose
+
+
+@pytest.mark.parametrize("override, key", [
+    ("population.housholds=10", "population.housholds"),   # misspelt key
+    ("nonsense=1", "nonsense"),
+    ("population.households=-5", "population.households"),
+    ("periods=0", "periods"),
+    ("population.households=3", "cluster.actors"),          # 2 actors for 3 households is fine...
+    ("cluster.actors=0", "cluster.actors"),
+    ("household.beta=1.2", "household.beta"),
+    ("backend=gpu", "backend"),
+    ("scenario=utopia", "scenario"),
+    ("seed=abc", "seed"),
+])
+def test_bad_override_one_line_error_naming_key(override, key, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    overrides = [override, f"hydra.run.dir={run_dir}"]
+    if override == "population.households=3":  # ... but 5 actors are not
+        overrides.append("cluster.actors=5")
+    code = main(["run", *overrides])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert key in err
+    assert not run_dir.exists()  # stopped before any work
+
+
+def test_more_actors_than_blocks_is_refused():
+    with pytest.raises(ConfigError, match="cluster.actors .* population.block_size"):
+        compose(["population.households=1000", "population.block_size=512", "cluster.actors=3"])
+
+
+def test_sweep_values_are_checked_each(capsys, tmp_path):
+    code = main(["run", "-m", "periods=3,-1", f"hydra.sweep.dir={tmp_path / 's'}"])
+    assert code == 2 and "periods" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_defaults_compose_and_validate():
+    cfg = compose([])
+    assert cfg.population.households == 1_000_000 and cfg.cluster.actors == 2
+    assert cfg.periods == 40 and cfg.backend.name == "fused"
+
+
+def test_help_explains_keys(capsys):
+    assert main(["run", "--help"]) == 0
+    out = capsys.readouterr().out
+    for key in ("population.households", "cluster.actors", "checkpoint.store", "scenario", "-m"):
+        assert key in out

@@ -1,0 +1,140 @@
+"""The household step: backends agree bit for bit, the budget identity holds household by household,
+transitions happen at the configured rates, and shard boundaries do not change any number."""
+import numpy as np
+import pytest
+
+from kernels import schema as S
+from kernels import step_fused, step_numpy
+from kernels.initial import initial_state
+from kernels.rng import seed_key
+
+NZ = 5
+KEY = seed_key(2024)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    r = np.random.default_rng(5)
+    P = r.random((NZ, NZ)) + np.eye(NZ) * 3
+    P /= P.sum(axis=1, keepdims=True)
+    cdf = np.cumsum(P, axis=1)
+    cdf[:, -1] = 1.0
+    levels = np.exp(np.linspace(-0.8, 0.8, NZ))
+    bl = 0.5
+    grid = step_numpy.kernel_grid(-bl, 300.0, 128)
+    s = np.arange(3 * NZ)[:, None]
+    # a concave, increasing consumption rule and a falling risky share, different by state
+    c_table = np.maximum(0.0, 0.6 + 0.05 * s + 0.4 * np.sqrt(np.maximum(grid + bl, 0)) - 0.1)
+    c_table[:, 0] = 0.0
+    share = np.clip(1.1 - grid / 200 - 0.02 * s, 0, 1)
+    p = S.new_params()
+    for k, v in dict(wage=1.2, tax_labour=0.2, benefit=0.3, ubi=0.15, ubi_invest_share=0.1,
+                     return_safe=1.01, return_risky=0.97, tax_capital=0.15, tax_wealth=0.002,
+                     dividend=0.04, tax_consumption=0.05, payment_fee=0.025,
+                     hazard_displacement=0.3, separation=0.03, job_finding=0.4, automation=0.45,
+                     borrowing_limit=bl, grid_min=-bl, grid_max=300.0, poverty_line=0.9).items():
+        p[S.PARAMS[k]] = v
+    stationary = np.linalg.matrix_power(P, 200)[0]
+    return dict(P=P, cdf=cdf, levels=levels, c=c_table, share=share, p=p, stationary=stationary)
+
+
+def _state(n, setup, first=0):
+    return initial_state(first, n, KEY, 4.0, 0.3, 0.2, 0.3, setup["stationary"])
+
+
+def _step(fn, state, setup, first=0, period=0, block=256):
+    return fn(state, first, period, KEY, setup["p"], setup["levels"], setup["cdf"], setup["c"],
+              setup["share"], block)
+
+
+def test_fused_equals_numpy_bit_for_bit(setup):
+    a, b = _state(20_000, setup), _state(20_000, setup)
+    for t in range(4):
+        pa, pb = _step(step_numpy.step, a, setup, period=t), _step(step_fused.step, b, setup, period=t)
+        for name in S.STATE_DTYPES:
+            assert np.array_equal(a[name], b[name]), name
+        assert np.array_equal(pa.aggregates, pb.aggregates)
+        assert np.array_equal(pa.histograms, pb.histograms)
+        assert np.array_equal(pa.extrema, pb.extrema)
+
+
+@pytest.mark.parametrize("backend", [step_numpy.step, step_fused.step])
+def test_budget_identity_and_constraints_per_household(setup, backend):
+    # with block_size 1 every block is one household, so the partials are per-household values
+    st = _state(3000, setup)
+    agg = _step(backend, st, setup, block=1).aggregates
+    col = lambda name: agg[:, S.AGGREGATES[name]]  # noqa: E731
+    change = (col("safe_end") + col("risky_end")) - (col("safe_begin") + col("risky_begin"))
+    spending = col("consumption") * (1 + setup["p"][S.P_TAX_CONSUMPTION] + setup["p"][S.P_PAYMENT_FEE])
+    np.testing.assert_allclose(change, col("income") - spending, rtol=0, atol=1e-12)
+    assert np.all(col("consumption") >= 0)
+    bl = setup["p"][S.P_BORROWING_LIMIT]
+    assert np.all(st["safe"] + st["risky"] >= -bl - 1e-12)
+    assert np.all(st["risky"] >= 0)  # no short selling
+    # a household's risky holding is its share of positive end-of-period assets plus invested UBI
+    ubi_inv = setup["p"][S.P_UBI] * setup["p"][S.P_UBI_INVEST_SHARE]
+    assert np.all(st["risky"] >= ubi_inv - 1e-15)
+
+
+def test_transition_rates(setup):
+    n = 400_000
+    st = _state(n, setup)
+    before = {k: v.copy() for k, v in st.items()}
+    _step(step_fused.step, st, setup, block=65536)
+    p = setup["p"]
+    phi = p[S.P_AUTOMATION]
+
+    def check_rate(mask, event, prob):
+        k, m = int(np.sum(event & mask)), int(np.sum(mask))
+        se = np.sqrt(prob * (1 - prob) / m)
+        assert abs(k / m - prob) < 5 * se + 1e-12, (k / m, prob)
+
+    emp = before["employment"] == S.EMPLOYED
+    automated = before["task"] < phi
+    hz, sep = p[S.P_HAZARD_DISPLACEMENT], p[S.P_SEPARATION]
+    check_rate(emp & automated, st["employment"] == S.DISPLACED, hz)
+    check_rate(emp & automated, st["employment"] == S.UNEMPLOYED, sep)
+    check_rate(emp & ~automated, st["employment"] == S.UNEMPLOYED, sep)
+    assert not np.any((emp & ~automated) & (st["employment"] == S.DISPLACED))
+    idle = ~emp
+    check_rate(idle, st["employment"] == S.EMPLOYED, p[S.P_JOB_FINDING])
+    hired = idle & (st["employment"] == S.EMPLOYED)
+    # re-employed workers whose task was automated get one from the non-automated range
+    assert np.all(st["task"][hired & automated] >= np.float32(phi))
+    assert np.array_equal(st["task"][~(hired & automated)], before["task"][~(hired & automated)])
+    # productivity moves along its Markov chain
+    for z in range(NZ):
+        was = before["productivity"] == z
+        for z2 in range(NZ):
+            check_rate(was, st["productivity"] == z2, setup["P"][z, z2])
+
+
+def test_shard_boundaries_do_not_change_numbers(setup):
+    n, block = 10_000, 512
+    whole = _state(n, setup)
+    cut = 6 * block
+    left, right = _state(cut, setup), _state(n - cut, setup, first=cut)
+    for name in S.STATE_DTYPES:  # initial state is layout-independent too
+        assert np.array_equal(np.concatenate([left[name], right[name]]), whole[name])
+    pw = _step(step_fused.step, whole, setup, period=3, block=block)
+    pl = _step(step_fused.step, left, setup, period=3, block=block)
+    pr = _step(step_fused.step, right, setup, first=cut, period=3, block=block)
+    assert np.array_equal(np.concatenate([pl.aggregates, pr.aggregates]), pw.aggregates)
+    assert np.array_equal(np.concatenate([pl.histograms, pr.histograms]), pw.histograms)
+    for name in S.STATE_DTYPES:
+        assert np.array_equal(np.concatenate([left[name], right[name]]), whole[name])
+
+
+def test_histogram_bins_match_their_edges():
+    edges = S.bin_edges()
+    r = np.random.default_rng(1)
+    v = np.concatenate([
+        np.exp(r.uniform(-12, 20, 100_000)), edges[1:-1], np.nextafter(edges[1:-1], -np.inf),
+        [0.0, -3.0, S.V_MAX * 10],
+    ])
+    expected = np.searchsorted(edges, v, side="right") - 1
+    assert np.array_equal(S.bin_index(v), expected)
+
+
+def test_resident_bytes_per_household_within_target():
+    assert S.BYTES_PER_HOUSEHOLD <= 64
