@@ -80,7 +80,9 @@ class PolicyCache:
 
     @staticmethod
     def _problem_key(problem) -> tuple:
-        return tuple(v.tobytes() if isinstance(v, np.ndarray) else v for v in vars(problem).values())
+        from dataclasses import fields
+
+        return tuple(np.asarray(getattr(problem, f.name)).tobytes() for f in fields(problem))
 
     def tables(self, problem, t: int) -> tuple[np.ndarray, np.ndarray]:
         from sim.solver.household import solve_household
