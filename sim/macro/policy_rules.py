@@ -1,0 +1,150 @@
+"""Demand-closure policy rules: Phillips curve, Taylor rule with a ZLB, Fisher relation, investment.
+
+Pure NumPy functions (scalars in, scalars out; arrays broadcast).
+
+Units convention. Every rate (inflation pi, nominal rate i, real rate r, rental rate R,
+depreciation delta, growth) is an *annual* rate written as a decimal (0.02 = 2 % per year), whatever
+the model period. Gaps are proportional deviations (-0.03 = 3 % below potential). Flows such as
+investment are per year; multiply by dt = 1/periods_per_year to get the amount in one period, and
+use ``period_rate`` / ``annual_rate`` to convert compound rates. Coefficients that describe
+dynamics (persistence, smoothing) are per model period, so they depend on the period length.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _out(x):
+    x = np.asarray(x, dtype=float)
+    return x[()] if x.ndim == 0 else x
+
+
+# ----------------------------------------------------------------------------------------------
+# Conversions and gaps
+# ----------------------------------------------------------------------------------------------
+
+def period_rate(annual, periods_per_year=4):
+    """Compound rate per period from an annual rate: (1 + r_a)^(1/n) - 1."""
+    return _out(np.expm1(np.log1p(np.asarray(annual, float)) / periods_per_year))
+
+
+def annual_rate(per_period, periods_per_year=4):
+    """Annual compound rate from a per-period rate: (1 + r_p)^n - 1."""
+    return _out(np.expm1(np.log1p(np.asarray(per_period, float)) * periods_per_year))
+
+
+def utilisation_gap(demand, potential):
+    """Slack measure gap = D / Y* - 1 (dimensionless; negative = slack, positive = overheating).
+
+    Use realised or expected *demand* D, not output Q = min(Y*, D): output is capped at potential,
+    so only demand can signal excess demand to the Phillips curve and the Taylor rule.
+    """
+    return _out(np.asarray(demand, float) / np.asarray(potential, float) - 1.0)
+
+
+def adaptive_expectation(previous, realised, weight=0.5):
+    """Adaptive expectations x^e_{t+1} = x^e_t + weight (x_t - x^e_t), weight in [0, 1] per period."""
+    previous = np.asarray(previous, float)
+    return _out(previous + weight * (np.asarray(realised, float) - previous))
+
+
+# ----------------------------------------------------------------------------------------------
+# Inflation and interest rates
+# ----------------------------------------------------------------------------------------------
+
+def phillips_curve(pi_prev, gap, *, kappa=0.1, persistence=0.75, pi_anchor=0.02, shock=0.0):
+    """Expectations-augmented (hybrid) Phillips curve, annual inflation rate.
+
+        pi_t = persistence * pi_{t-1} + (1 - persistence) * pi_anchor + kappa * gap_t + shock_t
+
+    Expected inflation is a weighted average of last period's inflation (backward-looking) and the
+    central bank's target (anchoring); persistence = 1 is the accelerationist curve, 0 the fully
+    anchored one. gap = D/Y* - 1 (``utilisation_gap``): slack (gap < 0) lowers inflation, so a
+    persistent shortfall of demand produces disinflation and eventually deflation. kappa: change
+    in annual inflation per unit gap (0.1: a 1 % gap moves inflation by 0.1 pp).
+    """
+    pi_prev = np.asarray(pi_prev, float)
+    return _out(persistence * pi_prev + (1.0 - persistence) * pi_anchor
+                + kappa * np.asarray(gap, float) + shock)
+
+
+def taylor_rule(pi, gap, *, r_star=0.02, pi_target=0.02, phi_pi=1.5, phi_y=0.5, lower_bound=0.0,
+                i_prev=None, smoothing=0.0):
+    """Nominal policy rate (annual) from a Taylor rule with an effective lower bound.
+
+        i*_t = r* + pi_target + phi_pi (pi_t - pi_target) + phi_y gap_t          (notional rate)
+        i_t  = max(lower_bound, smoothing * i_{t-1} + (1 - smoothing) * i*_t)
+
+    phi_pi > 1 (the Taylor principle) raises the real rate when inflation rises. lower_bound = 0
+    is the zero lower bound; smoothing (per period, in [0, 1)) needs i_prev.
+    """
+    notional = (r_star + pi_target + phi_pi * (np.asarray(pi, float) - pi_target)
+                + phi_y * np.asarray(gap, float))
+    if smoothing:
+        if i_prev is None:
+            raise ValueError("smoothing needs i_prev")
+        notional = smoothing * np.asarray(i_prev, float) + (1.0 - smoothing) * notional
+    return _out(np.maximum(lower_bound, notional))
+
+
+def fisher_real_rate(i, pi_expected, *, exact=True):
+    """Real safe return from the Fisher relation, annual.
+
+        exact:  1 + r = (1 + i) / (1 + pi^e)        linear:  r = i - pi^e
+
+    At the zero lower bound (i = 0) deflation (pi^e < 0) raises the real rate: r = -pi^e/(1+pi^e).
+    """
+    i = np.asarray(i, float)
+    pi_expected = np.asarray(pi_expected, float)
+    if exact:
+        return _out((1.0 + i) / (1.0 + pi_expected) - 1.0)
+    return _out(i - pi_expected)
+
+
+# ----------------------------------------------------------------------------------------------
+# Investment
+# ----------------------------------------------------------------------------------------------
+
+def tobin_q(rental, utilisation, real_rate, delta, *, risk_premium=0.0):
+    """Utilisation-adjusted (Keynesian) Tobin's q, dimensionless.
+
+        q = u^e R / (r + delta + xi)
+
+    R: gross marginal product of capital at full employment (per year); u^e: expected utilisation
+    of capacity, E[D]/Y* capped at 1 (idle capacity earns nothing); r: real safe rate; xi: equity
+    risk premium. q is the value of the marginal unit of installed capital relative to its
+    replacement cost when the current return is expected to persist (a perpetuity). In the
+    classical steady state (u = 1, R = r + delta + xi) q = 1.
+    """
+    u = np.minimum(np.asarray(utilisation, float), 1.0)
+    return _out(u * np.asarray(rental, float)
+                / (np.asarray(real_rate, float) + delta + risk_premium))
+
+
+def q_investment(K, q, delta, *, chi=10.0):
+    """Gross investment (per year) from a q rule with adjustment costs; the recommended rule.
+
+        I / K = max(0, delta + (q - 1) / chi)
+
+    This is Hayashi's (1982) rule for quadratic adjustment costs (chi/2)(I/K - delta)^2 K, with
+    irreversibility (I >= 0). With the utilisation-adjusted q of ``tobin_q`` it contains the
+    accelerator: a demand shortfall (u < 1) lowers q and investment, which lowers demand again;
+    a rise in the return on capital from automation (R up) raises q and investment. chi is in
+    years: 1/chi is the response of the investment rate to q (chi = 10: q = 1.1 adds 1 pp to I/K).
+    """
+    return _out(np.asarray(K, float)
+                * np.maximum(0.0, delta + (np.asarray(q, float) - 1.0) / chi))
+
+
+def accelerator_investment(K, expected_output, *, capital_output_ratio, delta, speed=0.25):
+    """Flexible-accelerator investment (per year), an alternative to the q rule.
+
+        I = max(0, delta K + speed (v Y^e - K))
+
+    Desired capital is v Y^e (v: target K/Y in years; Y^e: expected demand per year); speed is the
+    share of the gap closed per year. Ignores the return on capital, so it misses the
+    automation-driven investment boom; kept for comparison and for Keynesian baselines.
+    """
+    K = np.asarray(K, float)
+    desired = capital_output_ratio * np.asarray(expected_output, float)
+    return _out(np.maximum(0.0, delta * K + speed * (desired - K)))
