@@ -92,6 +92,9 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
         hi = min(lo + block_size, n)
         a_row = agg[blk]
         h_row = hist[blk]
+        n_hh = n_emp = n_unemp = n_disp = n_auto = n_poor = 0.0
+        s_eff = s_li = s_lt = s_ben = s_ubi = s_ubi_inv = s_div = s_ci = s_ct = s_wt = 0.0
+        s_c = s_tc = s_fee = s_b0 = s_k0 = s_b1 = s_k1 = s_inc = 0.0
         w_min, w_max = np.inf, -np.inf
         y_min, y_max = np.inf, -np.inf
         c_min, c_max = np.inf, -np.inf
@@ -115,9 +118,10 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
                 e_new = S.EMPLOYED
                 if automated:
                     xi = np.float32(phi + _uniform(hh, w_task) * (1.0 - phi))
+            # branch-free inverse CDF: the next state is random, so a search loop mispredicts
             z_new = 0
-            while z_new < n_z - 1 and u_z >= cdf[zi, z_new]:
-                z_new += 1
+            for jz in range(n_z - 1):
+                z_new += u_z >= cdf[zi, jz]
 
             # 2. income
             working = e_new == S.EMPLOYED
@@ -156,36 +160,36 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
             wealth_end = b_new + k_new
             b[i], k[i], x[i], z[i], e[i] = b_new, k_new, xi, z_new, e_new
 
-            # 5. partial aggregates (sequential, in household order)
-            a_row[S.A_HOUSEHOLDS] += 1.0
+            # 5. partial aggregates (sequential, in household order; kept in registers)
+            n_hh += 1.0
             if working:
-                a_row[S.A_EMPLOYED] += 1.0
+                n_emp += 1.0
             elif e_new == S.UNEMPLOYED:
-                a_row[S.A_UNEMPLOYED] += 1.0
+                n_unemp += 1.0
             else:
-                a_row[S.A_DISPLACED] += 1.0
+                n_disp += 1.0
             if employed and automated:
-                a_row[S.A_AUTOMATED_EMPLOYED] += 1.0
-            a_row[S.A_EFFECTIVE_LABOUR] += productivity[z_new] if working else 0.0
-            a_row[S.A_LABOUR_INCOME] += labour_income
-            a_row[S.A_LABOUR_TAX] += labour_tax
-            a_row[S.A_BENEFITS] += benefit
-            a_row[S.A_UBI] += ubi
-            a_row[S.A_UBI_INVESTED] += ubi_invested
-            a_row[S.A_DIVIDENDS] += dividend
-            a_row[S.A_CAPITAL_INCOME] += capital_income
-            a_row[S.A_CAPITAL_TAX] += capital_tax
-            a_row[S.A_WEALTH_TAX] += wealth_tax
-            a_row[S.A_CONSUMPTION] += c
-            a_row[S.A_CONSUMPTION_TAX] += tax_c * c
-            a_row[S.A_FEES] += fee * c
-            a_row[S.A_SAFE_BEGIN] += bi
-            a_row[S.A_RISKY_BEGIN] += ki
-            a_row[S.A_SAFE_END] += b_new
-            a_row[S.A_RISKY_END] += k_new
-            a_row[S.A_INCOME] += income
+                n_auto += 1.0
+            s_eff += productivity[z_new] if working else 0.0
+            s_li += labour_income
+            s_lt += labour_tax
+            s_ben += benefit
+            s_ubi += ubi
+            s_ubi_inv += ubi_invested
+            s_div += dividend
+            s_ci += capital_income
+            s_ct += capital_tax
+            s_wt += wealth_tax
+            s_c += c
+            s_tc += tax_c * c
+            s_fee += fee * c
+            s_b0 += bi
+            s_k0 += ki
+            s_b1 += b_new
+            s_k1 += k_new
+            s_inc += income
             if income < poverty_line:
-                a_row[S.A_POOR] += 1.0
+                n_poor += 1.0
 
             bw = _bin(wealth_end)
             h_row[S.H_WEALTH_COUNT, bw] += 1.0
@@ -201,6 +205,30 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
             w_min, w_max = min(w_min, wealth_end), max(w_max, wealth_end)
             y_min, y_max = min(y_min, income), max(y_max, income)
             c_min, c_max = min(c_min, c), max(c_max, c)
+        a_row[S.A_HOUSEHOLDS] = n_hh
+        a_row[S.A_EMPLOYED] = n_emp
+        a_row[S.A_UNEMPLOYED] = n_unemp
+        a_row[S.A_DISPLACED] = n_disp
+        a_row[S.A_AUTOMATED_EMPLOYED] = n_auto
+        a_row[S.A_EFFECTIVE_LABOUR] = s_eff
+        a_row[S.A_LABOUR_INCOME] = s_li
+        a_row[S.A_LABOUR_TAX] = s_lt
+        a_row[S.A_BENEFITS] = s_ben
+        a_row[S.A_UBI] = s_ubi
+        a_row[S.A_UBI_INVESTED] = s_ubi_inv
+        a_row[S.A_DIVIDENDS] = s_div
+        a_row[S.A_CAPITAL_INCOME] = s_ci
+        a_row[S.A_CAPITAL_TAX] = s_ct
+        a_row[S.A_WEALTH_TAX] = s_wt
+        a_row[S.A_CONSUMPTION] = s_c
+        a_row[S.A_CONSUMPTION_TAX] = s_tc
+        a_row[S.A_FEES] = s_fee
+        a_row[S.A_SAFE_BEGIN] = s_b0
+        a_row[S.A_RISKY_BEGIN] = s_k0
+        a_row[S.A_SAFE_END] = s_b1
+        a_row[S.A_RISKY_END] = s_k1
+        a_row[S.A_INCOME] = s_inc
+        a_row[S.A_POOR] = n_poor
         e_row = ext[blk]
         e_row[S.X_WEALTH_MIN], e_row[S.X_WEALTH_MAX] = w_min, w_max
         e_row[S.X_INCOME_MIN], e_row[S.X_INCOME_MAX] = y_min, y_max
