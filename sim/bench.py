@@ -1,0 +1,245 @@
+"""``sim bench``: the performance figures of DESIGN.md, measured in one run on this machine.
+
+Figures (JSON with ``--json``):
+* memory-copy bandwidth (NumPy copy of a large array; bytes read + written per second);
+* household-steps per second per core for each CPU backend (one thread, in process), the bytes a
+  household-step moves (state read + written) and so the ratio to the bandwidth bound;
+* resident bytes per household;
+* the same per GPU where CuPy and a GPU are present;
+* the ratio to HARK's ``PortfolioConsumerType.simulate()`` on the same households and periods;
+* the household solver's time for the default problem;
+* checkpoint throughput and time to recover, when that module is present;
+* with ``--scale``: wall time and peak memory of ``sim run`` for 10^7 households x 100 periods.
+Speed lives here, never in tests.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kernels import schema as S
+
+
+def copy_bandwidth(nbytes: int = 256 * 2**20, repeats: int = 5) -> float:
+    """Best-of-n NumPy copy bandwidth, bytes moved (read + write) per second."""
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * nbytes / best
+
+
+def synthetic_inputs(n_z: int = 7, n_grid: int = 1024, grid_max: float = 2000.0):
+    """A representative period: policy tables of the right shape and moderately busy rates."""
+    from kernels.step_numpy import kernel_grid
+    from sim.solver.markov import stationary_distribution, tauchen
+
+    log_z, P = tauchen(n_z, 0.95, 0.3)
+    levels = np.exp(log_z)
+    levels /= stationary_distribution(P) @ levels
+    cdf = np.cumsum(P, axis=1)
+    cdf[:, -1] = 1.0
+    grid = kernel_grid(0.0, grid_max, n_grid)
+    s = np.arange(3 * n_z)[:, None]
+    c_table = np.minimum(grid, 0.6 + 0.02 * s + 0.05 * grid)
+    share = np.clip(1.0 - grid / (2 * grid_max), 0.0, 1.0) * np.ones((3 * n_z, 1))
+    p = S.new_params()
+    for k, v in dict(wage=1.0, tax_labour=0.2, benefit=0.3, ubi=0.1, ubi_invest_share=0.1,
+                     return_safe=1.005, return_risky=1.02, tax_capital=0.1, dividend=0.02,
+                     tax_consumption=0.05, payment_fee=0.02, hazard_displacement=0.05,
+                     separation=0.02, job_finding=0.5, automation=0.6, grid_min=0.0,
+                     grid_max=grid_max, poverty_line=0.5).items():
+        p[S.PARAMS[k]] = v
+    return dict(params=p, productivity=levels, transition_cdf=cdf, c_table=c_table,
+                share_table=share, stationary=stationary_distribution(P))
+
+
+def kernel_rate(backend: str, households: int, periods: int = 5, block_size: int = 65536) -> float:
+    """Household-steps per second of one backend on one thread (best period after a warm-up)."""
+    from kernels import get_step
+    from kernels.initial import initial_state
+    from kernels.rng import seed_key
+
+    inp = synthetic_inputs()
+    key = seed_key(1)
+    state = initial_state(0, households, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"])
+    if backend == "cupy":
+        import cupy as cp
+
+        state = {k: cp.asarray(v) for k, v in state.items()}
+    step = get_step(backend)
+    args = (inp["params"], inp["productivity"], inp["transition_cdf"], inp["c_table"], inp["share_table"])
+    step(state, 0, 0, key, *args, block_size)  # warm-up (compilation)
+    best = float("inf")
+    for t in range(1, periods + 1):
+        t0 = time.perf_counter()
+        step(state, 0, t, key, *args, block_size)
+        if backend == "cupy":
+            cp.cuda.Device().synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return households / best
+
+
+def hark_rate(households: int, periods: int) -> dict:
+    """HARK's PortfolioConsumerType.simulate(): agent-steps per second (solve time excluded)."""
+    try:
+        from HARK.ConsumptionSaving.ConsPortfolioModel import PortfolioConsumerType
+    except ImportError:
+        return {"available": False, "reason": "econ-ark (HARK) is not installed: pip install -e '.[test]'"}
+    agent = PortfolioConsumerType(AgentCount=households, cycles=0)
+    agent.solve()
+    agent.T_sim = periods
+    agent.track_vars = ["aNrm"]
+    agent.initialize_sim()
+    t0 = time.perf_counter()
+    agent.simulate()
+    seconds = time.perf_counter() - t0
+    return {"available": True, "seconds": seconds, "agent_steps_per_second": households * periods / seconds}
+
+
+def gpu_figures(households: int) -> dict:
+    try:
+        import cupy as cp
+
+        n_gpu = cp.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # no CuPy, no driver, no device
+        return {"available": False, "reason": f"no CUDA GPU with CuPy here ({type(exc).__name__})"}
+    if n_gpu == 0:
+        return {"available": False, "reason": "CuPy found no CUDA device"}
+    name = cp.cuda.runtime.getDeviceProperties(0)["name"]
+    rate = kernel_rate("cupy", households, periods=5, block_size=65536)
+    return {"available": True, "device": name.decode() if isinstance(name, bytes) else str(name),
+            "households": households, "household_steps_per_second": rate}
+
+
+def scale_run(households: int = 10_000_000, periods: int = 100) -> dict:
+    """Wall time and peak memory (all processes of the run) of `sim run` at scale."""
+    import psutil
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "sim.cli", "run", "population=large",
+               f"population.households={households}", f"periods={periods}",
+               "output.progress=false", f"hydra.run.dir={tmp}/run"]
+        t0 = time.perf_counter()
+        proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        peak = 0
+        while proc.poll() is None:
+            rss = 0
+            for p in [proc, *proc.children(recursive=True)]:
+                try:
+                    rss += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak = max(peak, rss)
+            time.sleep(0.2)
+        seconds = time.perf_counter() - t0
+        out = proc.stdout.read()
+    return {"households": households, "periods": periods, "seconds": seconds,
+            "peak_memory_bytes": peak, "returncode": proc.returncode, "tail": out[-600:]}
+
+
+def run_bench(quick: bool = False, scale: bool = False, hark: bool = True) -> dict:
+    n = 1_000_000 if quick else 4_000_000
+    bandwidth = copy_bandwidth()
+    bytes_per_step = 2 * S.BYTES_PER_HOUSEHOLD  # every state byte read once and written once
+    cpu = {}
+    for backend, households in (("fused", n), ("numpy", n // 8)):
+        rate = kernel_rate(backend, households)
+        cpu[backend] = {
+            "households": households,
+            "household_steps_per_second": rate,
+            "bandwidth_bound_steps_per_second": bandwidth / bytes_per_step,
+            "ratio_to_bandwidth_bound": rate * bytes_per_step / bandwidth,
+        }
+    out = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "python": platform.python_version()},
+        "memory_copy_bandwidth_bytes_per_second": bandwidth,
+        "bytes_per_household_step": bytes_per_step,
+        "resident_bytes_per_household": S.BYTES_PER_HOUSEHOLD,
+        "cpu_per_core": cpu,
+        "gpu": gpu_figures(10_000_000 if not quick else 1_000_000),
+    }
+    if hark:
+        h_n, h_t = (100_000, 20) if quick else (1_000_000, 20)
+        ours = cpu["fused"]["household_steps_per_second"]
+        figures = hark_rate(h_n, h_t)
+        if figures.get("available"):
+            ours_same = kernel_rate("fused", h_n, periods=h_t)
+            figures.update(households=h_n, periods=h_t, ours_steps_per_second=ours_same,
+                           ratio=ours_same / figures["agent_steps_per_second"])
+        out["hark"] = figures
+    try:
+        from sim.solver.household import bench_solver
+
+        out["solver"] = bench_solver()
+    except ImportError as exc:
+        out["solver"] = {"available": False, "reason": str(exc)}
+    try:
+        from sim.checkpoint import bench_checkpoint  # issue 6
+
+        out["checkpoint"] = bench_checkpoint(1_000_000 if quick else 10_000_000)
+    except ImportError:
+        out["checkpoint"] = {"available": False, "reason": "checkpoint benchmark not available"}
+    if scale:
+        out["scale_run"] = scale_run()
+    return out
+
+
+def _print_human(r: dict) -> None:
+    gb = r["memory_copy_bandwidth_bytes_per_second"] / 1e9
+    print(f"memory copy bandwidth        {gb:.1f} GB/s (read + write)")
+    print(f"bytes per household-step    {r['bytes_per_household_step']} (state read + written)")
+    print(f"resident bytes per household {r['resident_bytes_per_household']}")
+    for name, c in r["cpu_per_core"].items():
+        print(f"{name:>6} kernel, one core    {c['household_steps_per_second'] / 1e6:8.1f} M household-steps/s "
+              f"({c['ratio_to_bandwidth_bound']:.1%} of the bandwidth bound)")
+    g = r["gpu"]
+    print(f"gpu                          {g['household_steps_per_second'] / 1e9:.2f} G household-steps/s on {g['device']}"
+          if g.get("available") else f"gpu                          skipped: {g['reason']}")
+    h = r.get("hark", {})
+    if h.get("available"):
+        print(f"HARK simulate()              {h['agent_steps_per_second'] / 1e6:.2f} M agent-steps/s; "
+              f"ours {h['ratio']:.0f}x faster ({h['households']:,} households x {h['periods']} periods)")
+    s = r.get("solver", {})
+    if "seconds" in s:
+        print(f"household solver             {s['seconds']:.3f} s for the default problem")
+    if "scale_run" in r:
+        sr = r["scale_run"]
+        print(f"sim run 10^7 x 100           {sr['seconds']:.1f} s, peak memory {sr['peak_memory_bytes'] / 2**30:.2f} GiB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="sim bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test, ~1 minute)")
+    ap.add_argument("--scale", action="store_true", help="also time `sim run` at 10^7 households x 100 periods")
+    ap.add_argument("--no-hark", action="store_true", help="skip the HARK comparison")
+    ap.add_argument("--out", type=Path, help="also write the JSON to this file")
+    args = ap.parse_args(argv)
+    result = run_bench(quick=args.quick, scale=args.scale, hark=not args.no_hark)
+    text = json.dumps(result, indent=2, default=float)
+    if args.out:
+        args.out.write_text(text)
+    if args.json:
+        print(text)
+    else:
+        _print_human(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
