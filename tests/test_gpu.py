@@ -1,4 +1,7 @@
 """The CuPy backend agrees with the NumPy reference (runs only where a CUDA GPU and CuPy exist)."""
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -19,10 +22,31 @@ def _gpu_reason():
         return f"no CUDA GPU with CuPy on this machine ({type(exc).__name__}); the CPU backends are tested instead"
 
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(_gpu_reason() is not None, reason=str(_gpu_reason()))]
+GPU_REASON = _gpu_reason()
 
 
-def test_cupy_matches_numpy_reference():
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc (CUDA toolkit) not installed")
+def test_cuda_source_compiles_without_fused_multiply_add(tmp_path):
+    """Compile the generated kernel to PTX (no GPU needed) and check no FMA can change rounding."""
+    from kernels.step_cupy import _source
+
+    src = tmp_path / "household_step.cu"
+    src.write_text(_source())
+    ptx = tmp_path / "household_step.ptx"
+    proc = subprocess.run(["nvcc", "--ptx", "--fmad=false", "-o", str(ptx), str(src)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = ptx.read_text()
+    assert ".entry household_step" in text
+    assert "fma." not in text
+
+
+@pytest.mark.parametrize("_", [0], ids=["cupy"])
+@needs_gpu[0]
+@needs_gpu[1]
+
+
+def test_cupy_matches_numpy_reference(_):
     import cupy as cp
 
     from kernels import step_cupy
