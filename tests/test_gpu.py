@@ -41,12 +41,9 @@ def test_cuda_source_compiles_without_fused_multiply_add(tmp_path):
     assert "fma." not in text
 
 
-@pytest.mark.parametrize("_", [0], ids=["cupy"])
-@needs_gpu[0]
-@needs_gpu[1]
-
-
-def test_cupy_matches_numpy_reference(_):
+@pytest.mark.gpu
+@pytest.mark.skipif(GPU_REASON is not None, reason=str(GPU_REASON))
+def test_cupy_matches_numpy_reference():
     import cupy as cp
 
     from kernels import step_cupy
