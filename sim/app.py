@@ -1,12 +1,13 @@
 """Hydra's application for ``sim run``: one task = one simulation in Hydra's output directory."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONF_DIR, ConfigError, validate
 
@@ -14,6 +15,18 @@ from sim.config import CONF_DIR, ConfigError, validate
 def _reproduce_command() -> str:
     overrides = list(HydraConfig.get().overrides.task)
     return " ".join(["sim run", *overrides])
+
+
+def finished_before(run_dir: Path, cfg: DictConfig) -> bool:
+    """True when run_dir holds a complete run of exactly this configuration (sweeps resume)."""
+    prov = run_dir / "provenance.json"
+    if not ((run_dir / "results.zarr").is_dir() and prov.is_file()):
+        return False
+    try:
+        record = json.loads(prov.read_text())
+    except (OSError, ValueError):
+        return False
+    return record.get("finished") is not None and record.get("config") == OmegaConf.to_container(cfg, resolve=True)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)
@@ -26,6 +39,10 @@ def hydra_main(cfg: DictConfig) -> float | None:
         print(f"sim run: error: {exc}", file=sys.stderr)
         raise SystemExit(2)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if finished_before(run_dir, cfg):
+        print(f"{run_dir}: already finished with this configuration; skipped "
+              "(delete the directory to run it again)", file=sys.stderr)
+        return None
     summary = run(cfg, run_dir, command=_reproduce_command())
     f = summary.final
     print(
