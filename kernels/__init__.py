@@ -7,6 +7,13 @@ from __future__ import annotations
 
 BACKENDS = ("numpy", "fused", "cupy")
 
+# Peak host bytes per household while a shard initialises or steps (measured with tracemalloc,
+# see docs/performance.md): the NumPy reference makes household-sized temporaries; the fused and
+# GPU paths hold the 22-byte state plus the initial draws. Used to refuse shards that cannot fit.
+PEAK_HOST_BYTES_PER_HOUSEHOLD = {"numpy": 450, "fused": 80, "cupy": 80}
+# Device bytes per household on the GPU: state plus the per-household contribution columns.
+PEAK_DEVICE_BYTES_PER_HOUSEHOLD = 260
+
 
 def get_step(name: str):
     """The step function of backend ``name`` (imported lazily: Numba and CuPy are heavy)."""

@@ -142,9 +142,33 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"cluster.actors ({cl.actors}) exceeds the {blocks} blocks of population.block_size="
             f"{pop.block_size} households: lower cluster.actors or population.block_size"
         )
+    check_local_memory(cfg)
     if cfg.household.productivity.states * 3 > 255:
         raise ConfigError("household.productivity.states must be <= 85 (state index is one byte)")
     return cfg
+
+
+def check_local_memory(cfg: DictConfig, available: int | None = None) -> None:
+    """Refuse a population that cannot fit this machine's memory when Ray runs locally.
+
+    On a cluster each shard actor makes the same check against its own node (sim.shard).
+    """
+    if cfg.cluster.address or os.environ.get("RAY_ADDRESS"):
+        return
+    from kernels import PEAK_HOST_BYTES_PER_HOUSEHOLD
+
+    if available is None:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    need = int(cfg.population.households) * PEAK_HOST_BYTES_PER_HOUSEHOLD[cfg.backend.name]
+    if need > 0.8 * available:
+        fused = "" if cfg.backend.name == "fused" else ", use backend=fused"
+        raise ConfigError(
+            f"population.households={cfg.population.households:,} needs about {need / 2**30:.1f} GiB "
+            f"with backend={cfg.backend.name}, but this machine has {available / 2**30:.1f} GiB free: "
+            f"lower population.households{fused}, or run on a cluster (cluster=ray)"
+        )
 
 
 # --- composition (Hydra compose API, for checking overrides before Hydra runs) -------------------

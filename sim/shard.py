@@ -30,7 +30,31 @@ class HouseholdShard:
         """Process id (tests kill it to simulate a crash)."""
         return os.getpid()
 
+    def check_memory(self) -> None:
+        """Refuse, before allocating, a shard that cannot fit this node's memory (or GPU)."""
+        import psutil
+
+        from kernels import PEAK_DEVICE_BYTES_PER_HOUSEHOLD, PEAK_HOST_BYTES_PER_HOUSEHOLD
+
+        size, i = self.shard.size, self.shard.index
+        need = size * PEAK_HOST_BYTES_PER_HOUSEHOLD[self.backend]
+        free = psutil.virtual_memory().available
+        if need > 0.8 * free:
+            raise MemoryError(f"shard {i} needs about {need / 2**30:.1f} GiB for {size:,} households but its "
+                              f"node has {free / 2**30:.1f} GiB free: raise cluster.actors or lower "
+                              "population.households")
+        if self.backend == "cupy":
+            import cupy as cp
+
+            free_dev, _ = cp.cuda.runtime.memGetInfo()
+            need = size * PEAK_DEVICE_BYTES_PER_HOUSEHOLD
+            if need > 0.9 * free_dev:
+                raise MemoryError(f"shard {i} needs about {need / 2**30:.1f} GiB of GPU memory for {size:,} "
+                                  f"households but the GPU has {free_dev / 2**30:.1f} GiB free: raise "
+                                  "cluster.actors or lower population.households")
+
     def initialise(self, wealth_mean, risky_share, unemployment, automation, stationary) -> int:
+        self.check_memory()
         self.state = initial_state(self.shard.lo, self.shard.size, self.key, wealth_mean,
                                    risky_share, unemployment, automation, np.asarray(stationary))
         if self.backend == "cupy":

@@ -52,3 +52,34 @@ def test_help_explains_keys(capsys):
     out = capsys.readouterr().out
     for key in ("population.households", "cluster.actors", "checkpoint.store", "scenario", "-m"):
         assert key in out
+
+
+def test_population_too_large_for_memory_is_refused_before_work(tmp_path, capsys):
+    # 10^11 households cannot fit any machine this runs on; nothing may be created
+    code = main(["run", "population.households=100000000000", "population.block_size=1048576",
+                 f"hydra.run.dir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "population.households" in err and "GiB" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_memory_check_scales_with_backend():
+    from sim.config import check_local_memory
+
+    cfg = compose(["population.households=10000000"])
+    check_local_memory(cfg, available=4 * 2**30)  # fused: 10^7 x 80 B fits in 4 GiB
+    cfg.backend.name = "numpy"
+    with pytest.raises(ConfigError, match="backend=numpy"):
+        check_local_memory(cfg, available=4 * 2**30)  # the reference's temporaries do not
+
+
+def test_shard_refuses_what_its_node_cannot_hold():
+    """On a cluster the actor checks its own node before allocating anything."""
+    from sim.layout import Shard
+    from sim.shard import HouseholdShard
+
+    shard = HouseholdShard(Shard(0, 0, 10**11), block_size=1024, backend="fused", key=1)
+    with pytest.raises(MemoryError, match="raise cluster.actors"):
+        shard.initialise(5.0, 0.2, 0.05, 0.0, [1.0])
+    assert shard.state is None
