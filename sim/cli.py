@@ -132,5 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     return _error(cmd, f"unknown command {cmd!r}\n{USAGE}")
 
 
+def entry() -> int:
+    """Console entry point: ``main`` with a quiet exit when the reader of stdout goes away."""
+    try:
+        return main()
+    except BrokenPipeError:  # `sim --help | head`
+        sys.stderr.close()
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())
