@@ -36,6 +36,7 @@ PARAMS = _names(
     "ubi_invest_share",  # share of UBI auto-invested in risky capital
     "return_safe",  # gross realised return on safe assets this period
     "return_risky",  # gross realised return on risky holdings this period
+    "return_risky_income",  # the part of it counted as income (payout); the rest is revaluation
     "tax_capital",  # tau_k on capital income (losses offset)
     "tax_wealth",  # tau_w on beginning-of-period wealth
     "dividend",  # per-capita dividend of the public capital fund
@@ -79,6 +80,7 @@ AGGREGATES = _names(
     "risky_end",
     "income",  # disposable income
     "poor",  # households with disposable income below the poverty line
+    "revaluation",  # unexpected gains on risky holdings, net of capital tax (not income)
 )
 N_AGGREGATES = len(AGGREGATES)
 globals().update({f"A_{k.upper()}": v for k, v in AGGREGATES.items()})
@@ -137,4 +139,5 @@ def new_params() -> np.ndarray:
     p = np.zeros(N_PARAMS)
     p[PARAMS["return_safe"]] = 1.0
     p[PARAMS["return_risky"]] = 1.0
+    p[PARAMS["return_risky_income"]] = 1.0
     return p

@@ -84,26 +84,29 @@ extern "C" __global__ void household_step(
     double capital_tax = p[{P['tax_capital']}] * capital_income;
     double wealth_begin = bi + ki;
     double wealth_tax = p[{P['tax_wealth']}] * wealth_begin;
-    double income = ((labour_income - labour_tax) + benefit + ubi + p[{P['dividend']}]
-                     + (capital_income - capital_tax)) - wealth_tax;
-    double m = wealth_begin + income - ubi_invested;
+    double income_total = ((labour_income - labour_tax) + benefit + ubi + p[{P['dividend']}]
+                           + (capital_income - capital_tax)) - wealth_tax;
+    double m = wealth_begin + income_total - ubi_invested;
+    double revaluation = (ki * (p[{P['return_risky']}] - p[{P['return_risky_income']}]))
+                         * (1.0 - p[{P['tax_capital']}]);
+    double income = income_total - revaluation;
 
     int s = e_new * n_z + z_new;
     double grid_min = p[{P['grid_min']}];
     double span = p[{P['grid_max']}] - grid_min;
     double inv = 1.0 / (n_grid - 1);
-    double t = sqrt(fmax(m - grid_min, 0.0) / span) * (n_grid - 1);
+    double t = sqrt(fmax(m - grid_min, 0.0) * (1.0 / span)) * (n_grid - 1);
     int j = min((int)t, n_grid - 2);
     double x0 = j * inv, x1 = (j + 1) * inv;
     double m0 = grid_min + span * (x0 * x0);
     double m1 = grid_min + span * (x1 * x1);
-    double w = (m - m0) / (m1 - m0);
+    double w = (m - m0) * (1.0 / (m1 - m0));
     const double* ct = c_table + (long long)s * n_grid;
     const double* st = share_table + (long long)s * n_grid;
     double c = ct[j] + w * (ct[j + 1] - ct[j]);
     double ws = fmin(fmax(w, 0.0), 1.0);
     double share = fmin(fmax(st[j] + ws * (st[j + 1] - st[j]), 0.0), 1.0);
-    c = fmax(fmin(c, (m + p[{P['borrowing_limit']}]) / price), 0.0);
+    c = fmax(fmin(c, (m + p[{P['borrowing_limit']}]) * (1.0 / price)), 0.0);
 
     double a = m - price * c;
     double invested = share * fmax(a, 0.0);
@@ -136,6 +139,7 @@ extern "C" __global__ void household_step(
     o[{A['risky_end']} * stride] = k_new;
     o[{A['income']} * stride] = income;
     o[{A['poor']} * stride] = income < p[{P['poverty_line']}] ? 1.0 : 0.0;
+    o[{A['revaluation']} * stride] = revaluation;
     o[{_EXTRA['wealth_end']} * stride] = b_new + k_new;
     o[{_EXTRA['risky_end_h']} * stride] = k_new;
     bins[i] = bin_of(b_new + k_new);

@@ -73,7 +73,9 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
     ubi_invested = ubi * p[S.P_UBI_INVEST_SHARE]
     r_safe = p[S.P_RETURN_SAFE] - 1.0
     r_risky = p[S.P_RETURN_RISKY] - 1.0
+    r_gain = p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME]
     tax_k = p[S.P_TAX_CAPITAL]
+    keep_k = 1.0 - tax_k
     tax_w = p[S.P_TAX_WEALTH]
     dividend = p[S.P_DIVIDEND]
     tax_c = p[S.P_TAX_CONSUMPTION]
@@ -83,7 +85,18 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
     poverty_line = p[S.P_POVERTY_LINE]
     grid_min = p[S.P_GRID_MIN]
     span = p[S.P_GRID_MAX] - grid_min
+    inv_span = 1.0 / span
+    inv_price = 1.0 / price
     inv = 1.0 / (n_grid - 1)
+    # grid points and reciprocal interval widths, tabulated once (same arithmetic as step_numpy)
+    grid_lo = np.empty(n_grid - 1)
+    inv_width = np.empty(n_grid - 1)
+    for jj in range(n_grid - 1):
+        x0 = jj * inv
+        x1 = (jj + 1) * inv
+        m0 = grid_min + span * (x0 * x0)
+        grid_lo[jj] = m0
+        inv_width[jj] = 1.0 / ((grid_min + span * (x1 * x1)) - m0)
     key64 = np.uint64(key)
 
     n_blocks = agg.shape[0]
@@ -94,7 +107,7 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
         h_row = hist[blk]
         n_hh = n_emp = n_unemp = n_disp = n_auto = n_poor = 0.0
         s_eff = s_li = s_lt = s_ben = s_ubi = s_ubi_inv = s_div = s_ci = s_ct = s_wt = 0.0
-        s_c = s_tc = s_fee = s_b0 = s_k0 = s_b1 = s_k1 = s_inc = 0.0
+        s_c = s_tc = s_fee = s_b0 = s_k0 = s_b1 = s_k1 = s_inc = s_rev = 0.0
         w_min, w_max = np.inf, -np.inf
         y_min, y_max = np.inf, -np.inf
         c_min, c_max = np.inf, -np.inf
@@ -132,25 +145,23 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
             capital_tax = tax_k * capital_income
             wealth_begin = bi + ki
             wealth_tax = tax_w * wealth_begin
-            income = ((labour_income - labour_tax) + benefit + ubi + dividend
-                      + (capital_income - capital_tax)) - wealth_tax
-            m = wealth_begin + income - ubi_invested
+            income_total = ((labour_income - labour_tax) + benefit + ubi + dividend
+                            + (capital_income - capital_tax)) - wealth_tax
+            m = wealth_begin + income_total - ubi_invested
+            revaluation = (ki * r_gain) * keep_k
+            income = income_total - revaluation
 
             # 3. decisions
             s = e_new * n_z + z_new
-            t = math.sqrt(max(m - grid_min, 0.0) / span) * (n_grid - 1)
+            t = math.sqrt(max(m - grid_min, 0.0) * inv_span) * (n_grid - 1)
             j = min(int(t), n_grid - 2)
-            x0 = j * inv
-            x1 = (j + 1) * inv
-            m0 = grid_min + span * (x0 * x0)
-            m1 = grid_min + span * (x1 * x1)
-            w = (m - m0) / (m1 - m0)
+            w = (m - grid_lo[j]) * inv_width[j]
             c0 = c_table[s, j]
             c = c0 + w * (c_table[s, j + 1] - c0)
             ws = min(max(w, 0.0), 1.0)
             s0 = share_table[s, j]
             share = min(max(s0 + ws * (share_table[s, j + 1] - s0), 0.0), 1.0)
-            c = max(min(c, (m + limit) / price), 0.0)
+            c = max(min(c, (m + limit) * inv_price), 0.0)
 
             # 4. portfolio
             a = m - price * c
@@ -190,18 +201,20 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
             s_inc += income
             if income < poverty_line:
                 n_poor += 1.0
+            s_rev += revaluation
 
-            bw = _bin(wealth_end)
-            h_row[S.H_WEALTH_COUNT, bw] += 1.0
-            h_row[S.H_WEALTH_SUM, bw] += wealth_end
-            h_row[S.H_WEALTH_RISKY, bw] += k_new
-            h_row[S.H_WEALTH_CONSUMPTION, bw] += c
-            by = _bin(income)
-            h_row[S.H_INCOME_COUNT, by] += 1.0
-            h_row[S.H_INCOME_SUM, by] += income
-            bc = _bin(c)
-            h_row[S.H_CONSUMPTION_COUNT, bc] += 1.0
-            h_row[S.H_CONSUMPTION_SUM, bc] += c
+            # bin-major: a bin's fields share a cache line (3 lines touched, not 8)
+            hw = h_row[_bin(wealth_end)]
+            hw[S.H_WEALTH_COUNT] += 1.0
+            hw[S.H_WEALTH_SUM] += wealth_end
+            hw[S.H_WEALTH_RISKY] += k_new
+            hw[S.H_WEALTH_CONSUMPTION] += c
+            hy = h_row[_bin(income)]
+            hy[S.H_INCOME_COUNT] += 1.0
+            hy[S.H_INCOME_SUM] += income
+            hc = h_row[_bin(c)]
+            hc[S.H_CONSUMPTION_COUNT] += 1.0
+            hc[S.H_CONSUMPTION_SUM] += c
             w_min, w_max = min(w_min, wealth_end), max(w_max, wealth_end)
             y_min, y_max = min(y_min, income), max(y_max, income)
             c_min, c_max = min(c_min, c), max(c_max, c)
@@ -229,6 +242,7 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
         a_row[S.A_RISKY_END] = s_k1
         a_row[S.A_INCOME] = s_inc
         a_row[S.A_POOR] = n_poor
+        a_row[S.A_REVALUATION] = s_rev
         e_row = ext[blk]
         e_row[S.X_WEALTH_MIN], e_row[S.X_WEALTH_MAX] = w_min, w_max
         e_row[S.X_INCOME_MIN], e_row[S.X_INCOME_MAX] = y_min, y_max
@@ -241,7 +255,7 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     n = state["safe"].shape[0]
     n_blocks = -(-n // block_size)
     agg = np.zeros((n_blocks, S.N_AGGREGATES))
-    hist = np.zeros((n_blocks, S.N_HISTOGRAMS, S.N_BINS))
+    hist = np.zeros((n_blocks, S.N_BINS, S.N_HISTOGRAMS))  # bin-major inside the kernel
     ext = np.empty((n_blocks, S.N_EXTREMA))
     words = [np.uint64(rng.period_word(period, st))
              for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
@@ -251,4 +265,4 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
           np.ascontiguousarray(transition_cdf, dtype=np.float64),
           np.ascontiguousarray(c_table, dtype=np.float64),
           np.ascontiguousarray(share_table, dtype=np.float64), block_size, agg, hist, ext)
-    return Partials(agg, hist, ext)
+    return Partials(agg, np.ascontiguousarray(hist.transpose(0, 2, 1)), ext)

@@ -12,7 +12,9 @@ One call advances every household of a shard by one period (MODEL.md, "Household
 2. Income (goods per period):
    m = b + k + r_b b + r_k k - tau_k (r_b b + r_k k) - tau_w (b + k)
        + (1 - tau_l) w z 1[employed] + benefit 1[not employed] + (1 - s_ubi) UBI + dividend,
-   with r = R - 1 the net returns. Disposable income y = m - (b + k) + s_ubi UBI.
+   with r = R - 1 the net returns. Measured disposable income leaves out the revaluation of risky
+   holdings, v = k (R_k - R_inc)(1 - tau_k) (R_inc: the payout part of R_k), as national accounts
+   do: y = m - (b + k) + s_ubi UBI - v, so that income is never driven negative by a bad quarter.
 3. Decisions: c = c(m, s), share = share(m, s) from the solver's tables at the discrete state
    s = e * n_z + z, linear in m on the kernel grid; spending costs (1 + tau_c + f) c.
 4. Portfolio: a = m - (1 + tau_c + f) c >= -borrowing_limit; k' = share a^+ + s_ubi UBI, b' = a - share a^+.
@@ -44,17 +46,19 @@ def policy_weights(m: np.ndarray, grid_min: float, grid_max: float, n_grid: int)
     """Index j and weight w of m on the quadratic kernel grid m_j = g0 + (g1 - g0)(j/(G-1))^2.
 
     The grid is dense where the consumption function bends (near the borrowing limit). The index
-    comes from a square root, not a search; w > 1 above the grid extrapolates linearly.
+    comes from a square root, not a search; w > 1 above the grid extrapolates linearly. Divisions
+    are multiplications by reciprocals (1/span, and 1/(m_{j+1} - m_j), which the fused kernel
+    tabulates): every backend forms the same reciprocals, so the bits agree.
     """
     span = grid_max - grid_min
     inv = 1.0 / (n_grid - 1)
-    t = np.sqrt(np.maximum(m - grid_min, 0.0) / span) * (n_grid - 1)
+    t = np.sqrt(np.maximum(m - grid_min, 0.0) * (1.0 / span)) * (n_grid - 1)
     j = np.minimum(t.astype(np.int64), n_grid - 2)
     x0 = j * inv
     x1 = (j + 1) * inv
     m0 = grid_min + span * (x0 * x0)
     m1 = grid_min + span * (x1 * x1)
-    return j, (m - m0) / (m1 - m0)
+    return j, (m - m0) * (1.0 / (m1 - m0))
 
 
 def kernel_grid(grid_min: float, grid_max: float, n_grid: int) -> np.ndarray:
@@ -114,7 +118,7 @@ def step(
     capital_tax = p[S.P_TAX_CAPITAL] * capital_income
     wealth_begin = b + k
     wealth_tax = p[S.P_TAX_WEALTH] * wealth_begin
-    income = (
+    income_total = (
         (labour_income - labour_tax)
         + benefit
         + ubi
@@ -122,7 +126,9 @@ def step(
         + (capital_income - capital_tax)
         - wealth_tax
     )
-    m = wealth_begin + income - ubi_invested
+    m = wealth_begin + income_total - ubi_invested
+    revaluation = (k * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME])) * (1.0 - p[S.P_TAX_CAPITAL])
+    income = income_total - revaluation
 
     # 3. decisions from the policy tables
     s = e_new.astype(np.int64) * n_z + z_new
@@ -134,7 +140,7 @@ def step(
     s0, s1 = share_table[s, j], share_table[s, j + 1]
     share = np.minimum(np.maximum(s0 + ws * (s1 - s0), 0.0), 1.0)
     price = 1.0 + p[S.P_TAX_CONSUMPTION] + p[S.P_PAYMENT_FEE]
-    c = np.maximum(np.minimum(c, (m + p[S.P_BORROWING_LIMIT]) / price), 0.0)
+    c = np.maximum(np.minimum(c, (m + p[S.P_BORROWING_LIMIT]) * (1.0 / price)), 0.0)
 
     # 4. portfolio
     a = m - price * c
@@ -171,6 +177,7 @@ def step(
         S.A_RISKY_END: k_new,
         S.A_INCOME: income,
         S.A_POOR: (income < p[S.P_POVERTY_LINE]).astype(np.float64),
+        S.A_REVALUATION: revaluation,
     }
     aggregates = np.empty((n_blocks, S.N_AGGREGATES))
     for col, values in columns.items():

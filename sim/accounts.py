@@ -52,11 +52,12 @@ def combine(partials: list[Partials]) -> Totals:
 
 def household_budget_residual(t: Totals) -> float:
     """Aggregate household budget identity, which the kernels satisfy household by household:
-    sum(b' + k') - sum(b + k) = sum(disposable income) - (1 + tau_c + f) C. Returns LHS - RHS.
+    sum(b' + k') - sum(b + k) = sum(disposable income) + revaluations - (1 + tau_c + f) C.
+    Returns LHS - RHS.
     """
     change = (t["safe_end"] + t["risky_end"]) - (t["safe_begin"] + t["risky_begin"])
     spending = t["consumption"] + t["consumption_tax"] + t["fees"]
-    return change - (t["income"] - spending)
+    return change - ((t["income"] + t["revaluation"]) - spending)
 
 
 def distribution_row(t: Totals) -> dict[str, float]:
@@ -66,12 +67,18 @@ def distribution_row(t: Totals) -> dict[str, float]:
     for name, sk in (("wealth", t.wealth), ("income", t.income), ("consumption", t.consumption)):
         g = D.gini(sk)
         row[f"gini_{name}"], row[f"gini_{name}_bound"] = g.value, g.bound
+    # Shares of household risky capital are 0 (exactly) when households hold none (e.g. the
+    # classical closure, where all wealth is one safe claim on capital).
+    no_risky = not t.risky_by_wealth.sum() > 0
+    nothing = D.Estimate(0.0, 0.0)
     for name, est in (
         ("top1_wealth_share", D.top_share(t.wealth, 0.01)),
         ("top10_wealth_share", D.top_share(t.wealth, 0.10)),
         ("bottom50_wealth_share", D.bottom_share(t.wealth, 0.50)),
-        ("bottom50_capital_share", D.bottom_share(t.wealth, 0.50, t.risky_by_wealth)),
-        ("top1_capital_share", D.top_share(t.wealth, 0.01, t.risky_by_wealth)),
+        ("bottom50_capital_share",
+         nothing if no_risky else D.bottom_share(t.wealth, 0.50, t.risky_by_wealth)),
+        ("bottom50_consumption_share", D.bottom_share(t.wealth, 0.50, t.consumption_by_wealth)),
+        ("top1_capital_share", nothing if no_risky else D.top_share(t.wealth, 0.01, t.risky_by_wealth)),
     ):
         row[name], row[f"{name}_bound"] = est.value, est.bound
     row["poverty_rate"] = t["poor"] / n

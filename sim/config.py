@@ -16,7 +16,12 @@ from omegaconf import DictConfig, OmegaConf
 
 CONF_DIR = Path(os.environ.get("SIM_CONF_DIR", Path(__file__).resolve().parents[1] / "conf"))
 BACKENDS = ("numpy", "fused", "cupy")
-CLOSURES = ("fixed",)
+CLOSURES = ("fixed", "classical", "demand")
+TECHNOLOGIES = ("korinek_suh", "cobb_douglas")
+AUTOMATION_KINDS = ("constant", "bau", "baseline_agi", "aggressive_agi", "agi", "bout")
+UBI_INDEXATION = ("prices", "nominal", "wage", "output")
+FISCAL_RULES = ("deficit", "tax", "spending")
+FEE_EARNERS = ("intermediaries", "government")
 
 
 class ConfigError(ValueError):
@@ -65,6 +70,10 @@ def _str_or_none(v):
     return None if v is None or isinstance(v, str) else f"must be a path or URL string, got {v!r}"
 
 
+def _mapping(v):
+    return None if isinstance(v, (dict, DictConfig)) else f"must be a mapping of options, got {v!r}"
+
+
 _SHARE = _num(0.0, 1.0)
 _PROB = _num(0.0, 1.0)
 _NONNEG = _num(0.0)
@@ -86,6 +95,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "household.kernel_grid_max": _num(0.0, lo_open=True),
     "household.risky_nodes": _int(1),
     "household.resolve_every": _int(1),
+    "household.tolerance": _num(0.0, 1e-2, lo_open=True),
     "household.productivity.states": _int(1, 255),
     "household.productivity.rho": _num(-1.0, 1.0, lo_open=True, hi_open=True),
     "household.productivity.sigma": _NONNEG,
@@ -98,6 +108,44 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "economy.job_finding": _PROB,
     "economy.hazard_displacement": _PROB,
     "economy.automation": _SHARE,
+    "economy.technology": _choice(TECHNOLOGIES),
+    "economy.tfp": _num(0.0, lo_open=True),
+    "economy.sigma": _num(0.0, lo_open=True),
+    "economy.alpha": _num(0.0, 1.0, lo_open=True, hi_open=True),
+    "economy.depreciation": _num(0.0, 1.0),
+    "economy.initial_capital": _num(0.0, lo_open=True),
+    "economy.patience_cap": _num(0.0, 1.0, lo_open=True, hi_open=True),
+    "economy.automation_path.kind": _choice(AUTOMATION_KINDS),
+    "economy.automation_path.phi0": _num(0.0, 1.0, hi_open=True),
+    "economy.automation_path.lam_g": _NONNEG,
+    "economy.automation_path.T": _optional(_num(0.0, lo_open=True)),
+    "economy.automation_path.phi_end": _SHARE,
+    "economy.automation_path.start": _num(),
+    "economy.automation_path.duration": _num(0.0, lo_open=True),
+    "economy.labour.adjustment": _num(0.0, 1.0, lo_open=True),
+    "economy.labour.job_finding_max": _PROB,
+    "economy.labour.separation_max": _PROB,
+    "economy.labour.job_finding_min": _PROB,
+    "economy.labour.belief_sensitivity": _SHARE,
+    "economy.demand.expectation_weight": _num(0.0, 1.0, lo_open=True),
+    "economy.demand.inventory_adjustment": _SHARE,
+    "economy.demand.initial_utilisation": _num(0.0, 1.0, lo_open=True),
+    "economy.investment.chi": _num(0.0, lo_open=True),
+    "economy.investment.risk_premium": _num(),
+    "economy.equity.expectation_weight": _SHARE,
+    "economy.equity.max_premium": _NONNEG,
+    "economy.equity.return_floor": _num(0.0, 1.0),
+    "economy.equity.return_cap": _num(1.0),
+    "economy.equity.shock_std": _NONNEG,
+    "economy.phillips.kappa": _NONNEG,
+    "economy.phillips.persistence": _SHARE,
+    "economy.phillips.anchor": _num(-0.5, 0.5),
+    "economy.taylor.r_star": _num(-0.5, 0.5),
+    "economy.taylor.pi_target": _num(-0.5, 0.5),
+    "economy.taylor.phi_pi": _NONNEG,
+    "economy.taylor.phi_y": _NONNEG,
+    "economy.taylor.lower_bound": _num(-0.5, 0.5),
+    "economy.taylor.smoothing": _num(0.0, 1.0, hi_open=True),
     "policy.tax_labour": _SHARE,
     "policy.tax_capital": _SHARE,
     "policy.tax_consumption": _NONNEG,
@@ -107,6 +155,20 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "policy.ubi.level": _NONNEG,
     "policy.ubi.invest_share": _SHARE,
     "policy.dividend": _NONNEG,
+    "policy.ubi.indexation": _choice(UBI_INDEXATION),
+    "policy.ubi.start": _int(0),
+    "policy.ubi.ramp": _int(0),
+    "policy.government.spending": _num(0.0, 1.0),
+    "policy.fiscal.rule": _choice(FISCAL_RULES),
+    "policy.fiscal.target_debt_to_gdp": _num(),
+    "policy.fiscal.response": _NONNEG,
+    "policy.fiscal.max_surcharge": _SHARE,
+    "policy.fund.initial_share": _num(0.0, 1.0, hi_open=True),
+    "policy.fund.payout": _SHARE,
+    "policy.fee.earner": _choice(FEE_EARNERS),
+    "policy.fee.spend_share": _SHARE,
+    "policy.dominant.initial_share": _num(0.0, 1.0, hi_open=True),
+    "policy.dominant.reinvest": _SHARE,
     "cluster.actors": _int(1),
     "cluster.address": _str_or_none,
     "cluster.cpus_per_actor": _optional(_num(0.0, lo_open=True)),
@@ -114,6 +176,8 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "checkpoint.every": _int(0),
     "checkpoint.store": _str_or_none,
     "checkpoint.keep": _int(1),
+    "checkpoint.storage_options": _mapping,
+    "checkpoint.max_recoveries": _int(0),
     "output.snapshot_every": _int(1),
     "output.lorenz_points": _int(2),
     "output.poverty_share": _num(0.0, lo_open=True),
@@ -143,6 +207,15 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"{pop.block_size} households: lower cluster.actors or population.block_size"
         )
     check_local_memory(cfg)
+    if cfg.policy.fund.initial_share + cfg.policy.dominant.initial_share >= 1.0:
+        raise ConfigError("policy.fund.initial_share + policy.dominant.initial_share must be < 1 "
+                          "(households hold the rest of firm equity)")
+    if cfg.economy.closure != "fixed" and cfg.policy.dividend != 0:
+        raise ConfigError("policy.dividend is the fixed closure's exogenous dividend; with economy.closure="
+                          f"{cfg.economy.closure} the public fund pays it (policy.fund.initial_share, payout)")
+    if cfg.economy.closure != "fixed" and cfg.economy.automation_path.kind == "bout" and \
+            cfg.economy.automation_path.phi_end < cfg.economy.automation_path.phi0:
+        raise ConfigError("economy.automation_path.phi_end must be >= economy.automation_path.phi0")
     if cfg.household.productivity.states * 3 > 255:
         raise ConfigError("household.productivity.states must be <= 85 (state index is one byte)")
     return cfg

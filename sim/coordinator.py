@@ -91,7 +91,7 @@ class PolicyCache:
         due = t % int(self.hh_cfg.resolve_every) == 0
         if self._tables is None or (due and key != self._key):
             start = time.perf_counter()
-            self._solution = solve_household(problem, guess=self._solution)
+            self._solution = solve_household(problem, tol=float(self.hh_cfg.tolerance), guess=self._solution)
             self.solve_seconds += time.perf_counter() - start
             self.solves += 1
             c, share = self._solution.on_grid(self.grid)
@@ -122,7 +122,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run") -> RunSummary:
               for s in layout]
     economy = make_economy(cfg, key)
     ray.get([a.initialise.remote(float(pop.initial_wealth_mean), float(pop.initial_risky_share),
-                                 float(pop.initial_unemployment), float(economy.base.automation),
+                                 float(pop.initial_unemployment), float(economy.initial_automation),
                                  stationary_distribution(chain.transition)) for a in actors])
     productivity_ref = ray.put(chain.levels)
     cdf_ref = ray.put(chain.cdf)

@@ -6,10 +6,13 @@ An economy object has two methods the step loop calls:
 * ``close(t, env, totals)``: the macro outputs of period t from the households' totals, updating its
   own stocks (government debt ...).
 
+Every economy also has ``initial_automation`` (Phi at t = 0, for the households' initial tasks) and
+``state_dict()`` / ``load_state_dict(d)`` (all mutable state as plain JSON-able values).
+
 ``FixedPriceEconomy`` is the first slice (economy.closure=fixed): prices and labour-market rates are
 given by the config; output is measured from the income side, Y = w L + (R_f - 1) B + (E R_k - 1) K,
-and the government's budget closes with debt. The classical and demand closures (MODEL.md) build on
-the same interface.
+and the government's budget closes with debt. The classical and demand closures (MODEL.md) live in
+sim/macro/classical.py and sim/macro/demand.py on the shared machinery of sim/macro/closure.py.
 """
 from __future__ import annotations
 
@@ -67,6 +70,18 @@ class FixedPriceEconomy:
         )
         self.debt = 0.0  # government debt (goods), held by the rest of the economy
 
+    @property
+    def initial_automation(self) -> float:
+        """Phi at t = 0 (households' initial tasks are drawn above it)."""
+        return self.base.automation
+
+    def state_dict(self) -> dict:
+        """The mutable state (checkpoints); everything else comes from the config."""
+        return {"debt": self.debt}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.debt = float(state["debt"])
+
     def environment(self, t: int, previous: Totals | None, median_income: float | None) -> PeriodEnvironment:
         b = self.base
         line = self.poverty_share * (median_income if median_income is not None else b.wage)
@@ -75,6 +90,7 @@ class FixedPriceEconomy:
             automated = previous["automated_employed"] / previous["employed"]
         return b.with_(
             return_risky=lognormal_return(self.key, t, b.risky_mean, b.risky_std),
+            return_risky_income=b.risky_mean,  # the expected return is income, the surprise is not
             poverty_line=line,
             automated_share=automated,
         )
@@ -118,7 +134,17 @@ class FixedPriceEconomy:
 
 
 def make_economy(cfg, key: int):
+    """The macro block of ``economy.closure``: fixed (this module), classical
+    (sim/macro/classical.py) or demand (sim/macro/demand.py); see docs/economy.md."""
     closure = cfg.economy.closure
     if closure == "fixed":
         return FixedPriceEconomy(cfg, key)
+    if closure == "classical":
+        from sim.macro.classical import ClassicalEconomy
+
+        return ClassicalEconomy(cfg, key)
+    if closure == "demand":
+        from sim.macro.demand import DemandEconomy
+
+        return DemandEconomy(cfg, key)
     raise ValueError(f"economy.closure={closure!r} is not implemented")

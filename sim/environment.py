@@ -63,6 +63,14 @@ class PeriodEnvironment:
     ubi_invest_share: float = 0.0
     dividend: float = 0.0
     poverty_line: float = 0.0
+    return_risky_income: float | None = None  # payout part of return_risky (None: all of it)
+    # The households' belief about the safe return when it differs from the realised one (None:
+    # the realised). The macro closures cap it so that beta * R stays below 1 (the solver needs it).
+    belief_return_safe: float | None = None
+    # Likewise the job-finding and separation probabilities households expect to persist (None:
+    # this period's). The demand closure sets them from the planned unemployment rate.
+    belief_job_finding: float | None = None
+    belief_separation: float | None = None
 
     def with_(self, **changes) -> "PeriodEnvironment":
         return replace(self, **changes)
@@ -82,9 +90,10 @@ def employment_transition(env: PeriodEnvironment) -> np.ndarray:
     E -> D with prob hazard * automated_share, E -> U with prob separation; U, D -> E with job_finding.
     """
     d = env.hazard_displacement * env.automated_share
-    f = env.job_finding
+    f = env.job_finding if env.belief_job_finding is None else env.belief_job_finding
+    s = env.separation if env.belief_separation is None else env.belief_separation
     return np.array([
-        [1.0 - d - env.separation, env.separation, d],
+        [1.0 - d - s, s, d],
         [f, 1.0 - f, 0.0],
         [f, 0.0, 1.0 - f],
     ])
@@ -107,17 +116,24 @@ def household_problem(env: PeriodEnvironment, chain: ProductivityChain, hh_cfg):
     return HouseholdProblem(
         crra=float(hh_cfg.crra),
         beta=float(hh_cfg.beta),
-        R_free=env.after_tax_gross(env.return_safe),
+        R_free=env.after_tax_gross(env.return_safe if env.belief_return_safe is None
+                                   else env.belief_return_safe),
         transition=transition,
         income=state_income(env, chain),
         risky_mean=env.after_tax_gross(env.risky_mean) if env.risky_std > 0 else None,
-        risky_std=env.risky_std * (1.0 - env.tax_capital),
+        risky_std=log_std(env.after_tax_gross(env.risky_mean), env.risky_std * (1.0 - env.tax_capital)),
         risky_nodes=int(hh_cfg.risky_nodes),
         borrowing_limit=float(hh_cfg.borrowing_limit),
         price=env.price,
         grid_points=int(hh_cfg.grid_points),
         a_max=float(hh_cfg.asset_max),
     )
+
+
+def log_std(mean: float, std: float) -> float:
+    """Std of log R for a lognormal gross return R with the given mean and std (the solver's
+    convention, as HARK's): sigma^2 = log(1 + (std / mean)^2)."""
+    return float(np.sqrt(np.log1p((std / mean) ** 2))) if std > 0 else 0.0
 
 
 def kernel_params(env: PeriodEnvironment, hh_cfg) -> np.ndarray:
@@ -131,6 +147,7 @@ def kernel_params(env: PeriodEnvironment, hh_cfg) -> np.ndarray:
         "ubi_invest_share": env.ubi_invest_share,
         "return_safe": env.return_safe,
         "return_risky": env.return_risky,
+        "return_risky_income": env.return_risky if env.return_risky_income is None else env.return_risky_income,
         "tax_capital": env.tax_capital,
         "tax_wealth": env.tax_wealth,
         "dividend": env.dividend,

@@ -66,7 +66,8 @@ def test_budget_identity_and_constraints_per_household(setup, backend):
     col = lambda name: agg[:, S.AGGREGATES[name]]  # noqa: E731
     change = (col("safe_end") + col("risky_end")) - (col("safe_begin") + col("risky_begin"))
     spending = col("consumption") * (1 + setup["p"][S.P_TAX_CONSUMPTION] + setup["p"][S.P_PAYMENT_FEE])
-    np.testing.assert_allclose(change, col("income") - spending, rtol=0, atol=1e-12)
+    income = col("income") + col("revaluation")  # measured income leaves out the equity surprise
+    np.testing.assert_allclose(change, income - spending, rtol=0, atol=1e-12)
     assert np.all(col("consumption") >= 0)
     bl = setup["p"][S.P_BORROWING_LIMIT]
     assert np.all(st["safe"] + st["risky"] >= -bl - 1e-12)
@@ -138,3 +139,25 @@ def test_histogram_bins_match_their_edges():
 
 def test_resident_bytes_per_household_within_target():
     assert S.BYTES_PER_HOUSEHOLD <= 64
+
+
+@pytest.mark.parametrize("backend", [step_numpy.step, step_fused.step])
+def test_revaluation_is_not_income(setup, backend):
+    """A surprise on equity changes wealth, not measured income (national-accounts convention)."""
+    expected_return = setup["p"].copy()
+    expected_return[S.P_RETURN_RISKY_INCOME] = expected_return[S.P_RETURN_RISKY]  # no surprise
+    p = setup["p"].copy()
+    p[S.P_RETURN_RISKY_INCOME] = p[S.P_RETURN_RISKY] + 0.05  # a 5-point surprise loss this period
+    base, shocked = _state(4000, setup), _state(4000, setup)
+    args = (setup["levels"], setup["cdf"], setup["c"], setup["share"], 1)
+    pb = backend(base, 0, 0, KEY, expected_return, *args)
+    ps = backend(shocked, 0, 0, KEY, p, *args)
+    assert np.all(pb.aggregates[:, S.A_REVALUATION] == 0.0)
+    col = lambda agg, name: agg[:, S.AGGREGATES[name]]  # noqa: E731
+    k0 = col(ps.aggregates, "risky_begin")
+    expected = (k0 * -0.05) * (1 - p[S.P_TAX_CAPITAL])
+    np.testing.assert_allclose(col(ps.aggregates, "revaluation"), expected, rtol=0, atol=1e-15)
+    # measured income differs from the no-surprise run by exactly the revaluation; decisions do not
+    np.testing.assert_allclose(col(ps.aggregates, "income") + expected, col(pb.aggregates, "income"),
+                               rtol=0, atol=1e-12)
+    assert np.array_equal(shocked["safe"], base["safe"]) and np.array_equal(shocked["risky"], base["risky"])

@@ -1,0 +1,54 @@
+"""Who owns the firm sector besides households: the public / tokenised capital fund and the dominant
+holder of capital (MODEL.md, "Concentration of compute", "universal basic capital").
+
+Both hold equity claims on the firm sector, carried at value (goods), and earn the same realised
+equity return R_k as households' risky holdings. Their rules, per period:
+
+* Public fund (``policy.fund``): owns ``initial_share`` of firm equity at t = 0. It pays out
+  ``payout`` x max(0, (R_k - 1) E_P) as an equal dividend to every household (the kernels' ``dividend``
+  parameter) and reinvests the rest; a loss is absorbed by its holdings. It pays no tax.
+      E_P,t = E_P,t-1 + (R_k,t - 1) E_P,t-1 - Div_t
+* Dominant holder (``policy.dominant``): owns ``initial_share`` of firm equity at t = 0. It consumes
+  (1 - reinvest) x max(0, (R_k - 1) E_X) and reinvests the rest of its capital income in more
+  equity (a loss is absorbed by its holdings). It pays no tax.
+      E_X,t = E_X,t-1 + (R_k,t - 1) E_X,t-1 - C_X,t
+  Its capital share is E_X / (E_H + E_X + E_P), the share of firm equity it owns: it grows when
+  it reinvests a larger share of its capital income than the other owners save of theirs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Owner:
+    """A non-household owner of firm equity (the fund or the dominant holder)."""
+
+    initial_share: float  # share of firm equity at t = 0
+    retain: float  # share of positive capital income kept as equity (fund: 1 - payout)
+    equity: float = 0.0  # E, goods, end of the last closed period
+
+    def payout(self, gross_return: float, equity: float | None = None) -> float:
+        """What it pays out or consumes this period: (1 - retain) max(0, (R_k - 1) E)."""
+        e = self.equity if equity is None else equity
+        return (1.0 - self.retain) * max(0.0, (gross_return - 1.0) * e)
+
+    def update(self, gross_return: float, paid: float) -> float:
+        """Close the period: E += (R_k - 1) E - paid. Returns the equity return received."""
+        income = (gross_return - 1.0) * self.equity
+        self.equity = self.equity + income - paid
+        return income
+
+    def state_dict(self) -> dict:
+        return {"equity": self.equity}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.equity = float(d["equity"])
+
+
+def public_fund(cfg_fund) -> Owner:
+    return Owner(initial_share=float(cfg_fund.initial_share), retain=1.0 - float(cfg_fund.payout))
+
+
+def dominant_holder(cfg_dominant) -> Owner:
+    return Owner(initial_share=float(cfg_dominant.initial_share), retain=float(cfg_dominant.reinvest))

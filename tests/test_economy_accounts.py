@@ -1,0 +1,150 @@
+"""Stock-flow consistency of the macro block, its checkpoint state, and the policy and labour-market
+rules it is built from."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from economy_driver import simulate
+from sim.config import ConfigError, compose
+from sim.economy import make_economy
+from sim.macro import government as gov
+from sim.macro.labour import LabourMarket
+from sim.macro.sfc import SECTORS, Ledger, flow_of_funds, largest_residual
+
+
+def test_ledger_rows_columns_and_flow_of_funds():
+    led = Ledger()
+    led.transfer("wages", "firms", "households", 10.0)
+    led.transfer("UBI", "government", "households", 2.0, 2.5)  # the two sides disagree by 0.5
+    led.entry("investment", "firms", 3.0)
+    led.entry("investment", "firms", -3.0, capital=True)
+    assert led.row_residuals() == {"wages": 0.0, "UBI": 0.5, "investment": 0.0}
+    assert led.net_lending("households") == 12.5 and led.net_lending("firms") == -10.0
+    assert set(led.matrix()["wages"]) == set(SECTORS)
+    change = {s: 0.0 for s in SECTORS} | {"households": 12.5, "firms": -10.0, "government": -2.0}
+    assert flow_of_funds(led, change) == {s: 0.0 for s in SECTORS}
+    assert largest_residual({"a": 1e-3, "b": -2e-3}, 10.0) == (2e-4, "b")
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "universal_basic_capital", "card_fees"])
+def test_accounts_close_to_rounding_every_period(scenario):
+    run = simulate(f"scenario={scenario}", periods=5)
+    eco = run.economy
+    assert all(r["sfc_residual"] < 1e-12 for r in run.rows)
+    # the balance sheet adds up: sectors' net worth = capital + inventories
+    last = run.rows[-1]
+    n = run.cfg.population.households
+    net_worth = (last["mean_wealth"] * n + last["firm_net_worth"] - last["government_debt"]
+                 + eco.fund.equity + eco.dominant.equity + eco.intermediaries.safe)
+    assert net_worth == pytest.approx(last["capital"] + last["inventories"], rel=1e-12)
+    # every residual the economy checked is there and tiny
+    assert len(eco.last_residuals) >= 25
+    assert max(abs(v) for v in eco.last_residuals.values()) < 1e-9 * last["output"]
+
+
+@pytest.mark.parametrize("name, factor, identity", [
+    ("ubi", 1.001, "row: UBI"),
+    ("labour_income", 1.0005, "row: wages"),
+    ("risky_end", 1.0001, "household budget (kernels)"),
+])
+def test_an_inconsistent_flow_is_caught(name, factor, identity):
+    """Scale one of the households' reported sums: the period's sfc_residual must see it."""
+    def tamper(t, totals):
+        if t != 2:
+            return totals
+        agg = dict(totals.agg)
+        agg[name] *= factor
+        return replace(totals, agg=agg)
+
+    run = simulate("scenario=baseline", "policy.ubi.level=0.1", periods=3, tamper=tamper)
+    sfc = [r["sfc_residual"] for r in run.rows]
+    assert sfc[0] < 1e-12 and sfc[1] < 1e-12
+    assert sfc[2] > 1e-6
+    res = run.economy.last_residuals
+    assert abs(res[identity]) > 1e-6 * run.rows[2]["output"]
+
+
+def test_state_dict_round_trip_replays_the_next_period_exactly():
+    run = simulate("scenario=robot_tax_ubi", periods=4)
+    cfg, eco = run.cfg, run.economy
+    # a fresh economy restored from the JSON state of the original after period 3 ...
+    state = json.loads(json.dumps(eco.state_dict()))
+    restored = make_economy(cfg, eco.key)
+    restored.load_state_dict(state)
+    assert restored.state_dict() == eco.state_dict()
+    # ... faces the same environment in period 4 and books the same accounts
+    med = run.rows[-1]["median_income"]
+    env_a, env_b = eco.environment(4, run.totals[-1], med), restored.environment(4, run.totals[-1], med)
+    assert env_a == env_b
+    row_a, row_b = eco.close(4, env_a, run.totals[-1]), restored.close(4, env_b, run.totals[-1])
+    assert row_a.keys() == row_b.keys()
+    assert all(row_a[k] == row_b[k] or (np.isnan(row_a[k]) and np.isnan(row_b[k])) for k in row_a)
+
+
+def test_environment_does_not_change_the_state():
+    run = simulate("scenario=agi_5y", periods=2)
+    before = run.economy.state_dict()
+    run.economy.environment(2, run.totals[-1], run.rows[-1]["median_income"])
+    assert run.economy.state_dict() == before
+
+
+@pytest.mark.parametrize("closure", ["fixed", "classical", "demand"])
+def test_every_closure_has_the_interface(closure):
+    eco = make_economy(compose(["population.households=1000", "population.block_size=500",
+                                f"economy.closure={closure}"]), 7)
+    assert 0.0 <= eco.initial_automation < 1.0
+    json.dumps(eco.state_dict())
+    for name in ("environment", "close", "load_state_dict"):
+        assert callable(getattr(eco, name))
+
+
+def test_labour_market_steering_hits_the_planned_employment():
+    lab = LabourMarket(households=1000, separation=0.02, job_finding=0.5, hazard=0.1,
+                       job_finding_max=1.0, separation_max=0.5, job_finding_min=0.05)
+    assert lab.natural_rate == pytest.approx(0.02 / 0.52)
+    employed, a = 900.0, 0.2
+    for target in (960.0, 920.0, 880.0, 700.0):
+        s, f = lab.steer(employed, a, target)
+        expected = employed * (1 - s - 0.1 * a) + (1000 - employed) * f
+        assert expected == pytest.approx(target)
+        assert 0.05 <= f <= 1.0 and 0.02 <= s <= 0.5
+    # beyond the bounds the rates stop at them
+    assert lab.steer(employed, a, 999.0) == (0.02, 1.0)
+    assert lab.steer(employed, a, 100.0) == (0.5, 0.05)
+    # beliefs: the base job-finding rate at the natural rate, lower with slack
+    assert lab.belief_job_finding(0.0, lab.full_employment) == pytest.approx(0.5)
+    assert lab.belief_job_finding(0.0, 900.0) < 0.5
+
+
+def test_ubi_ramp_index_and_fiscal_rule():
+    assert [gov.ubi_ramp(t, 2, 4) for t in range(7)] == [0, 0, 0.25, 0.5, 0.75, 1, 1]
+    assert gov.ubi_ramp(5, 0, 0) == 1.0
+    idx = dict(price_level=1.25, wage=0.5, wage0=0.25, potential=3.0, potential0=2.0)
+    assert [gov.ubi_index(k, **idx) for k in gov.UBI_INDEXATION] == [1.0, 0.8, 2.0, 1.5]
+    s = gov.FiscalSettings.from_config(compose(["policy.fiscal.rule=tax", "policy.tax_labour=0.2",
+                                                "policy.fiscal.target_debt_to_gdp=0.6",
+                                                "policy.government.spending=0.1"]).policy)
+    st = gov.stance(s, 0, debt_ratio=0.9, potential=100.0, index=1.0)  # 0.3 above the 0.6 target
+    assert st.surcharge == pytest.approx(0.03) and st.tax_labour == pytest.approx(0.23)
+    assert st.spending == pytest.approx(10.0)
+    assert gov.stance(s, 0, debt_ratio=None, potential=100.0, index=1.0).surcharge == 0.0
+    s_g = replace(s, rule="spending")
+    assert gov.stance(s_g, 0, debt_ratio=0.9, potential=100.0, index=1.0).spending == pytest.approx(7.0)
+    assert gov.stance(replace(s, rule="deficit"), 0, debt_ratio=5.0, potential=1.0, index=1.0).surcharge == 0
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["economy.closure=keynes"], "economy.closure"),
+    (["economy.technology=leontief"], "economy.technology"),
+    (["economy.automation_path.kind=singularity"], "economy.automation_path.kind"),
+    (["policy.ubi.indexation=gold"], "policy.ubi.indexation"),
+    (["policy.fiscal.rule=mmt"], "policy.fiscal.rule"),
+    (["policy.fund.initial_share=0.6", "policy.dominant.initial_share=0.5"], "policy.fund.initial_share"),
+    (["scenario=baseline", "policy.dividend=0.1"], "policy.dividend"),
+    (["economy.depreciation=1.5"], "economy.depreciation"),
+])
+def test_bad_economy_config_is_refused(overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        compose(overrides)

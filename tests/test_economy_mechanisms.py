@@ -1,0 +1,129 @@
+"""Mechanisms of the classical and demand closures, against independent expectations: the
+Korinek–Suh formulas written out here, their qualitative AGI path, textbook demand and ownership
+effects. Runs step the economy in process (tests/economy_driver.py) on small populations."""
+import numpy as np
+import pytest
+
+from economy_driver import simulate
+
+# Korinek–Suh (2024) Table 2, annual
+A, SIGMA, PHI0, K_PER_L, DELTA = 0.5, 0.5, 0.608, 4.6, 0.10
+
+
+def ks(K, L, phi):
+    """MODEL.md's region-1 formulas, written out literally: (Y, w, R) per year."""
+    r = (SIGMA - 1) / SIGMA
+    Y = A * (phi ** (1 / SIGMA) * K**r + (1 - phi) ** (1 / SIGMA) * L**r) ** (1 / r)
+    w = A**r * (Y / L) ** (1 / SIGMA) * (1 - phi) ** (1 / SIGMA)
+    R = A**r * (Y / K) ** (1 / SIGMA) * phi ** (1 / SIGMA)
+    return Y, w, R
+
+
+@pytest.mark.parametrize("closure", ["classical", "demand"])
+def test_table2_calibration_starts_at_the_korinek_suh_point(closure):
+    run = simulate(f"economy.closure={closure}", periods=2)
+    Y, w, R = ks(K_PER_L, 1.0, PHI0)
+    assert w * 0.25 == pytest.approx(1.403 / 4, rel=1e-3)  # the paper's numbers, quarterly
+    assert w * Y and (w * 1.0) / Y == pytest.approx(0.657, abs=0.002)
+    row = run.rows[0]
+    n = run.cfg.population.households
+    full = n * (1 - 0.02 / (0.02 + 0.5))  # natural rate of the base separation/job finding
+    assert row["potential_output"] == pytest.approx(Y / 4 * full, rel=1e-9)
+    if closure == "demand":  # priced at full employment, K/L* = 4.6: exactly the Table 2 point
+        assert row["wage"] == pytest.approx(w / 4, rel=1e-9)
+    else:  # priced at expected labour, which the realised one matches up to sampling noise
+        _, w_real, _ = ks(K_PER_L * full, row["effective_labour"], PHI0)
+        assert row["wage"] == pytest.approx(w_real / 4, rel=3e-3)
+        assert row["wage"] != pytest.approx(w / 4, rel=1e-9)
+    assert row["labour_share"] == pytest.approx(0.66, abs=0.015)  # "about 66%"
+    assert row["automation"] == pytest.approx(PHI0)
+
+
+def test_agi_20y_wages_rise_then_collapse_and_labour_share_heads_to_zero():
+    run = simulate("scenario=agi_20y", "population.households=1000", periods=100)  # 25 years
+    wage, share, output = run.series("wage"), run.series("labour_share"), run.series("output")
+    phi = run.series("automation")
+    peak = int(wage.argmax())
+    assert wage[peak] > 1.08 * wage[0]  # wages rise first (capital accumulates faster than Phi)
+    assert 20 <= peak <= 72  # ... for years, before full automation at year 20 (period 80)
+    below = peak + int(np.argmax(wage[peak:] < wage[0]))
+    assert wage[below] < wage[0] and below < 80  # and fall below their start before T = 20 years
+    assert phi[below] < 1.0
+    # region 2 (labour abundant): w = A per year, whatever the capital stock
+    assert wage[-1] == pytest.approx(A / 4, rel=1e-9)
+    assert share[0] > 0.6 and share[-1] < 0.02 and np.all(np.diff(share[60:]) < 0.02)
+    assert output[-1] > 10 * output[0]  # output takes off
+    assert np.all(run.series("sfc_residual") < 1e-9)
+    assert run.series("displacement_rate").max() > 0
+
+
+def test_demand_shortfall_raises_unemployment():
+    """Cutting government consumption (15% of potential -> 0) from the same start: firms expect less
+    demand, plan less output, employ fewer workers."""
+    base = simulate("scenario=baseline", periods=8)
+    cut = simulate("scenario=baseline", "policy.government.spending=0.0", periods=8)
+    u_base, u_cut = base.series("unemployment_rate"), cut.series("unemployment_rate")
+    assert u_cut[2:].mean() > u_base[2:].mean() + 0.02
+    assert np.all(cut.series("utilisation")[2:] < base.series("utilisation")[2:])
+    assert cut.series("output")[2:].sum() < base.series("output")[2:].sum()
+    # the central bank cuts the policy rate, down to the zero lower bound; with falling inflation
+    # the real rate then rises (the deflation channel of MODEL.md)
+    assert cut.series("nominal_rate")[2:].mean() < base.series("nominal_rate")[2:].mean()
+    assert cut.series("nominal_rate").min() >= 0.0
+    assert cut.series("inflation")[3:].mean() < base.series("inflation")[3:].mean()
+
+
+def test_ubi_raises_consumption_of_the_bottom_half():
+    base = simulate("scenario=baseline", periods=6)
+    ubi = simulate("scenario=baseline", "policy.ubi.level=0.1", periods=6)
+    assert np.all(ubi.series("ubi_cost") == pytest.approx(0.1 * 2000))
+    bottom_base = np.mean([d[:5].mean() for d in base.deciles[1:]])
+    bottom_ubi = np.mean([d[:5].mean() for d in ubi.deciles[1:]])
+    assert bottom_ubi > bottom_base * 1.05
+    assert ubi.series("bottom50_consumption_share")[1:].mean() > base.series("bottom50_consumption_share")[1:].mean()
+
+
+def test_dominant_holder_share_moves_with_its_reinvestment_rule():
+    keep = simulate("scenario=compute_monopoly", "policy.dominant.reinvest=1.0", periods=12)
+    spend = simulate("scenario=compute_monopoly", "policy.dominant.reinvest=0.0", periods=12)
+    s_keep, s_spend = keep.series("dominant_capital_share"), spend.series("dominant_capital_share")
+    # opening stake: 30% of the equity households and others held at t = -1, then it earns R_k
+    opening = keep.totals[0]["risky_begin"] / (1 - 0.3) * 0.3
+    assert s_keep[0] * keep.rows[0]["equity_value"] == pytest.approx(opening * keep.rows[0]["return_risky"],
+                                                                       rel=1e-12)
+    assert s_keep[-1] > s_spend[-1] + 0.01
+    assert np.all(keep.series("dominant_consumption") == 0.0)
+    assert spend.series("dominant_consumption").max() > 0.0
+    # consuming its income, its equity cannot grow: E_X,t = E_X,t-1 + min(income, 0)
+    ex = [r["dominant_capital_share"] * r["equity_value"] for r in spend.rows]
+    assert np.all(np.diff(ex) <= 1e-9 * ex[0])
+
+
+def test_classical_closure_saving_finances_capital_at_marginal_products():
+    run = simulate("economy.closure=classical", periods=10)
+    n = run.cfg.population.households
+    K = np.concatenate([[K_PER_L * n * (1 - 0.02 / 0.52)], run.series("capital")])
+    s, f = 0.02, 0.5
+    employed, per_employed = n * (1 - 0.05), 1.0  # opening: 5% unemployed, mean productivity 1
+    for t, row in enumerate(run.rows):
+        assert row["return_safe"] == row["return_risky"]  # risky = capital, one return
+        # priced at the effective labour expected after this period's transitions at the base rates
+        L_expected = (employed * (1 - s) + (n - employed) * f) * per_employed
+        _, w, R = ks(K[t], L_expected, PHI0)
+        passthrough = 0.0 if t == 0 else run.rows[t - 1]["firm_net_worth"] / (
+            run.rows[t - 1]["firm_debt"] + run.rows[t - 1]["equity_value"])
+        assert row["wage"] == pytest.approx(w / 4, rel=1e-9)
+        assert row["return_safe"] - 1 == pytest.approx((R - DELTA) / 4 + passthrough, rel=1e-9)
+        assert abs(passthrough) < 1e-3 * (R - DELTA) / 4 + 1e-6
+        employed = row["employment_rate"] * n
+        per_employed = row["effective_labour"] / employed
+        # investment is saving: output less consumption and government consumption (no fees here)
+        saving = row["output"] - row["consumption"] - row["government_spending"]
+        assert row["investment"] == pytest.approx(saving, rel=1e-12)
+        assert K[t + 1] == pytest.approx((1 - DELTA / 4) * K[t] + row["investment"], rel=1e-12)
+        # K_{t+1} = household assets less government debt (+ the firm sector's tiny net worth)
+        assets = row["mean_wealth"] * n
+        assert K[t + 1] == pytest.approx(assets - row["government_debt"] + row["firm_net_worth"], rel=1e-9)
+        assert abs(row["firm_net_worth"]) < 1e-2 * K[t + 1]
+        assert row["sfc_residual"] < 1e-9
+    assert np.all(run.series("inflation") == 0.0)
