@@ -43,7 +43,11 @@ def hydra_main(cfg: DictConfig) -> float | None:
         print(f"{run_dir}: already finished with this configuration; skipped "
               "(delete the directory to run it again)", file=sys.stderr)
         return None
-    summary = run(cfg, run_dir, command=_reproduce_command())
+    try:
+        summary = run(cfg, run_dir, command=_reproduce_command())
+    except ConfigError as exc:  # e.g. an unreachable checkpoint store, found before any work
+        print(f"sim run: error: {exc}", file=sys.stderr)
+        raise SystemExit(2)
     f = summary.final
     print(
         f"done: {summary.households:,} households x {summary.periods} periods in "

@@ -41,6 +41,8 @@ Frequently used keys (all of conf/config.yaml can be overridden):
   scenario=NAME                 named scenario (conf/scenario/)
   checkpoint.every=K            commit a checkpoint every K periods (0 = never)
   checkpoint.store=PATH|URL     checkpoint store (local path or fsspec URL such as s3://bucket/run)
+  checkpoint.storage_options   fsspec options, e.g. +checkpoint.storage_options.endpoint_url=URL
+  checkpoint.max_recoveries=3   worker crashes survived (each replays from the last checkpoint)
   hydra.run.dir=DIR             output directory of the run (hydra.sweep.dir=DIR for -m)
 
 Groups: scenario ({', '.join(sorted(p.stem for p in (CONF_DIR / 'scenario').glob('*.yaml')))}),
@@ -50,6 +52,7 @@ Examples:
   sim run population.households=100000 periods=80 seed=7
   sim run -m scenario=baseline seed=1,2,3
   sim run --cfg job          print the resolved configuration and exit (Hydra)
+  sim resume RUN_DIR         finish an interrupted run from its last committed checkpoint
 """
 
 

@@ -9,6 +9,7 @@ Per period (DESIGN.md, "The data path of one period"):
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -22,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from kernels import rng
 from kernels.step_numpy import kernel_grid
-from sim import accounts, results
+from sim import accounts, checkpoint, results
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.layout import shard_layout
@@ -99,95 +100,147 @@ class PolicyCache:
             self._key = key
         return self._tables
 
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps: the last solution seeds the next solve, so restoring it (rather
+        than solving afresh) keeps a restarted run bit-identical."""
+        return {"key": self._key, "solution": self._solution, "tables": self._tables,
+                "solves": self.solves, "solve_seconds": self.solve_seconds}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._key, self._solution, self._tables = state["key"], state["solution"], state["tables"]
+        self.solves, self.solve_seconds = state["solves"], state["solve_seconds"]
+
 
 def snapshot_periods(periods: int, every: int) -> list[int]:
     return sorted(set(range(0, periods, every)) | {periods - 1})
 
 
-def run(cfg: DictConfig, run_dir: Path, command: str = "sim run") -> RunSummary:
-    """Simulate ``cfg.periods`` periods and write the run directory; return a summary."""
+def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: bool = False,
+        scenario: str | None = None, on_event=None) -> RunSummary:
+    """Simulate ``cfg.periods`` periods and write the run directory; return a summary.
+
+    ``resume``: continue from the newest good checkpoint in the run's store (``sim resume``).
+    ``on_event(event, period, actors)``: an observer of the step loop (see Supervisor.notify).
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    started = results.now_iso()
     key = rng.seed_key(int(cfg.seed))
     pop, hh = cfg.population, cfg.household
     chain = ProductivityChain.tauchen(int(hh.productivity.states), float(hh.productivity.rho),
                                       float(hh.productivity.sigma))
     from sim.solver.markov import stationary_distribution
 
+    every = int(cfg.checkpoint.every)
+    store = checkpoint.CheckpointStore.open(cfg, run_dir) if every > 0 or resume else None  # fails fast
     connect_ray(cfg.cluster)
     layout = shard_layout(int(pop.households), int(cfg.cluster.actors), int(pop.block_size))
     cpus = _cpus_per_actor(cfg.cluster)
-    actors = [ShardActor.options(num_cpus=cpus).remote(s, int(pop.block_size), cfg.backend.name, key)
-              for s in layout]
-    economy = make_economy(cfg, key)
-    ray.get([a.initialise.remote(float(pop.initial_wealth_mean), float(pop.initial_risky_share),
-                                 float(pop.initial_unemployment), float(economy.initial_automation),
-                                 stationary_distribution(chain.transition)) for a in actors])
+    pool = checkpoint.ShardPool(
+        lambda s: ShardActor.options(num_cpus=cpus).remote(s, int(pop.block_size), cfg.backend.name, key),
+        layout,
+        (float(pop.initial_wealth_mean), float(pop.initial_risky_share), float(pop.initial_unemployment),
+         float(make_economy(cfg, key).initial_automation), stationary_distribution(chain.transition)))
+    sup = checkpoint.Supervisor(
+        pool, store, lambda: checkpoint.MacroState(make_economy(cfg, key), PolicyCache(hh)),
+        households=int(pop.households), block_size=int(pop.block_size), periods=int(cfg.periods),
+        every=every, max_recoveries=int(cfg.checkpoint.max_recoveries), on_event=on_event,
+        meta={"seed": int(cfg.seed), "backend": cfg.backend.name, "periods": int(cfg.periods),
+              "package_version": results.package_version(), "git_revision": results.git_revision()})
+    prov = _Provenance(cfg, run_dir, command, layout, sup, resume, scenario)
     productivity_ref = ray.put(chain.levels)
     cdf_ref = ray.put(chain.cdf)
-    policy = PolicyCache(hh)
     quantiles = np.linspace(0.0, 1.0, int(cfg.output.lorenz_points))
     snaps_at = set(snapshot_periods(int(cfg.periods), int(cfg.output.snapshot_every)))
 
-    rows, snapshots = [], {}
-    previous, median_income = None, None
     progress = _progress(cfg)
     t0 = time.perf_counter()
     try:
-        for t in range(int(cfg.periods)):
-            env = economy.environment(t, previous, median_income)
-            c_table, share_table = policy.tables(household_problem(env, chain, hh), t)
-            refs = [ray.put(x) for x in (kernel_params(env, hh), c_table, share_table)]
-            partials = ray.get([a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
-                                for a in actors])
-            totals = accounts.combine(partials)
-            row = economy.close(t, env, totals)
-            row.update(accounts.distribution_row(totals))
-            if not row["sfc_residual"] <= SFC_TOLERANCE:
-                raise AccountingError(f"period {t}: stock-flow residual {row['sfc_residual']:.3e} of "
-                                      f"output exceeds {SFC_TOLERANCE:g}")
-            rows.append(row)
-            if t in snaps_at:
-                snapshots[t] = accounts.snapshot(totals, quantiles)
-            previous, median_income = totals, row["median_income"]
-            progress(t + 1, time.perf_counter() - t0, int(pop.households))
+        macro = sup.start(resume)
+        while macro.period < int(cfg.periods):
+            t = macro.period
+            try:
+                sup.notify("period", t)
+                env = macro.economy.environment(t, macro.previous, macro.median_income)
+                c_table, share_table = macro.policy.tables(household_problem(env, chain, hh), t)
+                refs = [ray.put(x) for x in (kernel_params(env, hh), c_table, share_table)]
+                partials = ray.get([a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
+                                    for a in pool.actors])
+                totals = accounts.combine(partials)
+                row = macro.economy.close(t, env, totals)
+                row.update(accounts.distribution_row(totals))
+                if not row["sfc_residual"] <= SFC_TOLERANCE:
+                    raise AccountingError(f"period {t}: stock-flow residual {row['sfc_residual']:.3e} of "
+                                          f"output exceeds {SFC_TOLERANCE:g}")
+                macro.record(row, totals, accounts.snapshot(totals, quantiles) if t in snaps_at else None)
+                if sup.due(macro.period):
+                    sup.checkpoint(macro)
+            except ray.exceptions.RayActorError as exc:  # a shard actor died: restore and replay
+                macro = sup.recover(exc, t)
+                prov.write(macro)
+            progress(macro.period, time.perf_counter() - t0, int(pop.households))
     finally:
         progress.close()
-        for a in actors:
-            ray.kill(a)
+        pool.kill()
     seconds = time.perf_counter() - t0
 
     attrs = {
-        "scenario": _scenario_name(cfg),
+        "scenario": prov.scenario,
         "seed": int(cfg.seed),
         "households": int(pop.households),
         "periods_per_year": int(cfg.periods_per_year),
         "backend": cfg.backend.name,
     }
-    ds = results.build_dataset(rows, snapshots, quantiles, attrs)
+    ds = results.build_dataset(macro.rows, macro.snapshots, quantiles, attrs)
     results.write_results(ds, run_dir)
-    record = {
-        "command": command,
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "seed": int(cfg.seed),
-        "package_version": results.package_version(),
-        "git_revision": results.git_revision(),
-        "backend": cfg.backend.name,
-        "shard_layout": [[s.lo, s.hi] for s in layout],
-        "block_size": int(pop.block_size),
-        "python": sys.version.split()[0],
-        "ray": ray.__version__,
-        "started": started,
-        "finished": results.now_iso(),
-        "seconds": seconds,
-        "household_solves": policy.solves,
-        "solver_seconds": policy.solve_seconds,
-    }
-    results.write_provenance(run_dir, record)
+    prov.write(macro, seconds=seconds)
     steps = int(pop.households) * int(cfg.periods)
     return RunSummary(run_dir, int(cfg.periods), int(pop.households), seconds, steps / seconds,
-                      final=rows[-1])
+                      final=macro.rows[-1])
+
+
+class _Provenance:
+    """provenance.json: written when the run starts (finished: null), after every recovery, and
+    complete at the end. A resumed run keeps the original command and start time."""
+
+    def __init__(self, cfg, run_dir: Path, command: str, layout, sup, resume: bool, scenario: str | None):
+        self.cfg, self.run_dir, self.sup = cfg, run_dir, sup
+        before = {}
+        if resume and (run_dir / "provenance.json").is_file():
+            try:
+                before = json.loads((run_dir / "provenance.json").read_text())
+            except ValueError:
+                before = {}
+        self.scenario = scenario or before.get("scenario") or _scenario_name(cfg)
+        self.earlier_recoveries = before.get("recoveries", [])
+        self.record = {
+            "command": before.get("command", command),
+            "config": OmegaConf.to_container(cfg, resolve=True),
+            "scenario": self.scenario,
+            "seed": int(cfg.seed),
+            "package_version": results.package_version(),
+            "git_revision": results.git_revision(),
+            "backend": cfg.backend.name,
+            "shard_layout": [[s.lo, s.hi] for s in layout],
+            "block_size": int(cfg.population.block_size),
+            "python": sys.version.split()[0],
+            "ray": ray.__version__,
+            "started": before.get("started", results.now_iso()),
+            "finished": None,
+            "resumes": before.get("resumes", []) + ([{"command": command, "at": results.now_iso()}] if resume else []),
+        }
+        self.write(None)
+
+    def write(self, macro, seconds: float | None = None) -> None:
+        if self.record["resumes"] and self.sup.restored_from is not None:
+            self.record["resumes"][-1]["restored_from"] = self.sup.restored_from
+        record = dict(self.record)
+        record["recoveries"] = self.earlier_recoveries + self.sup.recoveries
+        record["checkpoint"] = self.sup.report()
+        if seconds is not None:
+            policy = macro.policy
+            record.update(finished=results.now_iso(), seconds=seconds, household_solves=policy.solves,
+                          solver_seconds=policy.solve_seconds)
+        results.write_provenance(self.run_dir, record)
 
 
 def _scenario_name(cfg) -> str:
@@ -212,7 +265,7 @@ class _progress:
 
     def __call__(self, done: int, elapsed: float, households: int):
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(done - self.bar.n)  # goes back after a recovery
             self.bar.set_postfix_str(f"{done * households / max(elapsed, 1e-9) / 1e6:.1f}M household-steps/s")
 
     def close(self):

@@ -1,0 +1,108 @@
+"""``sim resume RUN_DIR``: finish a run whose driver died, from its newest good checkpoint.
+
+The run's resolved configuration comes from RUN_DIR/.hydra/config.yaml (written by ``sim run``) or
+else from RUN_DIR/provenance.json (written when a run starts); the checkpoint store is the one that
+configuration names. Counter-based random numbers make the finished run bit-identical to one that
+was never interrupted. Only keys that cannot change results may be overridden (the cluster, the
+progress bar, checkpoint retention), e.g. to resume on another cluster or with more actors.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from sim.config import CONF_DIR, ConfigError, validate
+
+HELP = """\
+usage: sim resume RUN_DIR [KEY=VALUE ...]
+
+Continue an interrupted run from its last committed checkpoint (or from the start when there is
+none) and write its results.zarr and provenance.json, identical to an uninterrupted run.
+Overridable keys (they do not change results): cluster.*, output.progress, checkpoint.keep,
+checkpoint.max_recoveries, checkpoint.storage_options.*
+"""
+OVERRIDABLE = ("cluster.", "output.progress", "checkpoint.keep", "checkpoint.max_recoveries",
+               "checkpoint.storage_options.")
+
+
+def load_run(run_dir: Path) -> tuple[DictConfig, dict]:
+    """The run's resolved config and its provenance record so far ({} if none); ConfigError if the
+    directory holds no run."""
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: no such run directory")
+    prov = {}
+    if (run_dir / "provenance.json").is_file():
+        try:
+            prov = json.loads((run_dir / "provenance.json").read_text())
+        except ValueError:
+            prov = {}
+    hydra_cfg = run_dir / ".hydra" / "config.yaml"
+    if hydra_cfg.is_file():
+        cfg = OmegaConf.load(hydra_cfg)
+    elif isinstance(prov.get("config"), dict):
+        cfg = OmegaConf.create(prov["config"])
+    else:
+        raise ConfigError(f"{run_dir}: no resolved configuration (.hydra/config.yaml or provenance.json); "
+                          "is it a run directory?")
+    # checkpoint keys added since the run started take today's defaults (they never change results)
+    defaults = OmegaConf.load(CONF_DIR / "config.yaml").checkpoint
+    cfg = OmegaConf.merge({"checkpoint": defaults}, cfg)
+    if "scenario" not in prov:
+        hydra_yaml = run_dir / ".hydra" / "hydra.yaml"
+        if hydra_yaml.is_file():
+            choice = OmegaConf.select(OmegaConf.load(hydra_yaml), "hydra.runtime.choices.scenario", default=None)
+            if choice:
+                prov["scenario"] = str(choice)
+    return cfg, prov
+
+
+def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    for item in overrides:
+        key, sep, _ = item.lstrip("+").partition("=")
+        if not sep:
+            raise ConfigError(f"{item!r}: expected KEY=VALUE")
+        if not any(key == k or (k.endswith(".") and key.startswith(k)) for k in OVERRIDABLE):
+            raise ConfigError(f"{key} cannot change on resume (it would change the results); "
+                              f"allowed: {', '.join(k + '*' if k.endswith('.') else k for k in OVERRIDABLE)}")
+    if overrides:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides]))
+    return cfg
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(HELP)
+        return 0 if argv else 2
+    run_dir, overrides = Path(argv[0]), argv[1:]
+    try:
+        cfg, prov = load_run(run_dir)
+        if prov.get("finished") and (run_dir / "results.zarr").is_dir():
+            print(f"{run_dir}: already finished (results: {run_dir / 'results.zarr'}); nothing to resume",
+                  file=sys.stderr)
+            return 0
+        cfg = validate(apply_overrides(cfg, overrides))
+    except ConfigError as exc:
+        print(f"sim resume: error: {exc}", file=sys.stderr)
+        return 2
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    from sim.checkpoint import CheckpointStoreError, RecoveryError
+    from sim.coordinator import run
+
+    command = " ".join(["sim resume", str(run_dir), *overrides])
+    try:
+        summary = run(cfg, run_dir, command=command, resume=True, scenario=prov.get("scenario"))
+    except (CheckpointStoreError, RecoveryError) as exc:
+        print(f"sim resume: error: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, RecoveryError) else 2
+    f = summary.final
+    print(f"done: {summary.households:,} households x {summary.periods} periods "
+          f"(this session {summary.seconds:.1f} s)\n"
+          f"  final output {f['output']:.4g}, Gini wealth {f['gini_wealth']:.3f}\n"
+          f"  results: {run_dir / 'results.zarr'}\n"
+          f"  report:  sim report {run_dir}", file=sys.stderr)
+    return 0

@@ -1,0 +1,237 @@
+"""Checkpoints on a local store: layout, manifest, commit order and retention, layout independence,
+and corrupt checkpoints detected on load (the run falls back and still ends bit-identical)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from omegaconf import OmegaConf
+
+from kernels.schema import STATE_DTYPES
+from sim.checkpoint import MANIFEST, fingerprint
+from sim.config import compose
+from sim.coordinator import run
+
+SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
+         "output.progress=false", "output.snapshot_every=3"]
+
+
+def with_(cfg, **changes):
+    """cfg with dotted keys changed (configs derive from one composition: conf/ may change while a
+    session runs, and every run compared here must see the same one)."""
+    return OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k.replace('__', '.')}={v}" for k, v in changes.items()]))
+
+
+@pytest.fixture(scope="module")
+def base():
+    return compose(SMALL)
+
+
+def tree_digest(path: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under path."""
+    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def store_root(run_dir: Path, cfg) -> Path:
+    return run_dir / "checkpoints" / f"run-{fingerprint(cfg)[:16]}"
+
+
+def checkpoints(root: Path) -> list[tuple[int, str, bool]]:
+    """(period, name, committed) of every checkpoint folder, oldest first."""
+    return sorted((int(p.name.split("-")[1]), p.name, (p / MANIFEST).is_file())
+                  for p in root.iterdir() if p.name.startswith("ckpt-"))
+
+
+@pytest.fixture(scope="module")
+def reference(ray_session, base, tmp_path_factory):
+    """An uninterrupted run without checkpoints."""
+    path = tmp_path_factory.mktemp("ref") / "run"
+    run(with_(base, checkpoint__every=0), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpointed(ray_session, base, tmp_path_factory):
+    """A run with a checkpoint every 2 periods, keeping 2; records what was committed whenever a
+    new checkpoint's arrays exist but the shards have not written yet."""
+    cfg = with_(base, checkpoint__every=2, checkpoint__keep=2)
+    path = tmp_path_factory.mktemp("ckpt") / "run"
+    seen = {}
+
+    def observe(event, period, actors):
+        if event == "checkpoint":
+            seen[period] = checkpoints(store_root(path, cfg))
+
+    run(cfg, path, on_event=observe)
+    return cfg, path, seen
+
+
+def test_checkpointing_does_not_change_results(reference, checkpointed):
+    _, path, _ = checkpointed
+    assert tree_digest(path / "results.zarr") == tree_digest(reference / "results.zarr")
+
+
+@pytest.mark.filterwarnings("ignore:Object at .* is not recognized as a component of a Zarr hierarchy")
+def test_store_layout_and_manifest(checkpointed):
+    cfg, path, _ = checkpointed
+    root = store_root(path, cfg)
+    found = checkpoints(root)
+    assert [(p, c) for p, _, c in found] == [(4, True), (6, True)]  # keep=2, nothing uncommitted left
+    for period, name, _ in found:
+        group = root / name
+        manifest = json.loads((group / MANIFEST).read_text())
+        assert manifest["period"] == period and manifest["name"] == name
+        assert manifest["households"] == 20000 and manifest["block_size"] == 1024
+        assert manifest["fingerprint"] == fingerprint(cfg) and manifest["seed"] == 0
+        body = {k: v for k, v in manifest.items() if k != "checksum"}
+        assert manifest["checksum"] == zlib.crc32(json.dumps(body, sort_keys=True).encode())
+        blob = (group / manifest["macro"]["path"]).read_bytes()
+        assert zlib.crc32(blob) == manifest["macro"]["crc32"]
+        g = zarr.open_group(str(group), mode="r")
+        assert set(manifest["arrays"]) == set(STATE_DTYPES) == set(g.array_keys())
+        for var, dtype in STATE_DTYPES.items():
+            arr = g[var]
+            assert arr.shape == (20000,) and arr.chunks == (1024,) and arr.dtype == dtype
+            meta = json.loads((group / var / "zarr.json").read_text())
+            assert any(c["name"] == "zstd" for c in meta["codecs"]), meta["codecs"]
+            crcs = manifest["arrays"][var]["crc32"]
+            assert len(crcs) == 20 and len(list((group / var / "c").iterdir())) == 20
+            data = arr[:]
+            assert crcs == [zlib.crc32(data[i:i + 1024]) for i in range(0, 20000, 1024)]
+        assert manifest["state_bytes"] == 20000 * sum(dt.itemsize for dt in STATE_DTYPES.values())
+
+
+def test_older_checkpoints_pruned_only_after_a_newer_commit(checkpointed):
+    _, _, seen = checkpointed
+    # while the checkpoint of period p is being written, the older ones are all still there
+    assert [(p, c) for p, _, c in seen[2] if c] == []
+    assert [(p, c) for p, _, c in seen[4] if c] == [(2, True)]
+    assert [(p, c) for p, _, c in seen[6] if c] == [(2, True), (4, True)]
+
+
+def test_checkpoint_content_is_layout_independent(ray_session, checkpointed, tmp_path):
+    cfg, path, _ = checkpointed
+    cfg3 = with_(cfg, cluster__actors=3, periods=5)
+    run(cfg3, tmp_path / "a3")
+    two = [n for p, n, _ in checkpoints(store_root(path, cfg)) if p == 4][0]
+    three = [n for p, n, _ in checkpoints(tmp_path / "a3" / "checkpoints" / f"run-{fingerprint(cfg3)[:16]}")
+             if p == 4][0]
+    m2 = json.loads((store_root(path, cfg) / two / MANIFEST).read_text())
+    m3 = json.loads((tmp_path / "a3" / "checkpoints" / f"run-{fingerprint(cfg3)[:16]}" / three / MANIFEST).read_text())
+    assert m2["arrays"] == m3["arrays"]
+
+
+# --- corruption: detected on load, the previous good checkpoint is used ------------------------
+def _chunk(group: Path, var="safe", index=13) -> Path:
+    return group / var / "c" / str(index)
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+CORRUPTIONS = {
+    "chunk_deleted": (lambda g: _chunk(g).unlink(), "safe chunk 13 missing"),
+    "chunk_bytes_flipped": (lambda g: _flip(_chunk(g, "risky", 3)), "risky"),
+    "chunk_truncated": (lambda g: _chunk(g, "task", 17).write_bytes(_chunk(g, "task", 17).read_bytes()[:40]), "task"),
+    "manifest_missing": (lambda g: (g / MANIFEST).unlink(), "no manifest"),
+    "macro_state_flipped": (lambda g: _flip(g / "macro.pkl"), "macro.pkl checksum mismatch"),
+}
+
+
+def _copy_unfinished(path: Path, dest: Path) -> Path:
+    """The run directory as a killed driver leaves it: checkpoints, no results."""
+    shutil.copytree(path, dest)
+    shutil.rmtree(dest / "results.zarr")
+    return dest
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupt_newest_checkpoint_falls_back_to_previous(kind, reference, checkpointed, tmp_path, caplog):
+    cfg, path, _ = checkpointed
+    run_dir = _copy_unfinished(path, tmp_path / "run")
+    root = store_root(run_dir, cfg)
+    (_, old, _), (_, newest, _) = checkpoints(root)
+    old_files = tree_digest(root / old)
+    corrupt, reason = CORRUPTIONS[kind]
+    corrupt(root / newest)
+    with caplog.at_level(logging.WARNING, logger="sim.checkpoint"):
+        run(cfg, run_dir, resume=True)
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["resumes"][-1]["restored_from"] == {"period": 4, "checkpoint": old}
+    messages = [r.getMessage() for r in caplog.records if newest in r.getMessage()]
+    assert len(messages) == 1 and reason in messages[0] and "\n" not in messages[0], messages
+    assert tree_digest(run_dir / "results.zarr") == tree_digest(reference / "results.zarr")
+    # the good checkpoint was never rewritten; the bad one is gone once period 6 was committed again
+    assert tree_digest(root / old) == old_files
+    assert [p for p, _, c in checkpoints(root)] == [4, 6] and newest not in {n for _, n, _ in checkpoints(root)}
+
+
+def test_no_good_checkpoint_restarts_from_initial_state(reference, checkpointed, tmp_path, caplog):
+    cfg, path, _ = checkpointed
+    run_dir = _copy_unfinished(path, tmp_path / "run")
+    root = store_root(run_dir, cfg)
+    for _, name, _ in checkpoints(root):
+        _flip(_chunk(root / name, "safe", 2))
+    with caplog.at_level(logging.WARNING, logger="sim.checkpoint"):
+        run(cfg, run_dir, resume=True)
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["resumes"][-1]["restored_from"] == {"period": 0, "checkpoint": None}
+    assert len(prov["checkpoint"]["skipped"]) == 2
+    assert any("no good checkpoint" in r.getMessage() and "initial state" in r.getMessage() for r in caplog.records)
+    assert tree_digest(run_dir / "results.zarr") == tree_digest(reference / "results.zarr")
+
+
+def test_resume_on_another_number_of_actors(reference, checkpointed, tmp_path):
+    cfg, path, _ = checkpointed
+    run_dir = _copy_unfinished(path, tmp_path / "run")
+    run(with_(cfg, cluster__actors=3), run_dir, resume=True)
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["resumes"][-1]["restored_from"]["period"] == 6
+    assert len(prov["shard_layout"]) == 3
+    assert tree_digest(run_dir / "results.zarr") == tree_digest(reference / "results.zarr")
+
+
+# --- no Ray needed ------------------------------------------------------------------------------
+def test_macro_state_round_trip_and_no_code_from_the_store(base):
+    import os
+    import pickle
+
+    from sim.checkpoint import MacroState
+    from sim.coordinator import PolicyCache
+    from sim.economy import make_economy
+
+    macro = MacroState(make_economy(base, 1), PolicyCache(base.household), period=3,
+                       rows=[{"output": 1.0 / 3.0, "x": float("nan")}], snapshots={2: {"a": np.arange(4.0)}},
+                       median_income=0.7)
+    macro.economy.load_state_dict({**macro.economy.state_dict(), "debt": 0.1 + 0.2})
+    back = MacroState(make_economy(base, 1), PolicyCache(base.household)).load_bytes(macro.to_bytes())
+    assert back.period == 3 and back.rows[0]["output"] == 1.0 / 3.0 and np.isnan(back.rows[0]["x"])
+    assert np.array_equal(back.snapshots[2]["a"], np.arange(4.0)) and back.median_income == 0.7
+    assert back.economy.state_dict() == macro.economy.state_dict()
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    with pytest.raises(pickle.UnpicklingError, match="not allowed"):
+        MacroState(None, None).load_bytes(pickle.dumps({"period": Evil()}))
+
+
+def test_checkpoint_config_keys_are_checked(base):
+    from sim.config import ConfigError, validate
+
+    with pytest.raises(ConfigError, match="checkpoint.storage_options must be a mapping"):
+        validate(OmegaConf.merge(base, {"checkpoint": {"storage_options": None}}))
+    with pytest.raises(ConfigError, match="checkpoint.max_recoveries must be >= 0"):
+        validate(with_(base, checkpoint__max_recoveries=-1))
