@@ -51,11 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--fetch-from", default=None, help="copy this tree into --run-dir first")
         p.add_argument("cmd", nargs=argparse.REMAINDER)
         args = p.parse_args(rest)
-        cmd = list(args.cmd)
-        if cmd and cmd[0] == "--":
-            cmd = cmd[1:]
-        if not cmd:
-            p.error("no command: put it after `--`")
+        cmd = _submit.command_after_dashes(p, args.cmd)
         return _submit.run_and_upload(cmd, args.run_dir, args.upload_to, args.fetch_from)
     print(f"unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2

@@ -415,14 +415,20 @@ def build_parser(prog: str = "python -m jobs.submit") -> argparse.ArgumentParser
     return p
 
 
+def command_after_dashes(parser: argparse.ArgumentParser, words: Sequence[str]) -> list[str]:
+    """The command given after ``--`` (argparse REMAINDER keeps the separator); an error if none."""
+    words = list(words)
+    if words and words[0] == "--":
+        words = words[1:]
+    if not words:
+        parser.error("no command: put it after `--`, e.g. -- sim run periods=10")
+    return words
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "python -m jobs.submit") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    entrypoint = list(args.entrypoint)
-    if entrypoint and entrypoint[0] == "--":
-        entrypoint = entrypoint[1:]
-    if not entrypoint:
-        parser.error("no entrypoint: put the command after `--`, e.g. -- sim run periods=10")
+    entrypoint = command_after_dashes(parser, args.entrypoint)
     try:
         env = _parse_env(args.env)
         address = normalize_address(args.address)
