@@ -81,8 +81,8 @@ def test_normalize_address_forms(monkeypatch):
         js.normalize_address("ray://head:10001")
     with pytest.raises(ValueError, match="no Ray cluster address"):
         js.normalize_address(None)
-    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:8265")
-    assert js.normalize_address(None) == "http://10.0.0.1:8265"
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.2:8265")
+    assert js.normalize_address(None) == "http://127.0.0.2:8265"
 
 
 def test_runtime_env_ships_project_without_venv_git_or_outputs():
