@@ -17,16 +17,19 @@ def _reproduce_command() -> str:
     return " ".join(["sim run", *overrides])
 
 
-def finished_before(run_dir: Path, cfg: DictConfig) -> bool:
-    """True when run_dir holds a complete run of exactly this configuration (sweeps resume)."""
+def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
+    """What run_dir already holds of exactly this configuration: "finished" (results complete),
+    "interrupted" (started, not finished: continue from its last checkpoint) or None."""
     prov = run_dir / "provenance.json"
-    if not ((run_dir / "results.zarr").is_dir() and prov.is_file()):
-        return False
     try:
         record = json.loads(prov.read_text())
     except (OSError, ValueError):
-        return False
-    return record.get("finished") is not None and record.get("config") == OmegaConf.to_container(cfg, resolve=True)
+        return None
+    if record.get("config") != OmegaConf.to_container(cfg, resolve=True):
+        return None
+    if record.get("finished") is not None and (run_dir / "results.zarr").is_dir():
+        return "finished"
+    return "interrupted"
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)
@@ -39,12 +42,16 @@ def hydra_main(cfg: DictConfig) -> float | None:
         print(f"sim run: error: {exc}", file=sys.stderr)
         raise SystemExit(2)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if finished_before(run_dir, cfg):
+    before = earlier_run(run_dir, cfg)
+    if before == "finished":
         print(f"{run_dir}: already finished with this configuration; skipped "
               "(delete the directory to run it again)", file=sys.stderr)
         return None
+    if before == "interrupted":  # e.g. a sweep re-run after a crash: continue, don't start over
+        print(f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint",
+              file=sys.stderr)
     try:
-        summary = run(cfg, run_dir, command=_reproduce_command())
+        summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
     except ConfigError as exc:  # e.g. an unreachable checkpoint store, found before any work
         print(f"sim run: error: {exc}", file=sys.stderr)
         raise SystemExit(2)

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import ray
 from omegaconf import DictConfig, OmegaConf
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from kernels import rng
 from kernels.step_numpy import kernel_grid
@@ -63,6 +65,28 @@ def _cpus_per_actor(cluster_cfg) -> float:
         return float(cluster_cfg.cpus_per_actor)
     cpus = ray.cluster_resources().get("CPU", 1.0)
     return min(1.0, math.floor(100 * cpus / cluster_cfg.actors) / 100) or 0.01
+
+
+def reserve_actors(actors: int, cpus: float, gpu: bool = False):
+    """Reserve every shard actor's resources at once (a Ray placement group: gang scheduling).
+
+    Without it, concurrent runs on one cluster (the jobs of a sweep) can each get some of their
+    actors placed and wait forever for the rest. Replacement actors after a crash reuse the bundle
+    of the actor they replace.
+    """
+    bundle = {"CPU": cpus, **({"GPU": 1} if gpu else {})}
+    have = ray.cluster_resources()
+    for resource, each in bundle.items():  # waiting is right when busy, never when impossible
+        if each * actors > have.get(resource, 0.0) + 1e-9:
+            from sim.config import ConfigError
+
+            raise ConfigError(
+                f"cluster.actors={actors} need {each * actors:g} {resource} but the Ray cluster has "
+                f"{have.get(resource, 0.0):g}: lower cluster.actors"
+                + (", or use backend=fused on a cluster without GPUs" if resource == "GPU" else ""))
+    group = placement_group([dict(bundle) for _ in range(actors)], strategy="PACK")
+    ray.get(group.ready())
+    return group
 
 
 class PolicyCache:
@@ -135,8 +159,12 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     connect_ray(cfg.cluster)
     layout = shard_layout(int(pop.households), int(cfg.cluster.actors), int(pop.block_size))
     cpus = _cpus_per_actor(cfg.cluster)
+    group = reserve_actors(len(layout), cpus, gpu=cfg.backend.name == "cupy")
     pool = checkpoint.ShardPool(
-        lambda s: ShardActor.options(num_cpus=cpus).remote(s, int(pop.block_size), cfg.backend.name, key),
+        lambda s: ShardActor.options(
+            num_cpus=cpus, num_gpus=1 if cfg.backend.name == "cupy" else 0,
+            scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=s.index),
+        ).remote(s, int(pop.block_size), cfg.backend.name, key),
         layout,
         (float(pop.initial_wealth_mean), float(pop.initial_risky_share), float(pop.initial_unemployment),
          float(make_economy(cfg, key).initial_automation), stationary_distribution(chain.transition)))
@@ -181,6 +209,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     finally:
         progress.close()
         pool.kill()
+        remove_placement_group(group)
     seconds = time.perf_counter() - t0
 
     attrs = {

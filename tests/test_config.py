@@ -83,3 +83,10 @@ def test_shard_refuses_what_its_node_cannot_hold():
     with pytest.raises(MemoryError, match="raise cluster.actors"):
         shard.initialise(5.0, 0.2, 0.05, 0.0, [1.0])
     assert shard.state is None
+
+
+def test_gpu_backend_on_a_cluster_without_gpus_is_refused(ray_session):
+    from sim.coordinator import reserve_actors
+
+    with pytest.raises(ConfigError, match="GPU .* backend=fused"):
+        reserve_actors(2, 0.5, gpu=True)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import xarray as xr
 
-ARGS = ["population=small", "periods=3", "output.progress=false", "checkpoint.every=0"]
+ARGS = ["population=small", "periods=4", "output.progress=false", "checkpoint.every=2"]
 
 
 def sweep(ray_session, sweep_dir):
@@ -42,3 +42,24 @@ def test_sweep_runs_on_ray_and_resumes(ray_session, tmp_path):
     assert out.count("already finished") == 1
     assert (tmp_path / "1" / "results.zarr").is_dir()
     assert (tmp_path / "0" / "provenance.json").read_text() == stamps["0"]
+
+
+def test_interrupted_job_resumes_from_its_checkpoint(ray_session, tmp_path):
+    """A job whose run started but did not finish continues from its last checkpoint when the
+    sweep is re-run, and ends with the same results as the uninterrupted job."""
+    sweep(ray_session, tmp_path)
+    reference = xr.open_zarr(tmp_path / "0" / "results.zarr").load()
+    # make job 0 look as a crash after its period-2 checkpoint leaves it
+    prov_path = tmp_path / "0" / "provenance.json"
+    record = json.loads(prov_path.read_text())
+    record["finished"] = None
+    prov_path.write_text(json.dumps(record))
+    shutil.rmtree(tmp_path / "0" / "results.zarr")
+    out = sweep(ray_session, tmp_path)
+    assert "interrupted earlier; resuming" in out and out.count("already finished") == 1
+    record = json.loads(prov_path.read_text())
+    assert record["finished"] is not None and record["resumes"], record.get("resumes")
+    assert record["resumes"][-1].get("restored_from"), "did not restore a checkpoint"
+    resumed = xr.open_zarr(tmp_path / "0" / "results.zarr").load()
+    for name in reference.data_vars:
+        assert np.array_equal(resumed[name].values, reference[name].values, equal_nan=True), name
