@@ -206,6 +206,13 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"cluster.actors ({cl.actors}) exceeds the {blocks} blocks of population.block_size="
             f"{pop.block_size} households: lower cluster.actors or population.block_size"
         )
+    if cfg.economy.closure == "fixed":  # prices are given: the solver's condition is known now
+        p = cfg.policy
+        R = 1.0 + (cfg.economy.return_safe - 1.0) * (1.0 - p.tax_capital) - p.tax_wealth
+        if cfg.household.beta * R >= 1.0:
+            raise ConfigError(
+                f"household.beta * economy.return_safe (after tax) = {cfg.household.beta * R:.4f} >= 1: "
+                "households would save without bound; lower household.beta or economy.return_safe")
     check_local_memory(cfg)
     if cfg.policy.fund.initial_share + cfg.policy.dominant.initial_share >= 1.0:
         raise ConfigError("policy.fund.initial_share + policy.dominant.initial_share must be < 1 "
