@@ -44,13 +44,9 @@ def copy_bandwidth(nbytes: int = 256 * 2**20, repeats: int = 5) -> float:
 def synthetic_inputs(n_z: int = 7, n_grid: int = 1024, grid_max: float = 2000.0):
     """A representative period: policy tables of the right shape and moderately busy rates."""
     from kernels.step_numpy import kernel_grid
-    from sim.solver.markov import stationary_distribution, tauchen
+    from sim.environment import ProductivityChain
 
-    log_z, P = tauchen(n_z, 0.95, 0.3)
-    levels = np.exp(log_z)
-    levels /= stationary_distribution(P) @ levels
-    cdf = np.cumsum(P, axis=1)
-    cdf[:, -1] = 1.0
+    chain = ProductivityChain.tauchen(n_z, 0.95, 0.3)
     grid = kernel_grid(0.0, grid_max, n_grid)
     s = np.arange(3 * n_z)[:, None]
     c_table = np.minimum(grid, 0.6 + 0.02 * s + 0.05 * grid)
@@ -62,8 +58,8 @@ def synthetic_inputs(n_z: int = 7, n_grid: int = 1024, grid_max: float = 2000.0)
                      separation=0.02, job_finding=0.5, automation=0.6, grid_min=0.0,
                      grid_max=grid_max, poverty_line=0.5).items():
         p[S.PARAMS[k]] = v
-    return dict(params=p, productivity=levels, transition_cdf=cdf, c_table=c_table,
-                share_table=share, stationary=stationary_distribution(P))
+    return dict(params=p, productivity=chain.levels, transition_cdf=chain.cdf, c_table=c_table,
+                share_table=share, stationary=chain.stationary)
 
 
 def kernel_rate(backend: str, households: int, periods: int = 5, block_size: int = 65536) -> float:
@@ -174,7 +170,6 @@ def run_bench(quick: bool = False, scale: bool = False, hark: bool = True) -> di
     }
     if hark:
         h_n, h_t = (100_000, 20) if quick else (1_000_000, 20)
-        ours = cpu["fused"]["household_steps_per_second"]
         figures = hark_rate(h_n, h_t)
         if figures.get("available"):
             ours_same = kernel_rate("fused", h_n, periods=h_t)

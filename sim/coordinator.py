@@ -152,8 +152,6 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     pop, hh = cfg.population, cfg.household
     chain = ProductivityChain.tauchen(int(hh.productivity.states), float(hh.productivity.rho),
                                       float(hh.productivity.sigma))
-    from sim.solver.markov import stationary_distribution
-
     every = int(cfg.checkpoint.every)
     store = checkpoint.CheckpointStore.open(cfg, run_dir) if every > 0 or resume else None  # fails fast
     connect_ray(cfg.cluster)
@@ -167,7 +165,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         ).remote(s, int(pop.block_size), cfg.backend.name, key),
         layout,
         (float(pop.initial_wealth_mean), float(pop.initial_risky_share), float(pop.initial_unemployment),
-         float(make_economy(cfg, key).initial_automation), stationary_distribution(chain.transition)))
+         float(make_economy(cfg, key).initial_automation), chain.stationary))
     sup = checkpoint.Supervisor(
         pool, store, lambda: checkpoint.MacroState(make_economy(cfg, key), PolicyCache(hh)),
         households=int(pop.households), block_size=int(pop.block_size), periods=int(cfg.periods),

@@ -29,6 +29,13 @@ class ProductivityChain:
         c[:, -1] = 1.0  # guard the inverse-CDF draw against rounding
         return c
 
+    @property
+    def stationary(self) -> np.ndarray:
+        """Stationary law of the chain (initial productivity is drawn from it)."""
+        from sim.solver.markov import stationary_distribution
+
+        return stationary_distribution(self.transition)
+
     @classmethod
     def tauchen(cls, states: int, rho: float, sigma: float) -> "ProductivityChain":
         from sim.solver.markov import stationary_distribution, tauchen

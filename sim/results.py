@@ -6,6 +6,7 @@ Every variable carries ``units`` and ``description`` attributes; time series are
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import warnings
 from datetime import datetime, timezone
@@ -125,15 +126,11 @@ def write_results(ds: xr.Dataset, run_dir: Path) -> Path:
     final = run_dir / "results.zarr"
     tmp = run_dir / "results.zarr.partial"
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     with warnings.catch_warnings():  # consolidated metadata is a zarr-v3 extension; xarray reads it
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=3)
     if final.exists():
-        import shutil
-
         shutil.rmtree(final)
     tmp.rename(final)
     return final
