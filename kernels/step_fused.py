@@ -1,9 +1,20 @@
-"""The household step, fused CPU implementation (Numba): one pass, no household-sized temporaries.
+"""The household step, fused CPU implementation (Numba): no household-sized temporaries.
 
 Same arithmetic, in the same order, as ``kernels.step_numpy`` (the specification; read that first),
 so the results are bit-identical (tested). No ``fastmath``: reassociation or FMA contraction would
 break that identity. Compiled on first use and cached on disk (``cache=True``) so Ray workers do
 not recompile.
+
+Households go through in tiles of ``TILE`` (a few L1-resident buffers), three passes per tile:
+
+0. the productivity transition (a short search over the CDF row: scalar);
+1. everything else a household does, independent across households, so LLVM vectorises it (SIMD
+   hashing, gathers from the policy tables, square roots); counts are integer sums here;
+2. the floating-point sums, histograms and extrema, sequentially in household order (the order
+   the specification fixes, so no reassociation is needed to keep the bits).
+
+Pass 1 vectorises only when LLVM knows the arrays do not overlap (``noalias``; ``step`` checks it)
+and indices are unsigned (no negative-index wrap-around). Measured figures: docs/performance.md.
 """
 from __future__ import annotations
 
@@ -17,6 +28,26 @@ from numba.extending import intrinsic
 from kernels import rng
 from kernels import schema as S
 from kernels.step_numpy import Partials
+
+TILE = 512  # households per tile: the tile buffers (about 30 KB) stay in L1
+
+
+def _expose_noalias_option() -> bool:
+    """Let ``njit`` take ``noalias=True``: Numba has the compiler flag (its parfors set it) but no
+    decorator option. With it, array arguments are LLVM ``noalias`` and pass 1 vectorises; without
+    it (a Numba that changed its internals) the kernel is the same arithmetic, only slower."""
+    try:
+        from numba.core.cpu import CPUTargetOptions
+        from numba.core.options import TargetOptions
+
+        if not hasattr(CPUTargetOptions, "noalias"):
+            CPUTargetOptions.noalias = TargetOptions.Mapping("noalias")
+        return True
+    except (ImportError, AttributeError):
+        return False
+
+
+_NOALIAS = {"noalias": True} if _expose_noalias_option() else {}
 
 _GOLDEN = np.uint64(rng.GOLDEN)
 _MIX1 = np.uint64(rng.MIX1)
@@ -56,13 +87,17 @@ def _bin(v):
     return (_float_bits(v) >> S.BIN_SHIFT) - S.BIN_OFFSET + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **_NOALIAS)
 def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf, c_table,
-          share_table, block_size, agg, hist, ext):
+          share_table, block_size, agg, hist, ext, grid_lo, inv_width,
+          t_z, t_b0, t_k0, t_eff, t_li, t_ben, t_ci, t_c, t_inc, t_bw, t_by, t_bc):
+    # grid_lo, inv_width and the t_* tile buffers are arguments, not locals, so that they too are
+    # noalias: LLVM cannot vectorise pass 1 if a buffer might overlap the state it writes.
     n = b.shape[0]
     n_z = productivity.shape[0]
     n_grid = c_table.shape[1]
     phi = p[S.P_AUTOMATION]
+    one_minus_phi = 1.0 - phi
     hazard_automated = p[S.P_HAZARD_DISPLACEMENT]
     separation = p[S.P_SEPARATION]
     job_finding = p[S.P_JOB_FINDING]
@@ -89,8 +124,6 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
     inv_price = 1.0 / price
     inv = 1.0 / (n_grid - 1)
     # grid points and reciprocal interval widths, tabulated once (same arithmetic as step_numpy)
-    grid_lo = np.empty(n_grid - 1)
-    inv_width = np.empty(n_grid - 1)
     for jj in range(n_grid - 1):
         x0 = jj * inv
         x1 = (jj + 1) * inv
@@ -98,128 +131,149 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
         grid_lo[jj] = m0
         inv_width[jj] = 1.0 / ((grid_min + span * (x1 * x1)) - m0)
     key64 = np.uint64(key)
+    cdf_flat = cdf.ravel()
+    c_flat = c_table.ravel()
+    s_flat = share_table.ravel()
 
     n_blocks = agg.shape[0]
     for blk in range(n_blocks):
         lo = blk * block_size
         hi = min(lo + block_size, n)
-        a_row = agg[blk]
-        n_hh = n_emp = n_unemp = n_disp = n_auto = n_poor = 0.0
+        n_emp = n_unemp = n_auto = n_poor = 0  # integer counts: exact in any order
         s_eff = s_li = s_lt = s_ben = s_ubi = s_ubi_inv = s_div = s_ci = s_ct = s_wt = 0.0
         s_c = s_tc = s_fee = s_b0 = s_k0 = s_b1 = s_k1 = s_inc = s_rev = 0.0
         w_min, w_max = np.inf, -np.inf
         y_min, y_max = np.inf, -np.inf
         c_min, c_max = np.inf, -np.inf
-        for i in range(lo, hi):
-            hh = _mix64(key64 + _GOLDEN * (first_id + np.uint64(i)))
-            u_job = _uniform(hh, w_job)
-            u_z = _uniform(hh, w_z)
-            bi, ki, xi, zi, ei = b[i], k[i], x[i], z[i], e[i]
+        for t0 in range(lo, hi, TILE):
+            nt = min(TILE, hi - t0)
 
-            # 1. job transitions
-            automated = xi < phi
-            employed = ei == S.EMPLOYED
-            hazard = hazard_automated if automated else 0.0
-            e_new = ei
-            if employed:
-                if u_job < hazard:
-                    e_new = S.DISPLACED
-                elif u_job < hazard + separation:
-                    e_new = S.UNEMPLOYED
-            elif u_job < job_finding:
-                e_new = S.EMPLOYED
-                if automated:
-                    xi = np.float32(phi + _uniform(hh, w_task) * (1.0 - phi))
-            # branch-free inverse CDF: the next state is random, so a search loop mispredicts
-            z_new = 0
-            for jz in range(n_z - 1):
-                z_new += u_z >= cdf[zi, jz]
+            # pass 0: productivity transitions, branch-free inverse CDF (the next state is
+            # random, so a search loop would mispredict)
+            for ii in range(nt):
+                i = t0 + ii
+                hh = _mix64(key64 + _GOLDEN * (first_id + np.uint64(i)))
+                u_z = _uniform(hh, w_z)
+                row = np.int64(z[i]) * n_z
+                z_new = 0
+                for jz in range(n_z - 1):
+                    z_new += u_z >= cdf_flat[row + jz]
+                t_z[ii] = z_new
 
-            # 2. income
-            working = e_new == S.EMPLOYED
-            labour_income = wage * productivity[z_new] if working else 0.0
-            labour_tax = tax_l * labour_income
-            benefit = 0.0 if working else benefit_level
-            capital_income = bi * r_safe + ki * r_risky
-            capital_tax = tax_k * capital_income
-            wealth_begin = bi + ki
-            wealth_tax = tax_w * wealth_begin
-            income_total = ((labour_income - labour_tax) + benefit + ubi + dividend
-                            + (capital_income - capital_tax)) - wealth_tax
-            m = wealth_begin + income_total - ubi_invested
-            revaluation = (ki * r_gain) * keep_k
-            income = income_total - revaluation
+            # pass 1: the household's arithmetic (vectorised). Branches are selects; the task
+            # uniform is drawn for everyone and used only by re-employed automated workers.
+            for ii in range(nt):
+                i = np.uint64(t0 + ii)  # unsigned: no wrap-around select, so loads stay affine
+                hh = _mix64(key64 + _GOLDEN * (first_id + i))
+                u_job = _uniform(hh, w_job)
+                u_task = _uniform(hh, w_task)
+                bi, ki, xi, ei = b[i], k[i], x[i], np.int64(e[i])
+                z_new = np.int64(t_z[ii])
 
-            # 3. decisions
-            s = e_new * n_z + z_new
-            t = math.sqrt(max(m - grid_min, 0.0) * inv_span) * (n_grid - 1)
-            j = min(int(t), n_grid - 2)
-            w = (m - grid_lo[j]) * inv_width[j]
-            c0 = c_table[s, j]
-            c = c0 + w * (c_table[s, j + 1] - c0)
-            ws = min(max(w, 0.0), 1.0)
-            s0 = share_table[s, j]
-            share = min(max(s0 + ws * (share_table[s, j + 1] - s0), 0.0), 1.0)
-            c = max(min(c, (m + limit) * inv_price), 0.0)
+                # 1. job transitions
+                automated = xi < phi
+                employed = ei == S.EMPLOYED
+                hazard = hazard_automated if automated else 0.0
+                e_stay = (S.DISPLACED if u_job < hazard
+                          else (S.UNEMPLOYED if u_job < hazard + separation else S.EMPLOYED))
+                hired = u_job < job_finding
+                e_new = e_stay if employed else (S.EMPLOYED if hired else ei)
+                new_task = np.float32(phi + u_task * one_minus_phi)
+                xi = new_task if ((not employed) & hired & automated) else xi
 
-            # 4. portfolio
-            a = m - price * c
-            invested = share * max(a, 0.0)
-            k_new = invested + ubi_invested
-            b_new = a - invested
-            wealth_end = b_new + k_new
-            b[i], k[i], x[i], z[i], e[i] = b_new, k_new, xi, z_new, e_new
+                # 2. income
+                working = e_new == S.EMPLOYED
+                efficiency = productivity[z_new] if working else 0.0
+                labour_income = wage * productivity[z_new] if working else 0.0
+                labour_tax = tax_l * labour_income
+                benefit = 0.0 if working else benefit_level
+                capital_income = bi * r_safe + ki * r_risky
+                capital_tax = tax_k * capital_income
+                wealth_begin = bi + ki
+                wealth_tax = tax_w * wealth_begin
+                income_total = ((labour_income - labour_tax) + benefit + ubi + dividend
+                                + (capital_income - capital_tax)) - wealth_tax
+                m = wealth_begin + income_total - ubi_invested
+                revaluation = (ki * r_gain) * keep_k
+                income = income_total - revaluation
 
-            # 5. partial aggregates (sequential, in household order; kept in registers)
-            n_hh += 1.0
-            if working:
-                n_emp += 1.0
-            elif e_new == S.UNEMPLOYED:
-                n_unemp += 1.0
-            else:
-                n_disp += 1.0
-            if employed and automated:
-                n_auto += 1.0
-            s_eff += productivity[z_new] if working else 0.0
-            s_li += labour_income
-            s_lt += labour_tax
-            s_ben += benefit
-            s_ubi += ubi
-            s_ubi_inv += ubi_invested
-            s_div += dividend
-            s_ci += capital_income
-            s_ct += capital_tax
-            s_wt += wealth_tax
-            s_c += c
-            s_tc += tax_c * c
-            s_fee += fee * c
-            s_b0 += bi
-            s_k0 += ki
-            s_b1 += b_new
-            s_k1 += k_new
-            s_inc += income
-            if income < poverty_line:
-                n_poor += 1.0
-            s_rev += revaluation
+                # 3. decisions
+                q0 = (e_new * n_z + z_new) * n_grid
+                t = math.sqrt(max(m - grid_min, 0.0) * inv_span) * (n_grid - 1)
+                j = min(int(t), n_grid - 2)
+                w = (m - grid_lo[j]) * inv_width[j]
+                q = q0 + j
+                c0 = c_flat[q]
+                c = c0 + w * (c_flat[q + 1] - c0)
+                ws = min(max(w, 0.0), 1.0)
+                s0 = s_flat[q]
+                share = min(max(s0 + ws * (s_flat[q + 1] - s0), 0.0), 1.0)
+                c = max(min(c, (m + limit) * inv_price), 0.0)
 
-            # bin-major: a bin's fields share a cache line (3 lines touched, not 8). Index the
-            # 3-d array directly: a row view per household would cost reference counting.
-            bw, by, bc = _bin(wealth_end), _bin(income), _bin(c)
-            hist[blk, bw, S.H_WEALTH_COUNT] += 1.0
-            hist[blk, bw, S.H_WEALTH_SUM] += wealth_end
-            hist[blk, bw, S.H_WEALTH_RISKY] += k_new
-            hist[blk, bw, S.H_WEALTH_CONSUMPTION] += c
-            hist[blk, by, S.H_INCOME_COUNT] += 1.0
-            hist[blk, by, S.H_INCOME_SUM] += income
-            hist[blk, bc, S.H_CONSUMPTION_COUNT] += 1.0
-            hist[blk, bc, S.H_CONSUMPTION_SUM] += c
-            w_min, w_max = min(w_min, wealth_end), max(w_max, wealth_end)
-            y_min, y_max = min(y_min, income), max(y_max, income)
-            c_min, c_max = min(c_min, c), max(c_max, c)
-        a_row[S.A_HOUSEHOLDS] = n_hh
+                # 4. portfolio
+                a = m - price * c
+                invested = share * max(a, 0.0)
+                k_new = invested + ubi_invested
+                b_new = a - invested
+                wealth_end = b_new + k_new
+                b[i], k[i], x[i], z[i], e[i] = b_new, k_new, xi, z_new, e_new
+
+                # what pass 2 needs, and the counts
+                t_b0[ii], t_k0[ii], t_li[ii], t_ci[ii] = bi, ki, labour_income, capital_income
+                t_eff[ii], t_ben[ii] = efficiency, benefit
+                t_c[ii], t_inc[ii] = c, income
+                t_bw[ii], t_by[ii], t_bc[ii] = _bin(wealth_end), _bin(income), _bin(c)
+                n_emp += working
+                n_unemp += e_new == S.UNEMPLOYED
+                n_auto += employed & automated
+                n_poor += income < poverty_line
+
+            # pass 2: floating-point sums in household order (as np.bincount sums), histograms
+            # (bin-major: a bin's fields share a cache line) and extrema. The products are the
+            # same ones pass 1 formed, recomputed rather than stored.
+            for ii in range(nt):
+                i = t0 + ii
+                bi, ki, labour_income, capital_income = t_b0[ii], t_k0[ii], t_li[ii], t_ci[ii]
+                c, income = t_c[ii], t_inc[ii]
+                b_new, k_new = b[i], k[i]
+                wealth_end = b_new + k_new
+                s_eff += t_eff[ii]
+                s_li += labour_income
+                s_lt += tax_l * labour_income
+                s_ben += t_ben[ii]
+                s_ubi += ubi
+                s_ubi_inv += ubi_invested
+                s_div += dividend
+                s_ci += capital_income
+                s_ct += tax_k * capital_income
+                s_wt += tax_w * (bi + ki)
+                s_c += c
+                s_tc += tax_c * c
+                s_fee += fee * c
+                s_b0 += bi
+                s_k0 += ki
+                s_b1 += b_new
+                s_k1 += k_new
+                s_inc += income
+                s_rev += (ki * r_gain) * keep_k
+                bw, by, bc = t_bw[ii], t_by[ii], t_bc[ii]
+                hist[blk, bw, S.H_WEALTH_COUNT] += 1.0
+                hist[blk, bw, S.H_WEALTH_SUM] += wealth_end
+                hist[blk, bw, S.H_WEALTH_RISKY] += k_new
+                hist[blk, bw, S.H_WEALTH_CONSUMPTION] += c
+                hist[blk, by, S.H_INCOME_COUNT] += 1.0
+                hist[blk, by, S.H_INCOME_SUM] += income
+                hist[blk, bc, S.H_CONSUMPTION_COUNT] += 1.0
+                hist[blk, bc, S.H_CONSUMPTION_SUM] += c
+                w_min, w_max = min(w_min, wealth_end), max(w_max, wealth_end)
+                y_min, y_max = min(y_min, income), max(y_max, income)
+                c_min, c_max = min(c_min, c), max(c_max, c)
+
+        a_row = agg[blk]
+        a_row[S.A_HOUSEHOLDS] = hi - lo
         a_row[S.A_EMPLOYED] = n_emp
         a_row[S.A_UNEMPLOYED] = n_unemp
-        a_row[S.A_DISPLACED] = n_disp
+        a_row[S.A_DISPLACED] = (hi - lo) - n_emp - n_unemp
         a_row[S.A_AUTOMATED_EMPLOYED] = n_auto
         a_row[S.A_EFFECTIVE_LABOUR] = s_eff
         a_row[S.A_LABOUR_INCOME] = s_li
@@ -247,20 +301,35 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
         e_row[S.X_CONSUMPTION_MIN], e_row[S.X_CONSUMPTION_MAX] = c_min, c_max
 
 
+def _check_disjoint(arrays: dict) -> None:
+    """The kernel is compiled with noalias: no two arrays it is given may share memory."""
+    items = list(arrays.items())
+    for a, (name_a, arr_a) in enumerate(items):
+        for name_b, arr_b in items[a + 1:]:
+            if np.may_share_memory(arr_a, arr_b):
+                raise ValueError(f"household state arrays '{name_a}' and '{name_b}' share memory; "
+                                 "give each state field its own array")
+
+
 def step(state, first_id, period, key, params, productivity, transition_cdf, c_table, share_table,
          block_size) -> Partials:
     """Same contract as ``kernels.step_numpy.step``."""
+    _check_disjoint(state)
     n = state["safe"].shape[0]
     n_blocks = -(-n // block_size)
+    n_grid = c_table.shape[1]
     agg = np.zeros((n_blocks, S.N_AGGREGATES))
     hist = np.zeros((n_blocks, S.N_BINS, S.N_HISTOGRAMS))  # bin-major inside the kernel
     ext = np.empty((n_blocks, S.N_EXTREMA))
     words = [np.uint64(rng.period_word(period, st))
              for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
+    # copies, not views of the caller's arrays: noalias needs them distinct from each other too
+    tables = [np.array(a, dtype=np.float64, order="C", copy=True)
+              for a in (params, productivity, transition_cdf, c_table, share_table)]
+    grid = [np.empty(n_grid - 1) for _ in range(2)]
+    tiles = ([np.empty(TILE, np.uint8)] + [np.empty(TILE) for _ in range(8)]
+             + [np.empty(TILE, np.int64) for _ in range(3)])
     _step(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
-          np.uint64(first_id), np.uint64(key), *words, np.ascontiguousarray(params, dtype=np.float64),
-          np.ascontiguousarray(productivity, dtype=np.float64),
-          np.ascontiguousarray(transition_cdf, dtype=np.float64),
-          np.ascontiguousarray(c_table, dtype=np.float64),
-          np.ascontiguousarray(share_table, dtype=np.float64), block_size, agg, hist, ext)
+          np.uint64(first_id), np.uint64(key), *words, *tables, block_size, agg, hist, ext, *grid,
+          *tiles)
     return Partials(agg, np.ascontiguousarray(hist.transpose(0, 2, 1)), ext)
