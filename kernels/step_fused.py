@@ -7,7 +7,7 @@ not recompile.
 
 Households go through in tiles of ``TILE`` (a few L1-resident buffers), three passes per tile:
 
-0. the productivity transition (a short search over the CDF row: scalar);
+0. the productivity transition (uniforms vectorised, then a short search over the CDF row);
 1. everything else a household does, independent across households, so LLVM vectorises it (SIMD
    hashing, gathers from the policy tables, square roots); counts are integer sums here;
 2. the floating-point sums, histograms and extrema, sequentially in household order (the order
@@ -90,7 +90,7 @@ def _bin(v):
 @njit(cache=True, nogil=True, **_NOALIAS)
 def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf, c_table,
           share_table, block_size, agg, hist, ext, grid_lo, inv_width,
-          t_z, t_b0, t_k0, t_eff, t_li, t_ben, t_ci, t_c, t_inc, t_bw, t_by, t_bc):
+          t_uz, t_z, t_b0, t_k0, t_eff, t_li, t_ben, t_ci, t_c, t_inc, t_bw, t_by, t_bc):
     # grid_lo, inv_width and the t_* tile buffers are arguments, not locals, so that they too are
     # noalias: LLVM cannot vectorise pass 1 if a buffer might overlap the state it writes.
     n = b.shape[0]
@@ -148,12 +148,16 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
         for t0 in range(lo, hi, TILE):
             nt = min(TILE, hi - t0)
 
-            # pass 0: productivity transitions, branch-free inverse CDF (the next state is
-            # random, so a search loop would mispredict)
+            # pass 0: productivity transitions. The uniforms vectorise; the inverse CDF does not
+            # (its row length is a run-time value) and is branch-free, because the next state is
+            # random and a search loop would mispredict.
+            for ii in range(nt):
+                i = np.uint64(t0 + ii)
+                hh = _mix64(key64 + _GOLDEN * (first_id + i))
+                t_uz[ii] = _uniform(hh, w_z)
             for ii in range(nt):
                 i = t0 + ii
-                hh = _mix64(key64 + _GOLDEN * (first_id + np.uint64(i)))
-                u_z = _uniform(hh, w_z)
+                u_z = t_uz[ii]
                 row = np.int64(z[i]) * n_z
                 z_new = 0
                 for jz in range(n_z - 1):
@@ -327,7 +331,7 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     tables = [np.array(a, dtype=np.float64, order="C", copy=True)
               for a in (params, productivity, transition_cdf, c_table, share_table)]
     grid = [np.empty(n_grid - 1) for _ in range(2)]
-    tiles = ([np.empty(TILE, np.uint8)] + [np.empty(TILE) for _ in range(8)]
+    tiles = ([np.empty(TILE), np.empty(TILE, np.uint8)] + [np.empty(TILE) for _ in range(8)]
              + [np.empty(TILE, np.int64) for _ in range(3)])
     _step(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
           np.uint64(first_id), np.uint64(key), *words, *tables, block_size, agg, hist, ext, *grid,
