@@ -29,7 +29,7 @@ from kernels import rng
 from kernels import schema as S
 from kernels.step_numpy import Partials
 
-TILE = 512  # households per tile: the tile buffers (about 30 KB) stay in L1
+TILE = 512  # households per tile: the tile buffers (about 50 KB) stay in L1/L2
 
 
 def _expose_noalias_option() -> bool:
@@ -327,8 +327,9 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     ext = np.empty((n_blocks, S.N_EXTREMA))
     words = [np.uint64(rng.period_word(period, st))
              for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
-    # copies, not views of the caller's arrays: noalias needs them distinct from each other too
-    tables = [np.array(a, dtype=np.float64, order="C", copy=True)
+    # read-only inputs may share memory with each other (noalias only forbids overlap with an
+    # array the kernel writes, and every written array is fresh here or checked above)
+    tables = [np.ascontiguousarray(a, dtype=np.float64)
               for a in (params, productivity, transition_cdf, c_table, share_table)]
     grid = [np.empty(n_grid - 1) for _ in range(2)]
     tiles = ([np.empty(TILE), np.empty(TILE, np.uint8)] + [np.empty(TILE) for _ in range(8)]
