@@ -15,6 +15,7 @@ Speed lives here, never in tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -225,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-hark", action="store_true", help="skip the HARK comparison")
     ap.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = ap.parse_args(argv)
-    result = run_bench(quick=args.quick, scale=args.scale, hark=not args.no_hark)
+    if args.json:
+        # stdout carries the JSON alone: progress and Ray's forwarded worker logs (the recovery
+        # benchmark kills a worker on purpose) go to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_bench(quick=args.quick, scale=args.scale, hark=not args.no_hark)
+    else:
+        result = run_bench(quick=args.quick, scale=args.scale, hark=not args.no_hark)
     text = json.dumps(result, indent=2, default=float)
     if args.out:
         args.out.write_text(text)
