@@ -69,6 +69,21 @@ def test_fused_kernel_is_compiled_noalias():
     assert step_fused._step.targetoptions.get("noalias") is True
 
 
+def test_fused_kernel_asks_llvm_for_full_width_vectors():
+    # the attribute is what makes LLVM use 512-bit registers on AVX-512 CPUs (15% on this kernel);
+    # check it reaches the IR of a function that calls the helper, compiled here (not cached)
+    from numba import njit
+
+    @njit
+    def marked(a):
+        step_fused._prefer_512_bit_vectors()
+        return a + 1.0
+
+    assert marked(1.0) == 2.0
+    ir = next(iter(marked.inspect_llvm().values()))
+    assert '"prefer-vector-width"="512"' in ir
+
+
 def test_fused_kernel_refuses_overlapping_state(setup):
     state = _state(1000, setup)
     state["risky"] = state["safe"][::-1]  # a view of the same memory
