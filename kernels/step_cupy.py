@@ -1,8 +1,9 @@
 """The household step on a CUDA GPU (CuPy RawKernel).
 
 One thread per household does the arithmetic of ``kernels.step_numpy`` (the specification) in the
-same order, writing the new state in place and the household's contributions to the per-block sums;
-the per-block reductions are then CuPy reductions over a (column, block, household) view. The CUDA
+same order, writing the new state in place and the household's contributions to the per-block sums
+of ``kernels.aggregates.SUMMED``; the per-block reductions are then CuPy reductions over a (column,
+block, household) view, and ``kernels.aggregates.complete`` derives the other aggregates. The CUDA
 source is generated from ``kernels.schema`` so the parameter and aggregate layouts have one source
 of truth.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels import aggregates as aggregates_rules
 from kernels import rng
 from kernels import schema as S
 from kernels.step_numpy import Partials
@@ -121,25 +123,13 @@ extern "C" __global__ void household_step(
     o[{A['displaced']} * stride] = e_new == {S.DISPLACED} ? 1.0 : 0.0;
     o[{A['automated_employed']} * stride] = (employed && automated) ? 1.0 : 0.0;
     o[{A['effective_labour']} * stride] = working ? productivity[z_new] : 0.0;
-    o[{A['labour_income']} * stride] = labour_income;
-    o[{A['labour_tax']} * stride] = labour_tax;
-    o[{A['benefits']} * stride] = benefit;
-    o[{A['ubi']} * stride] = ubi;
-    o[{A['ubi_invested']} * stride] = ubi_invested;
-    o[{A['dividends']} * stride] = p[{P['dividend']}];
-    o[{A['capital_income']} * stride] = capital_income;
-    o[{A['capital_tax']} * stride] = capital_tax;
-    o[{A['wealth_tax']} * stride] = wealth_tax;
     o[{A['consumption']} * stride] = c;
-    o[{A['consumption_tax']} * stride] = p[{P['tax_consumption']}] * c;
-    o[{A['fees']} * stride] = p[{P['payment_fee']}] * c;
     o[{A['safe_begin']} * stride] = bi;
     o[{A['risky_begin']} * stride] = ki;
     o[{A['safe_end']} * stride] = b_new;
     o[{A['risky_end']} * stride] = k_new;
     o[{A['income']} * stride] = income;
     o[{A['poor']} * stride] = income < p[{P['poverty_line']}] ? 1.0 : 0.0;
-    o[{A['revaluation']} * stride] = revaluation;
     o[{_EXTRA['wealth_end']} * stride] = b_new + k_new;
     o[{_EXTRA['risky_end_h']} * stride] = k_new;
     bins[i] = bin_of(b_new + k_new);
@@ -182,7 +172,8 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
         np.int32(c_table.shape[1]), np.int64(n), np.int64(stride), out, bins))
 
     blocks = out.reshape(N_COLUMNS, n_blocks, block_size)
-    aggregates = blocks[: S.N_AGGREGATES].sum(axis=2).T
+    aggregates = blocks[: S.N_AGGREGATES].sum(axis=2).T.get()  # the derived columns are zero here
+    aggregates_rules.complete(aggregates, np.asarray(params, dtype=np.float64))
     cols = {"wealth": out[_EXTRA["wealth_end"], :n], "income": out[S.A_INCOME, :n],
             "consumption": out[S.A_CONSUMPTION, :n]}
     blk = cp.arange(n, dtype=cp.int64) // block_size
@@ -208,4 +199,4 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
         padded_hi[:n] = v
         extrema[:, lo] = padded_lo.reshape(n_blocks, block_size).min(axis=1)
         extrema[:, hi] = padded_hi.reshape(n_blocks, block_size).max(axis=1)
-    return Partials(aggregates.get(), hist.get(), extrema.get())
+    return Partials(aggregates, hist.get(), extrema.get())

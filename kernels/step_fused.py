@@ -26,7 +26,7 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
-from kernels import rng
+from kernels import aggregates, rng
 from kernels import schema as S
 from kernels.step_numpy import Partials
 
@@ -109,7 +109,7 @@ def _bin(v):
 @njit(cache=True, nogil=True, **_NOALIAS)
 def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf, c_table,
           share_table, block_size, agg, hist, ext, grid_lo, inv_width,
-          t_uz, t_row, t_zn, t_b0, t_k0, t_eff, t_li, t_ben, t_ci, t_c, t_inc, t_bw, t_by, t_bc):
+          t_uz, t_row, t_zn, t_b0, t_k0, t_eff, t_c, t_inc, t_bw, t_by, t_bc):
     # grid_lo, inv_width and the t_* tile buffers are arguments, not locals, so that they too are
     # noalias: LLVM cannot vectorise pass 1 if a buffer might overlap the state it writes.
     _prefer_512_bit_vectors()
@@ -160,8 +160,7 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
         lo = blk * block_size
         hi = min(lo + block_size, n)
         n_emp = n_unemp = n_auto = n_poor = 0  # integer counts: exact in any order
-        s_eff = s_li = s_lt = s_ben = s_ubi = s_ubi_inv = s_div = s_ci = s_ct = s_wt = 0.0
-        s_c = s_tc = s_fee = s_b0 = s_k0 = s_b1 = s_k1 = s_inc = s_rev = 0.0
+        s_eff = s_c = s_b0 = s_k0 = s_b1 = s_k1 = s_inc = 0.0  # aggregates.SUMMED, in order
         w_min, w_max = np.inf, -np.inf
         y_min, y_max = np.inf, -np.inf
         c_min, c_max = np.inf, -np.inf
@@ -243,9 +242,7 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
                 b[i], k[i], x[i], z[i], e[i] = b_new, k_new, xi, z_new, e_new
 
                 # what pass 2 needs, and the counts
-                t_b0[ii], t_k0[ii], t_li[ii], t_ci[ii] = bi, ki, labour_income, capital_income
-                t_eff[ii], t_ben[ii] = efficiency, benefit
-                t_c[ii], t_inc[ii] = c, income
+                t_b0[ii], t_k0[ii], t_eff[ii], t_c[ii], t_inc[ii] = bi, ki, efficiency, c, income
                 t_bw[ii], t_by[ii], t_bc[ii] = _bin(wealth_end), _bin(income), _bin(c)
                 n_emp += working
                 n_unemp += e_new == S.UNEMPLOYED
@@ -253,33 +250,19 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
                 n_poor += income < poverty_line
 
             # pass 2: floating-point sums in household order (as np.bincount sums), histograms
-            # (bin-major: a bin's fields share a cache line) and extrema. The products are the
-            # same ones pass 1 formed, recomputed rather than stored.
+            # (bin-major: a bin's fields share a cache line) and extrema.
             for ii in range(nt):
                 i = np.uint64(t0 + ii)
-                bi, ki, labour_income, capital_income = t_b0[ii], t_k0[ii], t_li[ii], t_ci[ii]
                 c, income = t_c[ii], t_inc[ii]
                 b_new, k_new = b[i], k[i]
                 wealth_end = b_new + k_new
                 s_eff += t_eff[ii]
-                s_li += labour_income
-                s_lt += tax_l * labour_income
-                s_ben += t_ben[ii]
-                s_ubi += ubi
-                s_ubi_inv += ubi_invested
-                s_div += dividend
-                s_ci += capital_income
-                s_ct += tax_k * capital_income
-                s_wt += tax_w * (bi + ki)
                 s_c += c
-                s_tc += tax_c * c
-                s_fee += fee * c
-                s_b0 += bi
-                s_k0 += ki
+                s_b0 += t_b0[ii]
+                s_k0 += t_k0[ii]
                 s_b1 += b_new
                 s_k1 += k_new
                 s_inc += income
-                s_rev += (ki * r_gain) * keep_k
                 bw, by, bc = t_bw[ii], t_by[ii], t_bc[ii]
                 hist[hb, bw, S.H_WEALTH_COUNT] += 1.0
                 hist[hb, bw, S.H_WEALTH_SUM] += wealth_end
@@ -300,25 +283,13 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
         a_row[S.A_DISPLACED] = (hi - lo) - n_emp - n_unemp
         a_row[S.A_AUTOMATED_EMPLOYED] = n_auto
         a_row[S.A_EFFECTIVE_LABOUR] = s_eff
-        a_row[S.A_LABOUR_INCOME] = s_li
-        a_row[S.A_LABOUR_TAX] = s_lt
-        a_row[S.A_BENEFITS] = s_ben
-        a_row[S.A_UBI] = s_ubi
-        a_row[S.A_UBI_INVESTED] = s_ubi_inv
-        a_row[S.A_DIVIDENDS] = s_div
-        a_row[S.A_CAPITAL_INCOME] = s_ci
-        a_row[S.A_CAPITAL_TAX] = s_ct
-        a_row[S.A_WEALTH_TAX] = s_wt
         a_row[S.A_CONSUMPTION] = s_c
-        a_row[S.A_CONSUMPTION_TAX] = s_tc
-        a_row[S.A_FEES] = s_fee
         a_row[S.A_SAFE_BEGIN] = s_b0
         a_row[S.A_RISKY_BEGIN] = s_k0
         a_row[S.A_SAFE_END] = s_b1
         a_row[S.A_RISKY_END] = s_k1
         a_row[S.A_INCOME] = s_inc
         a_row[S.A_POOR] = n_poor
-        a_row[S.A_REVALUATION] = s_rev
         e_row = ext[blk]
         e_row[S.X_WEALTH_MIN], e_row[S.X_WEALTH_MAX] = w_min, w_max
         e_row[S.X_INCOME_MIN], e_row[S.X_INCOME_MAX] = y_min, y_max
@@ -353,8 +324,9 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
               for a in (params, productivity, transition_cdf, c_table, share_table)]
     grid = [np.empty(n_grid - 1) for _ in range(2)]
     tiles = ([np.empty(TILE), np.empty(TILE, np.uint64), np.empty(TILE, np.int64)]
-             + [np.empty(TILE) for _ in range(8)] + [np.empty(TILE, np.uint64) for _ in range(3)])
+             + [np.empty(TILE) for _ in range(5)] + [np.empty(TILE, np.uint64) for _ in range(3)])
     _step(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
           np.uint64(first_id), np.uint64(key), *words, *tables, block_size, agg, hist, ext, *grid,
           *tiles)
+    aggregates.complete(agg, tables[0])
     return Partials(agg, np.ascontiguousarray(hist.transpose(0, 2, 1)), ext)

@@ -18,8 +18,10 @@ One call advances every household of a shard by one period (MODEL.md, "Household
 3. Decisions: c = c(m, s), share = share(m, s) from the solver's tables at the discrete state
    s = e * n_z + z, linear in m on the kernel grid; spending costs (1 + tau_c + f) c.
 4. Portfolio: a = m - (1 + tau_c + f) c >= -borrowing_limit; k' = share a^+ + s_ubi UBI, b' = a - share a^+.
-5. Partial aggregates per block of households, summed sequentially in household order (np.bincount
-   accumulates in index order, like the fused loop), so every backend gets the same bits.
+5. Partial aggregates per block of households: the quantities of ``kernels.aggregates.SUMMED``
+   summed sequentially in household order (np.bincount accumulates in index order, like the fused
+   loop), so every backend gets the same bits; the others (taxes, transfers, capital income)
+   follow from those sums by ``kernels.aggregates.complete``.
 
 The fused and CuPy kernels implement exactly this arithmetic, in this order.
 """
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kernels import aggregates as aggregates_rules
 from kernels import rng
 from kernels import schema as S
 
@@ -152,36 +155,26 @@ def step(
     # 5. partial aggregates per block
     n_blocks = -(-n // block_size)
     blk = np.arange(n, dtype=np.int64) // block_size
-    columns = {
+    summed = {  # the household quantities summed per block; the other aggregates follow from them
         S.A_HOUSEHOLDS: np.ones(n),
         S.A_EMPLOYED: working.astype(np.float64),
         S.A_UNEMPLOYED: (e_new == S.UNEMPLOYED).astype(np.float64),
         S.A_DISPLACED: (e_new == S.DISPLACED).astype(np.float64),
         S.A_AUTOMATED_EMPLOYED: automated_employed.astype(np.float64),
+        S.A_POOR: (income < p[S.P_POVERTY_LINE]).astype(np.float64),
         S.A_EFFECTIVE_LABOUR: np.where(working, productivity[z_new], 0.0),
-        S.A_LABOUR_INCOME: labour_income,
-        S.A_LABOUR_TAX: labour_tax,
-        S.A_BENEFITS: benefit,
-        S.A_UBI: np.full(n, ubi),
-        S.A_UBI_INVESTED: np.full(n, ubi_invested),
-        S.A_DIVIDENDS: np.full(n, p[S.P_DIVIDEND]),
-        S.A_CAPITAL_INCOME: capital_income,
-        S.A_CAPITAL_TAX: capital_tax,
-        S.A_WEALTH_TAX: wealth_tax,
         S.A_CONSUMPTION: c,
-        S.A_CONSUMPTION_TAX: p[S.P_TAX_CONSUMPTION] * c,
-        S.A_FEES: p[S.P_PAYMENT_FEE] * c,
         S.A_SAFE_BEGIN: b,
         S.A_RISKY_BEGIN: k,
         S.A_SAFE_END: b_new,
         S.A_RISKY_END: k_new,
         S.A_INCOME: income,
-        S.A_POOR: (income < p[S.P_POVERTY_LINE]).astype(np.float64),
-        S.A_REVALUATION: revaluation,
     }
+    assert tuple(summed) == aggregates_rules.SUMMED
     aggregates = np.empty((n_blocks, S.N_AGGREGATES))
-    for col, values in columns.items():
+    for col, values in summed.items():
         aggregates[:, col] = np.bincount(blk, weights=values, minlength=n_blocks)
+    aggregates_rules.complete(aggregates, p)
 
     histograms = np.empty((n_blocks, S.N_HISTOGRAMS, S.N_BINS))
     by_bin = {

@@ -110,6 +110,42 @@ def test_budget_identity_and_constraints_per_household(setup, backend):
     assert np.all(st["risky"] >= ubi_inv - 1e-15)
 
 
+@pytest.mark.parametrize("backend", [step_numpy.step, step_fused.step])
+def test_derived_aggregates_are_the_households_flows_summed(setup, backend):
+    # kernels sum only aggregates.SUMMED; taxes, transfers and capital income follow by rule. Check
+    # them against the model's per-household equations evaluated here, summed block by block.
+    p, n, block = setup["p"], 5000, 1000
+    st = _state(n, setup)
+    b0, k0 = st["safe"].copy(), st["risky"].copy()
+    agg = _step(backend, st, setup, block=block).aggregates
+    working = st["employment"] == S.EMPLOYED
+    labour = np.where(working, p[S.P_WAGE] * setup["levels"][st["productivity"]], 0.0)
+    capital = b0 * (p[S.P_RETURN_SAFE] - 1) + k0 * (p[S.P_RETURN_RISKY] - 1)
+    ones = np.ones(n)
+    flows = {
+        "labour_income": labour,
+        "labour_tax": p[S.P_TAX_LABOUR] * labour,
+        "benefits": np.where(working, 0.0, p[S.P_BENEFIT]),
+        "ubi": p[S.P_UBI] * ones,
+        "ubi_invested": p[S.P_UBI] * p[S.P_UBI_INVEST_SHARE] * ones,
+        "dividends": p[S.P_DIVIDEND] * ones,
+        "capital_income": capital,
+        "capital_tax": p[S.P_TAX_CAPITAL] * capital,
+        "wealth_tax": p[S.P_TAX_WEALTH] * (b0 + k0),
+        "revaluation": k0 * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME]) * (1 - p[S.P_TAX_CAPITAL]),
+    }
+    starts = np.arange(0, n, block)
+    for name, per_household in flows.items():
+        np.testing.assert_allclose(agg[:, S.AGGREGATES[name]], np.add.reduceat(per_household, starts),
+                                   rtol=1e-12, atol=1e-12, err_msg=name)
+    # consumption taxes and fees: households spend (1 + tau_c + f) c in all, by the budget identity
+    income = agg[:, S.A_INCOME] + agg[:, S.A_REVALUATION]
+    change = (agg[:, S.A_SAFE_END] + agg[:, S.A_RISKY_END]) - (agg[:, S.A_SAFE_BEGIN] + agg[:, S.A_RISKY_BEGIN])
+    spending = agg[:, S.A_CONSUMPTION] + agg[:, S.A_CONSUMPTION_TAX] + agg[:, S.A_FEES]
+    np.testing.assert_allclose(spending, income - change, rtol=1e-12)
+    np.testing.assert_allclose(agg[:, S.A_CONSUMPTION_TAX] / agg[:, S.A_CONSUMPTION], p[S.P_TAX_CONSUMPTION])
+
+
 def test_transition_rates(setup):
     n = 400_000
     st = _state(n, setup)
