@@ -63,3 +63,86 @@ def test_cupy_matches_numpy_reference():
         np.testing.assert_allclose(pg.aggregates, pc.aggregates, rtol=1e-12, atol=1e-9)
         np.testing.assert_allclose(pg.histograms, pc.histograms, rtol=1e-12, atol=1e-9)
         np.testing.assert_array_equal(pg.extrema, pc.extrema)
+
+
+# The CUDA source as plain C++: the qualifiers become nothing and a host loop plays the grid. This
+# runs the GPU kernel's own arithmetic on every machine with a C++ compiler, GPU or not.
+_HOST_PRELUDE = """
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+using std::fmax; using std::fmin; using std::min; using std::sqrt;
+#define __device__
+#define __forceinline__ inline
+#define __global__
+struct Dim { unsigned x; };
+static Dim blockDim, blockIdx, threadIdx;
+static inline long long __double_as_longlong(double v) { long long r; std::memcpy(&r, &v, 8); return r; }
+"""
+_HOST_GRID = """
+extern "C" void run_grid(double* b, double* k, float* x, unsigned char* z, unsigned char* e,
+    u64 first_id, u64 key, u64 w_job, u64 w_z, u64 w_task, const double* p,
+    const double* productivity, const double* cdf, int n_z, const double* c_table,
+    const double* share_table, int n_grid, long long n, long long stride, double* out, int* bins,
+    unsigned blocks, unsigned threads)
+{
+    blockDim.x = threads;
+    for (unsigned g = 0; g < blocks; ++g) {
+        blockIdx.x = g;
+        for (unsigned t = 0; t < threads; ++t) {
+            threadIdx.x = t;
+            household_step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf,
+                           n_z, c_table, share_table, n_grid, n, stride, out, bins);
+        }
+    }
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("c++") is None, reason="no C++ compiler to build the CUDA source for the host")
+def test_cuda_source_run_on_the_host_matches_numpy_reference(tmp_path):
+    import ctypes
+
+    from kernels import aggregates, rng, step_cupy
+    from sim.bench import synthetic_inputs
+
+    src = tmp_path / "household_step.cpp"
+    src.write_text(_HOST_PRELUDE + step_cupy._source() + _HOST_GRID)
+    lib_path = tmp_path / "household_step.so"
+    # no contraction into FMA and no fast math: the same IEEE operations as NumPy (and as nvcc with
+    # --fmad=false)
+    proc = subprocess.run(["c++", "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o", str(lib_path),
+                           str(src)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    run_grid = ctypes.CDLL(str(lib_path)).run_grid
+
+    inp = synthetic_inputs()
+    key = seed_key(3)
+    n, block, threads = 50_003, 4096, 256
+    n_blocks = -(-n // block)
+    stride = n_blocks * block
+    ref = initial_state(0, n, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"])
+    host = {name: v.copy() for name, v in ref.items()}
+    tables = [np.ascontiguousarray(inp[name], dtype=np.float64)
+              for name in ("params", "productivity", "transition_cdf", "c_table", "share_table")]
+    p, productivity, cdf, c_table, share_table = tables
+    ptr = lambda a: ctypes.c_void_p(a.ctypes.data)  # noqa: E731
+    u64 = ctypes.c_uint64
+    for t in range(3):
+        expect = step_numpy.step(ref, 0, t, key, *tables, block)
+        out = np.zeros((step_cupy.N_COLUMNS, stride))
+        bins = np.zeros((3, stride), dtype=np.int32)
+        words = [rng.period_word(t, s) for s in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
+        run_grid(*(ptr(host[name]) for name in ("safe", "risky", "task", "productivity", "employment")),
+                 u64(0), u64(key), *(u64(w) for w in words), ptr(p), ptr(productivity), ptr(cdf),
+                 ctypes.c_int(len(productivity)), ptr(c_table), ptr(share_table),
+                 ctypes.c_int(c_table.shape[1]), ctypes.c_longlong(n), ctypes.c_longlong(stride),
+                 ptr(out), ptr(bins), ctypes.c_uint(-(-n // threads)), ctypes.c_uint(threads))
+        for name in S.STATE_DTYPES:  # the household arithmetic, bit for bit
+            assert np.array_equal(host[name], ref[name]), name
+        sums = out[: S.N_AGGREGATES].reshape(S.N_AGGREGATES, n_blocks, block).sum(axis=2).T.copy()
+        aggregates.complete(sums, p)
+        np.testing.assert_allclose(sums, expect.aggregates, rtol=1e-12, atol=1e-9)
+        wealth = ref["safe"] + ref["risky"]
+        assert np.array_equal(bins[0, :n], S.bin_index(wealth))
+        assert np.array_equal(bins[2, :n], S.bin_index(out[S.A_CONSUMPTION, :n]))
