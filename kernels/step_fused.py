@@ -5,15 +5,17 @@ so the results are bit-identical (tested). No ``fastmath``: reassociation or FMA
 break that identity. Compiled on first use and cached on disk (``cache=True``) so Ray workers do
 not recompile.
 
-Households go through in tiles of ``TILE`` (a few L1-resident buffers), three passes per tile:
+Households go through in tiles of ``TILE`` (a few L1-resident buffers), in passes per tile:
 
-0. the productivity transition (vectorised: the uniforms, then the inverse CDF column by column);
-1. everything else a household does, independent across households, so LLVM vectorises it (SIMD
-   hashing, gathers from the policy tables, square roots); counts are integer sums here;
+0. the three uniforms from one hash, and the productivity transition (the inverse CDF column by
+   column);
+1. everything else a household does, independent across households, so LLVM vectorises it: (a)
+   job transitions and income, (b) decisions from the policy tables and the portfolio; counts are
+   integer sums here;
 2. the floating-point sums, histograms and extrema, sequentially in household order (the order
    the specification fixes, so no reassociation is needed to keep the bits).
 
-Pass 1 vectorises only when LLVM knows the arrays do not overlap (``noalias``; ``step`` checks it)
+Passes 0 and 1 vectorise only when LLVM knows the arrays do not overlap (``noalias``; ``step`` checks it)
 and indices are unsigned (no negative-index wrap-around); it is asked for 512-bit vectors where the
 CPU has them. Measured figures: docs/performance.md.
 """
@@ -35,7 +37,7 @@ TILE = 512  # households per tile: the tile buffers (about 50 KB) stay in L1/L2
 
 def _expose_noalias_option() -> bool:
     """Let ``njit`` take ``noalias=True``: Numba has the compiler flag (its parfors set it) but no
-    decorator option. With it, array arguments are LLVM ``noalias`` and pass 1 vectorises; without
+    decorator option. With it, array arguments are LLVM ``noalias`` and passes 0-1 vectorise; without
     it (a Numba that changed its internals) the kernel is the same arithmetic, only slower."""
     try:
         from numba.core.cpu import CPUTargetOptions
@@ -109,9 +111,9 @@ def _bin(v):
 @njit(cache=True, nogil=True, **_NOALIAS)
 def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf, c_table,
           share_table, block_size, agg, hist, ext, grid_lo, inv_width,
-          t_uz, t_row, t_zn, t_b0, t_k0, t_eff, t_c, t_inc, t_bw, t_by, t_bc):
+          t_uz, t_uj, t_ut, t_m, t_q0, t_row, t_zn, t_b0, t_k0, t_eff, t_c, t_inc, t_bw, t_by, t_bc):
     # grid_lo, inv_width and the t_* tile buffers are arguments, not locals, so that they too are
-    # noalias: LLVM cannot vectorise pass 1 if a buffer might overlap the state it writes.
+    # noalias: LLVM cannot vectorise a pass if a buffer might overlap the state it writes.
     _prefer_512_bit_vectors()
     n = b.shape[0]
     n_z = productivity.shape[0]
@@ -168,28 +170,29 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
         for t0 in range(lo, hi, TILE):
             nt = min(TILE, hi - t0)
 
-            # pass 0: productivity transitions. The inverse CDF counts the row's entries <= u, one
-            # CDF column at a time across the tile (a vectorised gather and compare per column),
-            # not one household at a time: a search per household would not vectorise, and its
-            # branches would mispredict because the next state is random.
+            # pass 0: the household's three uniforms from one hash (a short loop of independent
+            # multiplies), then the productivity transition. The inverse CDF counts the row's
+            # entries <= u one CDF column at a time across the tile (a vectorised gather and compare
+            # per column), not one household at a time: a search per household would not
+            # vectorise, and its branches would mispredict because the next state is random.
             for ii in range(nt):
                 i = np.uint64(t0 + ii)
                 hh = _mix64(key64 + _GOLDEN * (first_id + i))
                 t_uz[ii] = _uniform(hh, w_z)
-            for ii in range(nt):
-                t_row[ii] = np.uint64(z[np.uint64(t0 + ii)]) * np.uint64(n_z)
+                t_uj[ii] = _uniform(hh, w_job)
+                t_ut[ii] = _uniform(hh, w_task)
+                t_row[ii] = np.uint64(z[i]) * np.uint64(n_z)
                 t_zn[ii] = 0
             for jz in range(n_z - 1):
                 for ii in range(nt):
                     t_zn[ii] += t_uz[ii] >= cdf_flat[t_row[ii] + np.uint64(jz)]
 
-            # pass 1: the household's arithmetic (vectorised). Branches are selects; the task
+            # pass 1a: job transitions and income (vectorised). Branches are selects; the task
             # uniform is drawn for everyone and used only by re-employed automated workers.
             for ii in range(nt):
                 i = np.uint64(t0 + ii)  # unsigned: no wrap-around select, so loads stay affine
-                hh = _mix64(key64 + _GOLDEN * (first_id + i))
-                u_job = _uniform(hh, w_job)
-                u_task = _uniform(hh, w_task)
+                u_job = t_uj[ii]
+                u_task = t_ut[ii]
                 bi, ki, xi, ei = b[i], k[i], x[i], np.int64(e[i])
                 z_new = t_zn[ii]
 
@@ -219,9 +222,24 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
                 m = wealth_begin + income_total - ubi_invested
                 revaluation = (ki * r_gain) * keep_k
                 income = income_total - revaluation
+                x[i], z[i], e[i] = xi, z_new, e_new
+                t_m[ii] = m
+                t_q0[ii] = (e_new * n_z + z_new) * n_grid
+                t_b0[ii], t_k0[ii], t_eff[ii], t_inc[ii] = bi, ki, efficiency, income
+                t_by[ii] = _bin(income)
+                n_emp += working
+                n_unemp += e_new == S.UNEMPLOYED
+                n_auto += employed & automated
+                n_poor += income < poverty_line
 
+            # pass 1b: decisions and portfolio (vectorised). Split from 1a so that each loop's
+            # dependency chain (hash -> income -> square root -> table gathers) is short enough
+            # for the CPU to overlap several households.
+            for ii in range(nt):
+                i = np.uint64(t0 + ii)
+                m = t_m[ii]
+                q0 = t_q0[ii]
                 # 3. decisions
-                q0 = (e_new * n_z + z_new) * n_grid
                 t = math.sqrt(max(m - grid_min, 0.0) * inv_span) * (n_grid - 1)
                 j = min(int(t), n_grid - 2)
                 w = (m - grid_lo[j]) * inv_width[j]
@@ -239,15 +257,9 @@ def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf
                 k_new = invested + ubi_invested
                 b_new = a - invested
                 wealth_end = b_new + k_new
-                b[i], k[i], x[i], z[i], e[i] = b_new, k_new, xi, z_new, e_new
-
-                # what pass 2 needs, and the counts
-                t_b0[ii], t_k0[ii], t_eff[ii], t_c[ii], t_inc[ii] = bi, ki, efficiency, c, income
-                t_bw[ii], t_by[ii], t_bc[ii] = _bin(wealth_end), _bin(income), _bin(c)
-                n_emp += working
-                n_unemp += e_new == S.UNEMPLOYED
-                n_auto += employed & automated
-                n_poor += income < poverty_line
+                b[i], k[i] = b_new, k_new
+                t_c[ii] = c
+                t_bw[ii], t_bc[ii] = _bin(wealth_end), _bin(c)
 
             # pass 2: floating-point sums in household order (as np.bincount sums), histograms
             # (bin-major: a bin's fields share a cache line) and extrema.
@@ -323,7 +335,8 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     tables = [np.ascontiguousarray(a, dtype=np.float64)
               for a in (params, productivity, transition_cdf, c_table, share_table)]
     grid = [np.empty(n_grid - 1) for _ in range(2)]
-    tiles = ([np.empty(TILE), np.empty(TILE, np.uint64), np.empty(TILE, np.int64)]
+    tiles = ([np.empty(TILE) for _ in range(4)]  # t_uz, t_uj, t_ut, t_m
+             + [np.empty(TILE, np.int64), np.empty(TILE, np.uint64), np.empty(TILE, np.int64)]
              + [np.empty(TILE) for _ in range(5)] + [np.empty(TILE, np.uint64) for _ in range(3)])
     _step(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
           np.uint64(first_id), np.uint64(key), *words, *tables, block_size, agg, hist, ext, *grid,
