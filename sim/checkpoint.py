@@ -14,12 +14,14 @@ Store layout (``checkpoint.store``: a local path or any fsspec URL; null = <run 
             MANIFEST.json                      written LAST: the commit record
 
 Commit protocol: the coordinator creates the group and empty arrays (metadata only), every shard
-actor writes its region straight to the store (whole chunks: shards start on block boundaries and
-chunk = block) and returns the CRC-32 of each of its chunks, the coordinator writes ``macro.pkl``,
-then ``MANIFEST.json`` (period, layout-independent metadata, per-chunk and macro checksums, and a
-checksum of the manifest itself), and only then prunes older checkpoints down to
-``checkpoint.keep``. A checkpoint folder without a manifest does not exist; nothing committed is
-ever written again (every attempt gets a fresh folder name).
+actor snapshots its households and writes its region straight to the store on a background thread
+(whole chunks: shards start on block boundaries and chunk = block) while the next period is
+stepped, the coordinator writes ``macro.pkl``; once the shards return the CRC-32 of each of their
+chunks (checked after the next step), it writes ``MANIFEST.json`` (period, layout-independent
+metadata, per-chunk and macro checksums, and a checksum of the manifest itself), and only then
+prunes older checkpoints down to ``checkpoint.keep``. A checkpoint folder without a manifest does
+not exist; nothing committed is ever written again (every attempt gets a fresh folder name). A
+shard lost while a checkpoint is in flight loses that checkpoint, never an older one.
 
 Recovery: when a shard actor dies (``RayActorError``), the :class:`Supervisor` kills the other
 actors, starts fresh ones and has every shard load the newest committed checkpoint whose checksums
@@ -528,9 +530,23 @@ class ShardPool:
 
         ray.get([a.initialise.remote(*self.initialise_args) for a in self.actors])
 
-    def write(self, root: StoreSpec, name: str) -> list:
-        """Start every shard writing its region; returns the pending results."""
-        return [a.write_checkpoint.remote(root, name) for a in self.actors]
+    def begin_write(self, root: StoreSpec, name: str) -> None:
+        """Every shard snapshots its region and starts writing it in the background."""
+        import ray
+
+        ray.get([a.begin_checkpoint.remote(root, name) for a in self.actors])
+
+    def written(self) -> bool:
+        """Whether every shard's background write has ended."""
+        import ray
+
+        return all(ray.get([a.checkpoint_written.remote() for a in self.actors]))
+
+    def finish_write(self) -> list[dict]:
+        """Wait for every shard's write; their chunk checksums, in shard order."""
+        import ray
+
+        return ray.get([a.finish_checkpoint.remote() for a in self.actors])
 
     def load(self, root: StoreSpec, name: str, arrays: dict) -> list[str]:
         import ray
@@ -563,11 +579,12 @@ class Supervisor:
         self.own: set[str] = set()  # checkpoints this run committed or resumed from
         self._warned: set[str] = set()
         self._load_seconds = 0.0
+        self._pending: dict | None = None  # the checkpoint being written, until settle() commits it
 
     # the step loop calls these
     def notify(self, event: str, period: int) -> None:
         """Observers (tests inject faults here): event 'period' before a period is stepped,
-        'checkpoint' once a checkpoint's arrays exist and before the shards write."""
+        'checkpoint' once a checkpoint's arrays exist and before the shards snapshot and write."""
         if self.on_event is not None:
             self.on_event(event, period, list(self.pool.actors))
 
@@ -592,21 +609,46 @@ class Supervisor:
             return self.recover(exc, 0)
 
     def checkpoint(self, macro: MacroState) -> None:
-        import ray
-
+        """Begin a checkpoint of the state after period ``macro.period - 1``: the shards snapshot
+        their households and write them in the background while the run goes on (the state is a
+        few bytes per household, so the snapshot costs little next to a period); ``settle``
+        commits it as soon as the writes have ended, and at the latest once period
+        ``macro.period + max(1, every // 2) - 1`` has been stepped: a shard lost after that always
+        finds it. At most one checkpoint is in flight."""
+        self.settle()
         self._phase, self._phase_period = "checkpoint", macro.period
         t0 = time.perf_counter()
         name = self.store.begin(macro.period, self.households, self.block_size)
         self.notify("checkpoint", macro.period)
-        pending = self.pool.write(self.store.root, name)
+        self.pool.begin_write(self.store.root, name)
         blob = macro.to_bytes()
         self.store.put_macro(name, blob)
-        results = ray.get(pending)
-        manifest = self.store.commit(name, macro.period, self.households, self.block_size, results, blob, self.meta)
+        self._pending = {"name": name, "period": macro.period, "blob": blob, "seconds": time.perf_counter() - t0,
+                         "commit_by": macro.period + max(1, self.every // 2) - 1}
+        self._phase = "step"
+
+    def settle(self, stepped: int | None = None) -> None:
+        """Commit the checkpoint in flight, if any: write the manifest once the shards' writes have
+        ended, then prune older checkpoints. After period ``stepped``, only if the writes have
+        ended or the checkpoint's deadline has come (then wait for them); with no period, wait."""
+        pending = self._pending
+        if pending is None:
+            return
+        if stepped is not None and stepped < pending["commit_by"] and not self.pool.written():
+            return
+        self._phase, self._phase_period = "checkpoint", pending["period"]
+        t0 = time.perf_counter()
+        results = self.pool.finish_write()
+        name = pending["name"]
+        manifest = self.store.commit(name, pending["period"], self.households, self.block_size, results,
+                                     pending["blob"], self.meta)
+        self._pending = None
         self.own.add(name)
         self.store.prune(name)
         self._phase = "step"
-        self.commits.append({"period": macro.period, "name": name, "seconds": time.perf_counter() - t0,
+        self.commits.append({"period": pending["period"], "name": name,
+                             "seconds": pending["seconds"] + time.perf_counter() - t0,
+                             "shard_write_seconds": max(r["seconds"] for r in results),
                              "state_bytes": manifest["state_bytes"]})
 
     def recover(self, exc: BaseException, period: int) -> MacroState:
@@ -614,6 +656,7 @@ class Supervisor:
         import ray
 
         phase, self._phase = self._phase, "step"
+        self._pending = None  # a checkpoint in flight is never committed; its folder is pruned later
         if phase == "checkpoint":  # report the checkpoint's period, not the period before it
             period = self._phase_period
         t0 = time.perf_counter()
@@ -644,7 +687,10 @@ class Supervisor:
             "every": self.every,
             "keep": self.store.keep if self.store else None,
             "commits": len(self.commits),
+            # what each checkpoint cost the step loop (snapshot, metadata, manifest, and any wait
+            # for the background writes), and how long the slowest shard's write took
             "write_seconds": [round(c["seconds"], 4) for c in self.commits],
+            "shard_write_seconds": [round(c["shard_write_seconds"], 4) for c in self.commits],
             "state_bytes": self.commits[-1]["state_bytes"] if self.commits else None,
             "last": self.commits[-1]["name"] if self.commits else None,
             "restored_from": self.restored_from,

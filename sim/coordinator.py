@@ -191,6 +191,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 refs = [ray.put(x) for x in (kernel_params(env, hh), c_table, share_table)]
                 partials = ray.get([a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
                                     for a in pool.actors])
+                sup.settle(stepped=t)  # commit the checkpoint written in the background, once done
                 totals = accounts.combine(partials)
                 row = macro.economy.close(t, env, totals)
                 row.update(accounts.distribution_row(totals))
@@ -204,6 +205,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 macro = sup.recover(exc, t)
                 prov.write(macro)
             progress(macro.period, time.perf_counter() - t0, int(pop.households))
+        sup.settle()  # nothing is in flight after the last period (no checkpoint is due there)
     finally:
         progress.close()
         pool.kill()

@@ -8,6 +8,8 @@ parameters mean in policy terms: that lives on the coordinator.
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import numpy as np
 import ray
@@ -25,6 +27,7 @@ class HouseholdShard:
         self.shard, self.block_size, self.backend, self.key = shard, block_size, backend, key
         self._step = get_step(backend)
         self.state: dict[str, np.ndarray] | None = None
+        self._writer: tuple[threading.Thread, dict] | None = None  # a checkpoint write in flight
 
     def pid(self) -> int:
         """Process id (tests kill it to simulate a crash)."""
@@ -75,13 +78,43 @@ class HouseholdShard:
             return {k: v.get() for k, v in self.state.items()}
         return {k: v.copy() for k, v in self.state.items()}
 
-    def write_checkpoint(self, root, name: str) -> dict:
-        """Write this shard's households straight into checkpoint ``name`` (sim.checkpoint); returns
-        the CRC-32 of each chunk written, for the coordinator's manifest."""
+    def begin_checkpoint(self, root, name: str) -> None:
+        """Snapshot this shard's households and write them into checkpoint ``name`` (sim.checkpoint)
+        on a background thread, so the next periods are stepped while it is written. Returns once
+        the snapshot is taken; ``finish_checkpoint`` waits for the write."""
         from sim.checkpoint import write_region
 
-        state = self.get_state() if self.backend == "cupy" else self.state
-        return write_region(root, name, self.shard.lo, state, self.block_size)
+        if self._writer is not None:
+            raise RuntimeError(f"shard {self.shard.index}: a checkpoint write is already in flight")
+        snapshot = self.get_state()  # a copy: the next step updates self.state in place
+        outcome: dict = {}
+
+        def write() -> None:
+            t0 = time.perf_counter()
+            try:
+                outcome["result"] = write_region(root, name, self.shard.lo, snapshot, self.block_size)
+                outcome["result"]["seconds"] = time.perf_counter() - t0
+            except BaseException as exc:  # handed to finish_checkpoint, which raises it
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=write, name=f"checkpoint-{name}", daemon=True)
+        thread.start()
+        self._writer = (thread, outcome)
+
+    def checkpoint_written(self) -> bool:
+        """Whether the write ``begin_checkpoint`` started has ended (or none is in flight)."""
+        return self._writer is None or not self._writer[0].is_alive()
+
+    def finish_checkpoint(self) -> dict:
+        """Wait for the write ``begin_checkpoint`` started; return the CRC-32 of each chunk written
+        (for the coordinator's manifest) and the write's duration, or raise what it raised."""
+        if self._writer is None:
+            raise RuntimeError(f"shard {self.shard.index}: no checkpoint write in flight")
+        (thread, outcome), self._writer = self._writer, None
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
 
     def load_checkpoint(self, root, name: str, arrays: dict) -> list[str]:
         """Replace the state with this shard's households from checkpoint ``name``, verified against

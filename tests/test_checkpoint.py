@@ -235,3 +235,39 @@ def test_checkpoint_config_keys_are_checked(base):
         validate(OmegaConf.merge(base, {"checkpoint": {"storage_options": None}}))
     with pytest.raises(ConfigError, match="checkpoint.max_recoveries must be >= 0"):
         validate(with_(base, checkpoint__max_recoveries=-1))
+
+
+def test_shard_writes_a_snapshot_in_the_background_while_it_steps(base, tmp_path):
+    # the plain shard class, no Ray: the checkpoint holds the households as they were when the
+    # write began, though the shard stepped (in place) while it was being written
+    from sim.bench import synthetic_inputs
+    from sim.checkpoint import CheckpointStore, StoreSpec, read_region
+    from sim.layout import Shard
+    from sim.shard import HouseholdShard
+
+    inp = synthetic_inputs()
+    n, block = 50_000, 4096
+    shard = HouseholdShard(Shard(0, 0, n), block, "fused", 7)
+    shard.initialise(3.0, 0.3, 0.05, 0.2, inp["stationary"])
+    tables = (inp["params"], inp["productivity"], inp["transition_cdf"], inp["c_table"], inp["share_table"])
+    shard.step(0, *tables)
+    before = shard.get_state()
+    store = CheckpointStore(StoreSpec(str(tmp_path)), "f" * 64, keep=2)
+    name = store.begin(1, n, block)
+    shard.begin_checkpoint(store.root, name)
+    with pytest.raises(RuntimeError, match="already in flight"):
+        shard.begin_checkpoint(store.root, name)
+    shard.step(1, *tables)
+    result = shard.finish_checkpoint()
+    assert shard.checkpoint_written()
+    assert not all(np.array_equal(before[v], shard.state[v]) for v in STATE_DTYPES)  # it did step
+    arrays = {v: {"crc32": c} for v, c in result["crc32"].items()}
+    state, problems = read_region(store.root, name, 0, n, block, arrays)
+    assert problems == []
+    for v in STATE_DTYPES:
+        assert np.array_equal(state[v], before[v]), v
+    # a write that fails (here: no such checkpoint) raises from finish_checkpoint, not silently
+    shard.begin_checkpoint(store.root, "ckpt-missing")
+    with pytest.raises(Exception, match="ckpt-missing|not found|No such") as failed:
+        shard.finish_checkpoint()
+    assert not isinstance(failed.value, RuntimeError) or "in flight" not in str(failed.value)
