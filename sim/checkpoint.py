@@ -17,7 +17,7 @@ Commit protocol: the coordinator creates the group and empty arrays (metadata on
 actor snapshots its households and writes its region straight to the store on a background thread
 (whole chunks: shards start on block boundaries and chunk = block) while the next period is
 stepped, the coordinator writes ``macro.pkl``; once the shards return the CRC-32 of each of their
-chunks (checked after the next step), it writes ``MANIFEST.json`` (period, layout-independent
+chunks (asked after each step), it writes ``MANIFEST.json`` (period, layout-independent
 metadata, per-chunk and macro checksums, and a checksum of the manifest itself), and only then
 prunes older checkpoints down to ``checkpoint.keep``. A checkpoint folder without a manifest does
 not exist; nothing committed is ever written again (every attempt gets a fresh folder name). A
