@@ -21,14 +21,24 @@ from kernels import rng
 from kernels import schema as S
 from kernels.step_numpy import Partials
 
-# per-household contribution columns: the aggregates, then three values for the histograms/extrema
-_EXTRA = {"wealth_end": S.N_AGGREGATES, "risky_end_h": S.N_AGGREGATES + 1}
-N_COLUMNS = S.N_AGGREGATES + len(_EXTRA)
+# per-household contribution columns: the summed aggregates (kernels.aggregates.SUMMED, in that
+# order), then end-of-period wealth for the wealth histogram and extrema
+COLUMN = {a: j for j, a in enumerate(aggregates_rules.SUMMED)}
+WEALTH_END = len(COLUMN)
+N_COLUMNS = len(COLUMN) + 1
+
+
+def aggregates_from_columns(sums: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Per-block aggregates (n_blocks, N_AGGREGATES) from per-block sums of the contribution
+    columns (n_blocks, >= len(SUMMED)); the derived aggregates by ``kernels.aggregates.complete``."""
+    aggregates = np.zeros((sums.shape[0], S.N_AGGREGATES))
+    aggregates[:, list(COLUMN)] = sums[:, : len(COLUMN)]
+    return aggregates_rules.complete(aggregates, np.asarray(params, dtype=np.float64))
 
 
 def _source() -> str:
     P = {k: v for k, v in S.PARAMS.items()}
-    A = {k: v for k, v in S.AGGREGATES.items()}
+    A = {name: COLUMN[a] for name, a in S.AGGREGATES.items() if a in COLUMN}  # name -> column
     return f"""
 typedef unsigned long long u64;
 __device__ __forceinline__ u64 mix64(u64 x) {{
@@ -130,8 +140,7 @@ extern "C" __global__ void household_step(
     o[{A['risky_end']} * stride] = k_new;
     o[{A['income']} * stride] = income;
     o[{A['poor']} * stride] = income < p[{P['poverty_line']}] ? 1.0 : 0.0;
-    o[{_EXTRA['wealth_end']} * stride] = b_new + k_new;
-    o[{_EXTRA['risky_end_h']} * stride] = k_new;
+    o[{WEALTH_END} * stride] = b_new + k_new;
     bins[i] = bin_of(b_new + k_new);
     bins[stride + i] = bin_of(income);
     bins[2 * stride + i] = bin_of(c);
@@ -172,15 +181,14 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
         np.int32(c_table.shape[1]), np.int64(n), np.int64(stride), out, bins))
 
     blocks = out.reshape(N_COLUMNS, n_blocks, block_size)
-    aggregates = blocks[: S.N_AGGREGATES].sum(axis=2).T.get()  # the derived columns are zero here
-    aggregates_rules.complete(aggregates, np.asarray(params, dtype=np.float64))
-    cols = {"wealth": out[_EXTRA["wealth_end"], :n], "income": out[S.A_INCOME, :n],
-            "consumption": out[S.A_CONSUMPTION, :n]}
+    aggregates = aggregates_from_columns(blocks[:WEALTH_END].sum(axis=2).T.get(), params)
+    cols = {"wealth": out[WEALTH_END, :n], "income": out[COLUMN[S.A_INCOME], :n],
+            "consumption": out[COLUMN[S.A_CONSUMPTION], :n]}
     blk = cp.arange(n, dtype=cp.int64) // block_size
     hist = cp.zeros((n_blocks, S.N_HISTOGRAMS, S.N_BINS))
     rows = (
         (0, {S.H_WEALTH_COUNT: None, S.H_WEALTH_SUM: cols["wealth"],
-             S.H_WEALTH_RISKY: out[_EXTRA["risky_end_h"], :n], S.H_WEALTH_CONSUMPTION: cols["consumption"]}),
+             S.H_WEALTH_RISKY: out[COLUMN[S.A_RISKY_END], :n], S.H_WEALTH_CONSUMPTION: cols["consumption"]}),
         (1, {S.H_INCOME_COUNT: None, S.H_INCOME_SUM: cols["income"]}),
         (2, {S.H_CONSUMPTION_COUNT: None, S.H_CONSUMPTION_SUM: cols["consumption"]}),
     )

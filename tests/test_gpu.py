@@ -103,7 +103,7 @@ extern "C" void run_grid(double* b, double* k, float* x, unsigned char* z, unsig
 def test_cuda_source_run_on_the_host_matches_numpy_reference(tmp_path):
     import ctypes
 
-    from kernels import aggregates, rng, step_cupy
+    from kernels import rng, step_cupy
     from sim.bench import synthetic_inputs
 
     src = tmp_path / "household_step.cpp"
@@ -140,9 +140,11 @@ def test_cuda_source_run_on_the_host_matches_numpy_reference(tmp_path):
                  ptr(out), ptr(bins), ctypes.c_uint(-(-n // threads)), ctypes.c_uint(threads))
         for name in S.STATE_DTYPES:  # the household arithmetic, bit for bit
             assert np.array_equal(host[name], ref[name]), name
-        sums = out[: S.N_AGGREGATES].reshape(S.N_AGGREGATES, n_blocks, block).sum(axis=2).T.copy()
-        aggregates.complete(sums, p)
-        np.testing.assert_allclose(sums, expect.aggregates, rtol=1e-12, atol=1e-9)
+        # the per-block reduction and the derived aggregates, as step_cupy.step does them on the GPU
+        sums = out.reshape(step_cupy.N_COLUMNS, n_blocks, block).sum(axis=2).T
+        got = step_cupy.aggregates_from_columns(sums, p)
+        np.testing.assert_allclose(got, expect.aggregates, rtol=1e-12, atol=1e-9)
         wealth = ref["safe"] + ref["risky"]
+        assert np.array_equal(out[step_cupy.WEALTH_END, :n], wealth)
         assert np.array_equal(bins[0, :n], S.bin_index(wealth))
-        assert np.array_equal(bins[2, :n], S.bin_index(out[S.A_CONSUMPTION, :n]))
+        assert np.array_equal(bins[2, :n], S.bin_index(out[step_cupy.COLUMN[S.A_CONSUMPTION], :n]))
