@@ -612,9 +612,11 @@ class Supervisor:
         """Begin a checkpoint of the state after period ``macro.period - 1``: the shards snapshot
         their households and write them in the background while the run goes on (the state is a
         few bytes per household, so the snapshot costs little next to a period); ``settle``
-        commits it as soon as the writes have ended, and at the latest once period
-        ``macro.period + max(1, every // 2) - 1`` has been stepped: a shard lost after that always
-        finds it. At most one checkpoint is in flight."""
+        commits it as soon as the writes have ended, and at the latest right after period
+        ``min(macro.period + max(1, every // 2) - 1, periods - 1)`` is stepped (so never after the
+        run's last period). A shard lost after the commit finds the checkpoint; one lost before
+        it finds the previous one, so the longest replay is ``every + max(1, every // 2) - 1``
+        periods. At most one checkpoint is in flight."""
         self.settle()
         self._phase, self._phase_period = "checkpoint", macro.period
         t0 = time.perf_counter()
@@ -624,7 +626,7 @@ class Supervisor:
         blob = macro.to_bytes()
         self.store.put_macro(name, blob)
         self._pending = {"name": name, "period": macro.period, "blob": blob, "seconds": time.perf_counter() - t0,
-                         "commit_by": macro.period + max(1, self.every // 2) - 1}
+                         "commit_by": min(macro.period + max(1, self.every // 2) - 1, self.periods - 1)}
         self._phase = "step"
 
     def settle(self, stepped: int | None = None) -> None:

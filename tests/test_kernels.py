@@ -144,6 +144,11 @@ def test_derived_aggregates_are_the_households_flows_summed(setup, backend):
     spending = agg[:, S.A_CONSUMPTION] + agg[:, S.A_CONSUMPTION_TAX] + agg[:, S.A_FEES]
     np.testing.assert_allclose(spending, income - change, rtol=1e-12)
     np.testing.assert_allclose(agg[:, S.A_CONSUMPTION_TAX] / agg[:, S.A_CONSUMPTION], p[S.P_TAX_CONSUMPTION])
+    # a block of one household: the rules repeat the household's own arithmetic, bit for bit
+    st = _state(n, setup)
+    one = _step(backend, st, setup, block=1).aggregates
+    for name, per_household in flows.items():
+        assert np.array_equal(one[:, S.AGGREGATES[name]], per_household), name
 
 
 def test_transition_rates(setup):
