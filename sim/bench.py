@@ -212,6 +212,15 @@ def _print_human(r: dict) -> None:
     s = r.get("solver", {})
     if "seconds" in s:
         print(f"household solver             {s['seconds']:.3f} s for the default problem")
+    ck = r.get("checkpoint", {})
+    if "write_mb_per_s" in ck:
+        print(f"checkpoint write / read      {ck['write_mb_per_s']:.0f} / {ck['read_mb_per_s']:.0f} MB/s "
+              f"({ck['households']:,} households, every {ck['every']} periods)")
+        print(f"checkpoint share of run      step loop waited {ck['checkpoint_share_of_run']:.1%}; "
+              f"{ck['run_time_added_share']:.1%} of run time against a run without checkpoints")
+        rec = ck["recovery"]
+        print(f"killed worker to running     {rec['seconds_to_running_again']:.1f} s "
+              f"({rec['seconds_to_caught_up']:.1f} s until caught up)")
     if "scale_run" in r:
         sr = r["scale_run"]
         print(f"sim run 10^7 x 100           {sr['seconds']:.1f} s, peak memory {sr['peak_memory_bytes'] / 2**30:.2f} GiB")
