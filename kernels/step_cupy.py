@@ -160,6 +160,35 @@ def _kernel():
     return _KERNEL
 
 
+def device_tables(params, productivity, transition_cdf, c_table, share_table) -> tuple:
+    """The period's inputs as float64 device arrays, in the order ``launch`` takes them."""
+    import cupy as cp
+
+    return tuple(cp.asarray(np.ascontiguousarray(a, dtype=np.float64))
+                 for a in (params, productivity, transition_cdf, c_table, share_table))
+
+
+def launch(state, first_id, period, key, tables, block_size):
+    """The household kernel alone: advances ``state`` (device arrays) in place and returns the
+    per-household contribution columns (N_COLUMNS, padded length) and bin indices (3, padded)."""
+    import cupy as cp
+
+    p, productivity, cdf, c_table, share_table = tables
+    n = int(state["safe"].shape[0])
+    stride = -(-n // block_size) * block_size  # padded: the tail of the last block contributes zeros
+    out = cp.zeros((N_COLUMNS, stride))
+    bins = cp.zeros((3, stride), dtype=cp.int32)
+    words = [np.uint64(rng.period_word(period, st))
+             for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
+    threads = 256
+    _kernel()(((n + threads - 1) // threads,), (threads,), (
+        state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
+        np.uint64(first_id), np.uint64(key), *words, p, productivity, cdf,
+        np.int32(productivity.shape[0]), c_table, share_table, np.int32(c_table.shape[1]),
+        np.int64(n), np.int64(stride), out, bins))
+    return out, bins
+
+
 def step(state, first_id, period, key, params, productivity, transition_cdf, c_table, share_table,
          block_size) -> Partials:
     """Same contract as ``kernels.step_numpy.step``; ``state`` holds CuPy arrays on the device."""
@@ -167,18 +196,9 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
 
     n = int(state["safe"].shape[0])
     n_blocks = -(-n // block_size)
-    stride = n_blocks * block_size  # padded: the tail of the last block contributes zeros
-    out = cp.zeros((N_COLUMNS, stride))
-    bins = cp.zeros((3, stride), dtype=cp.int32)
-    dev = lambda a: cp.asarray(np.ascontiguousarray(a, dtype=np.float64))  # noqa: E731
-    words = [np.uint64(rng.period_word(period, st))
-             for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
-    threads = 256
-    _kernel()(((n + threads - 1) // threads,), (threads,), (
-        state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
-        np.uint64(first_id), np.uint64(key), *words, dev(params), dev(productivity),
-        dev(transition_cdf), np.int32(len(productivity)), dev(c_table), dev(share_table),
-        np.int32(c_table.shape[1]), np.int64(n), np.int64(stride), out, bins))
+    stride = n_blocks * block_size
+    tables = device_tables(params, productivity, transition_cdf, c_table, share_table)
+    out, bins = launch(state, first_id, period, key, tables, block_size)
 
     blocks = out.reshape(N_COLUMNS, n_blocks, block_size)
     aggregates = aggregates_from_columns(blocks[:WEALTH_END].sum(axis=2).T.get(), params)

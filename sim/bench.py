@@ -107,6 +107,8 @@ def hark_rate(households: int, periods: int) -> dict:
 
 
 def gpu_figures(households: int) -> dict:
+    """The CuPy backend on GPU 0: the whole step (kernel, per-block reductions, histograms, copies
+    back to the host), the household kernel alone (CUDA events), and device bytes per household."""
     try:
         import cupy as cp
 
@@ -116,9 +118,43 @@ def gpu_figures(households: int) -> dict:
     if n_gpu == 0:
         return {"available": False, "reason": "CuPy found no CUDA device"}
     name = cp.cuda.runtime.getDeviceProperties(0)["name"]
-    rate = kernel_rate("cupy", households, periods=5, block_size=65536)
+    try:
+        rate = kernel_rate("cupy", households, periods=5, block_size=65536)
+        alone = _gpu_kernel_alone(households, block_size=65536)
+    except Exception as exc:  # report, and let the CPU figures stand
+        return {"available": False, "reason": f"GPU benchmark failed: {type(exc).__name__}: {exc}"}
     return {"available": True, "device": name.decode() if isinstance(name, bytes) else str(name),
-            "households": households, "household_steps_per_second": rate}
+            "households": households, "household_steps_per_second": rate, **alone}
+
+
+def _gpu_kernel_alone(households: int, block_size: int, periods: int = 5) -> dict:
+    import cupy as cp
+
+    from kernels import step_cupy
+    from kernels.initial import initial_state
+    from kernels.rng import seed_key
+
+    inp = synthetic_inputs()
+    key = seed_key(1)
+    state = {k: cp.asarray(v) for k, v in
+             initial_state(0, households, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"]).items()}
+    tables = step_cupy.device_tables(inp["params"], inp["productivity"], inp["transition_cdf"],
+                                     inp["c_table"], inp["share_table"])
+    pool = cp.get_default_memory_pool()
+    pool.free_all_blocks()
+    step_cupy.step(state, 0, 0, key, inp["params"], inp["productivity"], inp["transition_cdf"],
+                   inp["c_table"], inp["share_table"], block_size)  # compiles; the pool keeps its peak
+    device_bytes = pool.total_bytes()
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    best = float("inf")
+    for t in range(1, periods + 1):
+        start.record()
+        step_cupy.launch(state, 0, t, key, tables, block_size)  # includes zeroing its output columns
+        end.record()
+        end.synchronize()
+        best = min(best, cp.cuda.get_elapsed_time(start, end) / 1e3)
+    return {"kernel_alone_household_steps_per_second": households / best,
+            "device_bytes_per_household": device_bytes / households}
 
 
 def scale_run(households: int = 10_000_000, periods: int = 100) -> dict:
@@ -203,7 +239,9 @@ def _print_human(r: dict) -> None:
         print(f"{name:>6} kernel, one core    {c['household_steps_per_second'] / 1e6:8.1f} M household-steps/s "
               f"({c['ratio_to_bandwidth_bound']:.1%} of the bandwidth bound)")
     g = r["gpu"]
-    print(f"gpu                          {g['household_steps_per_second'] / 1e9:.2f} G household-steps/s on {g['device']}"
+    print(f"gpu                          {g['household_steps_per_second'] / 1e9:.2f} G household-steps/s per "
+          f"step, {g['kernel_alone_household_steps_per_second'] / 1e9:.2f} G kernel alone, "
+          f"{g['device_bytes_per_household']:.0f} device bytes per household, on {g['device']}"
           if g.get("available") else f"gpu                          skipped: {g['reason']}")
     h = r.get("hark", {})
     if h.get("available"):

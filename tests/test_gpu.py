@@ -99,23 +99,34 @@ extern "C" void run_grid(double* b, double* k, float* x, unsigned char* z, unsig
 """
 
 
-@pytest.mark.skipif(shutil.which("c++") is None, reason="no C++ compiler to build the CUDA source for the host")
-def test_cuda_source_run_on_the_host_matches_numpy_reference(tmp_path):
+@pytest.fixture(scope="module")
+def host_run_grid(tmp_path_factory):
+    """The generated CUDA source built as a host library; ``run_grid`` plays the whole grid."""
     import ctypes
 
-    from kernels import rng, step_cupy
-    from sim.bench import synthetic_inputs
+    from kernels import step_cupy
 
-    src = tmp_path / "household_step.cpp"
+    if shutil.which("c++") is None:
+        pytest.skip("no C++ compiler to build the CUDA source for the host")
+    tmp = tmp_path_factory.mktemp("cuda_on_host")
+    src = tmp / "household_step.cpp"
     src.write_text(_HOST_PRELUDE + step_cupy._source() + _HOST_GRID)
-    lib_path = tmp_path / "household_step.so"
+    lib_path = tmp / "household_step.so"
     # no contraction into FMA and no fast math: the same IEEE operations as NumPy (and as nvcc with
     # --fmad=false)
     proc = subprocess.run(["c++", "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o", str(lib_path),
                            str(src)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    run_grid = ctypes.CDLL(str(lib_path)).run_grid
+    return ctypes.CDLL(str(lib_path)).run_grid
 
+
+def test_cuda_source_run_on_the_host_matches_numpy_reference(host_run_grid):
+    import ctypes
+
+    from kernels import rng, step_cupy
+    from sim.bench import synthetic_inputs
+
+    run_grid = host_run_grid
     inp = synthetic_inputs()
     key = seed_key(3)
     n, block, threads = 50_003, 4096, 256
@@ -148,3 +159,90 @@ def test_cuda_source_run_on_the_host_matches_numpy_reference(tmp_path):
         assert np.array_equal(out[step_cupy.WEALTH_END, :n], wealth)
         assert np.array_equal(bins[0, :n], S.bin_index(wealth))
         assert np.array_equal(bins[2, :n], S.bin_index(out[step_cupy.COLUMN[S.A_CONSUMPTION], :n]))
+
+
+class _HostArray(np.ndarray):
+    """A NumPy array with CuPy's ``get()``, for the stand-in below."""
+
+    def get(self):
+        return np.asarray(self)
+
+
+def _host(a):
+    return np.asarray(a).view(_HostArray)
+
+
+def _cupy_on_the_host(run_grid):
+    """A stand-in for the parts of CuPy that ``kernels.step_cupy`` uses: NumPy arrays, and a
+    RawKernel that runs the CUDA source built for the host. CuPy cannot run without a GPU; this
+    lets the backend's own host logic (reductions, histograms, extrema) run everywhere."""
+    import ctypes
+    import time
+    import types
+
+    def kernel(grid, block, args):
+        conv = {np.uint64: ctypes.c_uint64, np.int32: ctypes.c_int, np.int64: ctypes.c_longlong}
+        c_args = [ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) else conv[type(a)](a)
+                  for a in args]
+        run_grid(*c_args, ctypes.c_uint(grid[0]), ctypes.c_uint(block[0]))
+
+    fake = types.ModuleType("cupy")
+    fake.RawKernel = lambda source, name, options=(): kernel
+    fake.asarray = lambda a: _host(np.ascontiguousarray(a))
+    for name in ("zeros", "full", "empty", "arange", "bincount"):
+        fake.__dict__[name] = (lambda f: lambda *a, **k: _host(f(*a, **k)))(getattr(np, name))
+    fake.inf, fake.int32, fake.int64 = np.inf, np.int32, np.int64
+    # what sim.bench's GPU figures call: a device, events, a memory pool
+    clock = types.SimpleNamespace(record=lambda self: setattr(self, "t", time.perf_counter()),
+                                  synchronize=lambda self: None)
+    event = type("Event", (), {"record": clock.record, "synchronize": clock.synchronize})
+    fake.cuda = types.SimpleNamespace(
+        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1,
+                                      getDeviceProperties=lambda i: {"name": b"host stand-in"}),
+        Device=lambda: types.SimpleNamespace(synchronize=lambda: None),
+        Event=event, get_elapsed_time=lambda a, b: (b.t - a.t) * 1e3)
+    pool = types.SimpleNamespace(free_all_blocks=lambda: None, total_bytes=lambda: 0)
+    fake.get_default_memory_pool = lambda: pool
+    return fake
+
+
+def test_cupy_backend_host_logic_matches_numpy_reference(host_run_grid, monkeypatch):
+    # step_cupy.step end to end (device tables, launch, per-block sums, derived aggregates,
+    # histograms, extrema), with the kernel run on the host and NumPy in CuPy's place
+    import sys
+
+    from kernels import step_cupy
+    from sim.bench import synthetic_inputs
+
+    monkeypatch.setitem(sys.modules, "cupy", _cupy_on_the_host(host_run_grid))
+    monkeypatch.setattr(step_cupy, "_KERNEL", None)
+    inp = synthetic_inputs()
+    key = seed_key(4)
+    n, block = 30_011, 4096
+    ref = initial_state(0, n, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"])
+    dev = {name: _host(v.copy()) for name, v in ref.items()}
+    args = (inp["params"], inp["productivity"], inp["transition_cdf"], inp["c_table"], inp["share_table"], block)
+    for t in range(3):
+        expect = step_numpy.step(ref, 0, t, key, *args)
+        got = step_cupy.step(dev, 0, t, key, *args)
+        for name in S.STATE_DTYPES:
+            assert np.array_equal(np.asarray(dev[name]), ref[name]), name
+        np.testing.assert_allclose(got.aggregates, expect.aggregates, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(got.histograms, expect.histograms, rtol=1e-12, atol=1e-9)
+        np.testing.assert_array_equal(got.extrema, expect.extrema)
+
+
+def test_bench_gpu_figures_run_on_the_stand_in(host_run_grid, monkeypatch):
+    # the GPU section of `sim bench` has no GPU to run on here: run its code path on the stand-in
+    import sys
+
+    from kernels import step_cupy
+    from sim import bench
+
+    monkeypatch.setitem(sys.modules, "cupy", _cupy_on_the_host(host_run_grid))
+    monkeypatch.setattr(step_cupy, "_KERNEL", None)
+    figures = bench.gpu_figures(20_000)
+    assert figures["available"], figures
+    assert figures["device"] == "host stand-in" and figures["households"] == 20_000
+    assert figures["household_steps_per_second"] > 0 and figures["kernel_alone_household_steps_per_second"] > 0
+    assert "device_bytes_per_household" in figures
