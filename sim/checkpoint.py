@@ -536,12 +536,6 @@ class ShardPool:
 
         ray.get([a.begin_checkpoint.remote(root, name) for a in self.actors])
 
-    def written(self) -> bool:
-        """Whether every shard's background write has ended."""
-        import ray
-
-        return all(ray.get([a.checkpoint_written.remote() for a in self.actors]))
-
     def finish_write(self) -> list[dict]:
         """Wait for every shard's write; their chunk checksums, in shard order."""
         import ray
@@ -612,11 +606,11 @@ class Supervisor:
         """Begin a checkpoint of the state after period ``macro.period - 1``: the shards snapshot
         their households and write them in the background while the run goes on (the state is a
         few bytes per household, so the snapshot costs little next to a period); ``settle``
-        commits it as soon as the writes have ended, and at the latest right after period
-        ``min(macro.period + max(1, every // 2) - 1, periods - 1)`` is stepped (so never after the
-        run's last period). A shard lost after the commit finds the checkpoint; one lost before
-        it finds the previous one, so the longest replay is ``every + max(1, every // 2) - 1``
-        periods. At most one checkpoint is in flight."""
+        commits it right after period ``min(macro.period + max(1, every // 2) - 1, periods - 1)``
+        is stepped (half an interval for the writes; never after the run's last period). A shard
+        lost after the commit finds the checkpoint, one lost before it the previous one (so the
+        longest replay is ``every + max(1, every // 2) - 1`` periods); which one does not depend
+        on timing. At most one checkpoint is in flight."""
         self.settle()
         self._phase, self._phase_period = "checkpoint", macro.period
         t0 = time.perf_counter()
@@ -630,13 +624,11 @@ class Supervisor:
         self._phase = "step"
 
     def settle(self, stepped: int | None = None) -> None:
-        """Commit the checkpoint in flight, if any: write the manifest once the shards' writes have
-        ended, then prune older checkpoints. After period ``stepped``, only if the writes have
-        ended or the checkpoint's deadline has come (then wait for them); with no period, wait."""
+        """Commit the checkpoint in flight, if any: wait for the shards' writes (normally long
+        done), write the manifest, prune older checkpoints. After period ``stepped`` only when
+        that is the checkpoint's commit period; with no period, now."""
         pending = self._pending
-        if pending is None:
-            return
-        if stepped is not None and stepped < pending["commit_by"] and not self.pool.written():
+        if pending is None or (stepped is not None and stepped < pending["commit_by"]):
             return
         self._phase, self._phase_period = "checkpoint", pending["period"]
         t0 = time.perf_counter()

@@ -191,7 +191,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 refs = [ray.put(x) for x in (kernel_params(env, hh), c_table, share_table)]
                 partials = ray.get([a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
                                     for a in pool.actors])
-                sup.settle(stepped=t)  # commit the checkpoint written in the background, once done
+                sup.settle(stepped=t)  # commit the checkpoint written in the background, when due
                 totals = accounts.combine(partials)
                 row = macro.economy.close(t, env, totals)
                 row.update(accounts.distribution_row(totals))

@@ -101,10 +101,6 @@ class HouseholdShard:
         thread.start()
         self._writer = (thread, outcome)
 
-    def checkpoint_written(self) -> bool:
-        """Whether the write ``begin_checkpoint`` started has ended (or none is in flight)."""
-        return self._writer is None or not self._writer[0].is_alive()
-
     def finish_checkpoint(self) -> dict:
         """Wait for the write ``begin_checkpoint`` started; return the CRC-32 of each chunk written
         (for the coordinator's manifest) and the write's duration, or raise what it raised."""
