@@ -22,11 +22,10 @@ SUMMED = (
     S.A_EFFECTIVE_LABOUR, S.A_CONSUMPTION, S.A_SAFE_BEGIN, S.A_RISKY_BEGIN, S.A_SAFE_END,
     S.A_RISKY_END, S.A_INCOME,
 )
-DERIVED = tuple(i for i in range(S.N_AGGREGATES) if i not in SUMMED)
 
 
 def complete(aggregates: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Fill the ``DERIVED`` columns of per-block ``aggregates`` (n_blocks, N_AGGREGATES) in place.
+    """Fill the columns not in ``SUMMED`` of per-block ``aggregates`` (n_blocks, N_AGGREGATES) in place.
 
     Units: goods per period, summed over the block's households. With p the params vector:
       labour income   = w * sum(z of the employed)          labour tax   = tau_l * labour income

@@ -196,9 +196,9 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
 
     n = int(state["safe"].shape[0])
     n_blocks = -(-n // block_size)
-    stride = n_blocks * block_size
     tables = device_tables(params, productivity, transition_cdf, c_table, share_table)
     out, bins = launch(state, first_id, period, key, tables, block_size)
+    stride = out.shape[1]  # n padded to whole blocks
 
     blocks = out.reshape(N_COLUMNS, n_blocks, block_size)
     aggregates = aggregates_from_columns(blocks[:WEALTH_END].sum(axis=2).T.get(), params)

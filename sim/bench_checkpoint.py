@@ -26,11 +26,12 @@ def bench_checkpoint(households: int, *, actors: int = 2, periods: int = 40, eve
                      kill_at: int | None = None, block_size: int | None = None, backend: str = "fused",
                      store: str | None = None, storage_options: dict | None = None,
                      workdir: str | None = None) -> dict:
-    """Runs of ``periods`` periods: one without checkpoints (the baseline), one with a checkpoint
-    every ``every`` left undisturbed (write throughput, checkpoint share of run time, then a timed
-    reload into warm actors for the read throughput), and one where a shard actor is SIGKILLed at
-    ``kill_at`` (default 1.5 intervals in) for the time to recover. ``store`` is checkpoint.store (default: a temporary local directory), with
-    fsspec ``storage_options`` (e.g. ``{"endpoint_url": ...}``)."""
+    """Runs of ``periods`` periods: one with a checkpoint every ``every`` left undisturbed (write
+    throughput, checkpoint share of run time, then a timed reload into warm actors for the read
+    throughput), the same without checkpoints (the baseline), and one where a shard actor is
+    SIGKILLed at ``kill_at`` (default 1.5 intervals in) for the time to recover. ``store`` is
+    checkpoint.store (default: a temporary local directory), with fsspec ``storage_options`` (e.g.
+    ``{"endpoint_url": ...}``)."""
     import ray
 
     from sim import checkpoint as ck

@@ -16,8 +16,8 @@ Store layout (``checkpoint.store``: a local path or any fsspec URL; null = <run 
 Commit protocol: the coordinator creates the group and empty arrays (metadata only), every shard
 actor snapshots its households and writes its region straight to the store on a background thread
 (whole chunks: shards start on block boundaries and chunk = block) while the next period is
-stepped, the coordinator writes ``macro.pkl``; once the shards return the CRC-32 of each of their
-chunks (asked after each step), it writes ``MANIFEST.json`` (period, layout-independent
+stepped, the coordinator writes ``macro.pkl``; half an interval later (``Supervisor.checkpoint``)
+it collects the CRC-32 of each of their chunks and writes ``MANIFEST.json`` (period, layout-independent
 metadata, per-chunk and macro checksums, and a checksum of the manifest itself), and only then
 prunes older checkpoints down to ``checkpoint.keep``. A checkpoint folder without a manifest does
 not exist; nothing committed is ever written again (every attempt gets a fresh folder name). A
@@ -58,7 +58,7 @@ PREFIX = "ckpt-"
 # Blosc with LZ4 after a bit shuffle: as small as zstd level 1 on household state (about 1.3x on
 # evolved states) and about five times faster to encode (2.2 against 0.45 GB/s on one core), which
 # keeps the checkpoint's share of run time low now that the kernel takes ~15 ns per household.
-CODEC = "blosc(lz4, clevel=1, bitshuffle)"
+CODEC = {"cname": "lz4", "clevel": 1, "shuffle": "bitshuffle"}
 PROBE_TIMEOUT_S = 60.0
 # config keys that never change results (so a checkpoint stays valid when they differ)
 RESULT_NEUTRAL_KEYS = ("cluster", "checkpoint", "output.progress")
@@ -240,7 +240,7 @@ class CheckpointStore:
                                 attributes={"period": period, "format": FORMAT})
         for var, dtype in STATE_DTYPES.items():
             group.create_array(var, shape=(households,), chunks=(block_size,), dtype=dtype,
-                               compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"), fill_value=0,
+                               compressors=BloscCodec(**CODEC), fill_value=0,
                                dimension_names=("household",))
         return name
 
@@ -278,7 +278,7 @@ class CheckpointStore:
             "households": households,
             "block_size": block_size,
             "chunk_households": block_size,
-            "codec": CODEC,
+            "codec": "blosc({cname}, clevel={clevel}, {shuffle})".format(**CODEC),
             "checksum_algorithm": "crc32 of the decoded bytes of each chunk",
             "arrays": arrays,
             "state_bytes": int(sum(res["bytes"] for res in shard_results)),

@@ -205,7 +205,6 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 macro = sup.recover(exc, t)
                 prov.write(macro)
             progress(macro.period, time.perf_counter() - t0, int(pop.households))
-        sup.settle()  # a no-op: every checkpoint is committed by the settle after the last period
     finally:
         progress.close()
         pool.kill()
