@@ -26,8 +26,10 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .aiyagari_table import ALPHA, BETA, DELTA, TABLE_II, cells
-from .household import HouseholdProblem, PolicySolution, solve_household
+from .household import solve_household
 from .markov import stationary_distribution, tauchen
+from .policy import PolicySolution
+from .problem import HouseholdProblem
 from .stationary import stationary_wealth
 
 __all__ = [

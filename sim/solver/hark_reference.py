@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .household import HouseholdProblem
+from .problem import HouseholdProblem
 
 __all__ = ["hark_markov_consumption", "hark_portfolio_policy"]
 

@@ -18,8 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .household import HouseholdProblem, PolicySolution, asset_grid
 from .interp import interp_rows
+from .policy import PolicySolution
+from .problem import HouseholdProblem, asset_grid
 
 __all__ = ["StationaryDistribution", "stationary_wealth", "transition_matrix"]
 
