@@ -1,4 +1,5 @@
-"""``sim bench``: the performance figures of DESIGN.md, measured in one run on this machine.
+"""``sim bench``: the performance figures of docs/design.md ("Performance figures"), measured in
+one run on this machine.
 
 Figures (JSON with ``--json``):
 * memory-copy bandwidth (NumPy copy of a large array; bytes read + written per second);

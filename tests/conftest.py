@@ -12,7 +12,8 @@ import os
 import pytest
 
 # Token auth is turned on by the first local ray.init() on a machine unless every process agrees
-# on a mode (see shared/NOTES-TOOLS.md); tests use loopback only, so disable it everywhere.
+# on a mode (see docs/development.md, "Ray in tests and on a shared machine"); tests use loopback
+# only, so disable it everywhere.
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 # Keep Ray from spamming the test output with its own usage-stats prompt.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

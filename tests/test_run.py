@@ -1,5 +1,5 @@
 """End to end on the session's real Ray instance: layout-independent, seed-dependent results and the
-run directory of DESIGN.md ("Interfaces")."""
+run directory of docs/design.md ("Interfaces users rely on")."""
 import json
 import os
 import subprocess
