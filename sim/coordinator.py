@@ -48,16 +48,23 @@ class RunSummary:
     final: dict[str, float] = field(default_factory=dict)
 
 
-def connect_ray(cluster_cfg) -> None:
-    """Attach to the configured cluster, RAY_ADDRESS, or start a local Ray instance."""
-    if ray.is_initialized():
-        return
-    address = cluster_cfg.address or os.environ.get("RAY_ADDRESS")
-    quiet = dict(log_to_driver=False, configure_logging=False)
+def init_ray(address: str | None, **options) -> None:
+    """Attach to the cluster at ``address``, or start a private local Ray instance.
+
+    ``address="local"`` when none is given: a bare ``ray.init()`` would join whatever cluster
+    ``$RAY_TMPDIR/ray/ray_current_cluster`` names (someone else's, or a dead one, where it hangs
+    for ever)."""
     if address:
-        ray.init(address=address, **quiet)
+        ray.init(address=address, **options)
     else:
-        ray.init(include_dashboard=False, **quiet)
+        ray.init(address="local", include_dashboard=False, **options)
+
+
+def connect_ray(cluster_cfg) -> None:
+    """Attach to the configured cluster, RAY_ADDRESS, or start a private local Ray instance."""
+    if not ray.is_initialized():
+        init_ray(cluster_cfg.address or os.environ.get("RAY_ADDRESS"),
+                 log_to_driver=False, configure_logging=False)
 
 
 def _cpus_per_actor(cluster_cfg) -> float:

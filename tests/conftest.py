@@ -28,6 +28,7 @@ def ray_session():
     import ray
 
     ctx = ray.init(
+        address="local",  # a private instance, never a cluster some other process left behind
         num_cpus=2,
         include_dashboard=True,
         dashboard_host="127.0.0.1",

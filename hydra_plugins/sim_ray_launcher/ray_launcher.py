@@ -61,9 +61,10 @@ class SimRayLauncher(Launcher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         if not ray.is_initialized():
-            address = self.address or os.environ.get("RAY_ADDRESS")
-            ray.init(address=address, log_to_driver=True, configure_logging=False,
-                     **({} if address else {"include_dashboard": False}))
+            from sim.coordinator import init_ray
+
+            init_ray(self.address or os.environ.get("RAY_ADDRESS"), log_to_driver=True,
+                     configure_logging=False)
         remote = ray.remote(num_cpus=self.num_cpus, max_retries=0)(_run_one)
         log.info(f"Launching {len(job_overrides)} jobs on Ray")
         state = Singleton.get_state()
