@@ -162,6 +162,13 @@ class FixedPriceEconomy:
         }
 
 
+def check_config(cfg) -> None:
+    """Refuse (ConfigError) keys the configured closure cannot honour; cheap, no state built, so
+    a caller can run it before any Ray work (``make_economy`` runs it too)."""
+    if cfg.economy.closure == "fixed":
+        check_fixed(cfg)
+
+
 def make_economy(cfg, key: int):
     """The macro block of ``economy.closure``: fixed (this module), classical
     (sim/macro/classical.py) or demand (sim/macro/demand.py); see docs/economy.md."""

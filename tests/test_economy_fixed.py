@@ -5,7 +5,7 @@ import pytest
 
 from economy_driver import simulate
 from sim.config import ConfigError, compose
-from sim.economy import make_economy
+from sim.economy import check_config, make_economy
 
 PLAIN = ["economy.closure=fixed", "policy.fiscal.rule=deficit", "policy.government.spending=0"]
 
@@ -22,6 +22,9 @@ def test_fixed_closure_refuses_what_it_cannot_honour(override, key):
         make_economy(cfg, 7)
     message = str(info.value)
     assert len(message.splitlines()) == 1 and "economy.closure=demand" in message
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        check_config(cfg)  # the same refusal, without building anything
+    check_config(compose([*PLAIN[1:], "economy.closure=demand", override]))  # demand honours it
 
 
 def test_fixed_closure_pays_the_ubi_from_its_start_up_its_ramp():
