@@ -11,40 +11,53 @@ Every economy also has ``initial_automation`` (Phi at t = 0, for the households'
 
 ``FixedPriceEconomy`` is the first slice (economy.closure=fixed): prices and labour-market rates are
 given by the config; output is measured from the income side, Y = w L + (R_f - 1) B + (E R_k - 1) K,
-and the government's budget closes with debt. The classical and demand closures (MODEL.md) live in
-sim/macro/classical.py and sim/macro/demand.py on the shared machinery of sim/macro/closure.py.
+and the government's budget closes with debt. It shares the government block with the other
+closures (sim/macro/government.py: taxes, the UBI's start, ramp and indexation, G as a share of
+potential output, the fiscal rule) and refuses the keys it has no sector for (``check_fixed``).
+The classical and demand closures (MODEL.md) live in sim/macro/classical.py and
+sim/macro/demand.py on the shared machinery of sim/macro/closure.py.
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
-from scipy.special import ndtri
-
-from kernels import rng
 from sim.accounts import Totals, household_budget_residual
+from sim.config import ConfigError
 from sim.environment import PeriodEnvironment
+from sim.macro import government as gov
+from sim.macro.shocks import lognormal_return
 
-AGGREGATE_ID = 2**63  # household id reserved for economy-wide draws (real ids are below it)
-STREAM_RISKY_RETURN = 0
 
-
-def lognormal_return(key: int, period: int, mean: float, std: float) -> float:
-    """Realised gross risky return of a period: lognormal with the given mean and std, drawn from the
-    counter-based generator at the reserved aggregate id (so it is the same on every layout)."""
-    if std == 0:
-        return mean
-    s2 = math.log1p((std / mean) ** 2)
-    u = rng.uniforms(key, np.array([AGGREGATE_ID], dtype=np.uint64), period, STREAM_RISKY_RETURN)[0]
-    return float(mean * math.exp(math.sqrt(s2) * float(ndtri(u)) - 0.5 * s2))
+def check_fixed(cfg) -> None:
+    """Refuse (ConfigError, one line) a policy the fixed closure cannot honour: it has no equity
+    market for the fund and the dominant holder, no intermediaries' accounts, and no potential
+    output before the households report (so no UBI indexed to it)."""
+    p = cfg.policy
+    refused = [
+        ("policy.fund.initial_share", p.fund.initial_share != 0,
+         "set it to 0 (policy.dividend pays a fixed per-household dividend here)"),
+        ("policy.dominant.initial_share", p.dominant.initial_share != 0, "set it to 0"),
+        ("policy.ubi.indexation", p.ubi.indexation == "output",
+         "use prices, nominal or wage (all constant here)"),
+        ("policy.fee.spend_share", p.fee.earner == "intermediaries" and p.fee.spend_share != 1,
+         "set it to 1 (the intermediaries' saving is not tracked here)"),
+    ]
+    for key, bad, fix in refused:
+        if bad:
+            value = p
+            for part in key.split(".")[1:]:
+                value = value[part]
+            raise ConfigError(f"{key}={value} is not honoured by economy.closure=fixed: {fix}, "
+                              "or use economy.closure=demand")
 
 
 class FixedPriceEconomy:
     """Prices, returns and labour-market rates fixed by config (``economy.closure=fixed``)."""
 
     def __init__(self, cfg, key: int):
+        check_fixed(cfg)
         e, p = cfg.economy, cfg.policy
         self.key = key
+        self.fiscal = gov.FiscalSettings.from_config(p)
+        self.fee_earner = str(p.fee.earner)
         self.periods_per_year = int(cfg.periods_per_year)
         self.poverty_share = float(cfg.output.poverty_share)
         self.base = PeriodEnvironment(
@@ -69,6 +82,7 @@ class FixedPriceEconomy:
             dividend=float(p.dividend),
         )
         self.debt = 0.0  # government debt (goods), held by the rest of the economy
+        self.debt_ratio: float | None = None  # last period's debt over annual output (fiscal rule)
 
     @property
     def initial_automation(self) -> float:
@@ -77,10 +91,17 @@ class FixedPriceEconomy:
 
     def state_dict(self) -> dict:
         """The mutable state (checkpoints); everything else comes from the config."""
-        return {"debt": self.debt}
+        return {"debt": self.debt, "debt_ratio": self.debt_ratio}
 
     def load_state_dict(self, state: dict) -> None:
         self.debt = float(state["debt"])
+        self.debt_ratio = None if state["debt_ratio"] is None else float(state["debt_ratio"])
+
+    def _stance(self, t: int) -> gov.FiscalStance:
+        """The shared government block. The UBI index is 1 under every indexation this closure
+        takes: the price level and the wage are constant. G is set at the close (its potential
+        output is measured from the period's incomes), so ``potential`` is 0 here."""
+        return gov.stance(self.fiscal, t, debt_ratio=self.debt_ratio, potential=0.0, index=1.0)
 
     def environment(self, t: int, previous: Totals | None, median_income: float | None) -> PeriodEnvironment:
         b = self.base
@@ -88,7 +109,11 @@ class FixedPriceEconomy:
         automated = 0.0
         if previous is not None and previous["employed"] > 0:
             automated = previous["automated_employed"] / previous["employed"]
+        st = self._stance(t)
         return b.with_(
+            tax_labour=st.tax_labour,
+            tax_capital=st.tax_capital,
+            ubi=st.ubi,
             return_risky=lognormal_return(self.key, t, b.risky_mean, b.risky_std),
             return_risky_income=b.risky_mean,  # the expected return is income, the surprise is not
             poverty_line=line,
@@ -104,8 +129,12 @@ class FixedPriceEconomy:
         potential = env.wage * n + capital_part  # full employment: mean productivity is 1
         revenue = (tot["labour_tax"] + tot["capital_tax"] + tot["wealth_tax"]
                    + tot["consumption_tax"])
-        spending = tot["benefits"] + tot["ubi"] + tot["dividends"]
+        if self.fee_earner == "government":  # a public payment rail
+            revenue = revenue + tot["fees"]
+        government_spending = self._stance(t).spending_share * potential  # G = share x Y*
+        spending = tot["benefits"] + tot["ubi"] + tot["dividends"] + government_spending
         self.debt = self.debt * env.return_safe + spending - revenue
+        self.debt_ratio = self.debt / (output * self.periods_per_year) if output > 0 else None
         saving = tot["income"] - (tot["consumption"] + tot["consumption_tax"] + tot["fees"])
         residual = household_budget_residual(tot)
         return {
@@ -113,7 +142,7 @@ class FixedPriceEconomy:
             "potential_output": potential,
             "consumption": tot["consumption"],
             "investment": saving,
-            "government_spending": 0.0,
+            "government_spending": government_spending,
             "wage": env.wage,
             "return_safe": env.return_safe,
             "return_risky": env.return_risky,
@@ -131,6 +160,13 @@ class FixedPriceEconomy:
             "mean_wealth": (tot["safe_end"] + tot["risky_end"]) / n,
             "sfc_residual": abs(residual) / abs(output),
         }
+
+
+def check_config(cfg) -> None:
+    """Refuse (ConfigError) keys the configured closure cannot honour; cheap, no state built, so
+    a caller can run it before any Ray work (``make_economy`` runs it too)."""
+    if cfg.economy.closure == "fixed":
+        check_fixed(cfg)
 
 
 def make_economy(cfg, key: int):

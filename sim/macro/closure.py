@@ -1,63 +1,36 @@
-"""What the classical and demand closures share: technology and automation, the labour market, the
-sectors' stocks, the period's accounts and the stock-flow checks (docs/economy.md).
+"""What the classical and demand closures share: technology and automation, the labour market,
+policy, the non-household owners, and the period's close (docs/economy.md).
 
 A closure is a ``MacroEconomy`` subclass that decides, at the start of a period (``_plan``), the
 wage, the returns, the labour-market rates, planned output and investment, and at the end
-(``_realise``), realised output, investment and inventories; everything else (policy, owners,
-accounts, outputs) is here. Units: stocks in goods; flows in goods per period; the technology's
-annual flows and rates are converted with dt = 1 / periods_per_year (flows x dt, depreciation
-delta dt per period, interest rates compounded with ``policy_rules.period_rate``).
+(``_output``, ``_realise``), realised output, investment and inventories. Everything else is
+shared: ``environment`` turns the plan into what households face, and ``close`` runs the blocks of
+sim/macro/period.py (flows, ledger, stocks, checks, output row; the balance sheet and its opening
+are stated there). Units: stocks in goods; flows in goods per period; the technology's annual flows
+and rates are converted with dt = 1 / periods_per_year (flows x dt, depreciation delta dt per
+period, interest rates compounded, (1 + r)^dt - 1).
 
 Timing of a period t. ``environment(t)`` reads only the state left by period t-1 (it never changes
 it, so a restart from a checkpoint replays bit for bit) and stores the period's plan; the kernels
 then pay wages, transfers and returns at those prices and report sums; ``close(t)`` books the
 period, checks the accounts and updates the state.
-
-Balance sheet (end of period; goods). Households: safe b, equity k. Firms: capital K, inventories N;
-debt D_F, equity E = k + E_P + E_X (at the value at which it trades), net worth NW_F. Government:
-debt B_G. Fund: equity E_P. Dominant holder: equity E_X. Intermediaries: safe S_I. Safe assets clear
-by firm borrowing (firms issue or redeem debt to finance whatever their equity does not; a negative
-D_F is firms' net cash): b + S_I = D_F + B_G. Equity clears by issuance at value: firms issue or buy
-back equity whenever its holders buy or sell, so E is what the holders hold.
-
-Opening balance sheet (t = -1), fixed when the households' initial holdings are first reported
-(close of period 0): K_0 = ``economy.initial_capital`` x L*_0; N = 0; E = k_0 / (1 - theta_P - theta_X)
-with the fund and the dominant holder owning theta_P E and theta_X E; NW_F = what period 0's
-equity return pays out; D_F = K_0 - E - NW_F; B_G = b_0 + S_I - D_F (the government's initial debt
-is whatever makes the initial claims add up to the capital stock; negative means net assets).
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kernels import rng
-from sim.accounts import Totals, household_budget_residual
+from sim.accounts import Totals
 from sim.environment import PeriodEnvironment
 from sim.macro import government as gov
+from sim.macro import period
 from sim.macro.automation import automation_path
 from sim.macro.labour import LabourMarket
 from sim.macro.ownership import dominant_holder, public_fund
 from sim.macro.payments import Intermediaries
-from sim.macro.sfc import SECTORS, Ledger, flow_of_funds, largest_residual
+from sim.macro.sfc import largest_residual
 from sim.macro.technology import make_technology
-
-AGGREGATE_ID = 2**63  # household id reserved for economy-wide draws (real ids are below it)
-STREAM_EQUITY_SHOCK = 1  # stream 0 is the fixed closure's risky return
-
-
-def equity_shock(key: int, period: int, std: float) -> float:
-    """Mean-one lognormal multiplier with the given std, from the counter-based generator at the
-    reserved aggregate id: the same number on every shard layout and after a restart."""
-    if std == 0:
-        return 1.0
-    from scipy.special import ndtri
-
-    s2 = math.log1p(std**2)
-    u = rng.uniforms(key, np.array([AGGREGATE_ID], dtype=np.uint64), period, STREAM_EQUITY_SHOCK)[0]
-    return float(math.exp(math.sqrt(s2) * float(ndtri(u)) - 0.5 * s2))
 
 
 def automation_params(cfg_path) -> tuple[str, dict]:
@@ -171,7 +144,7 @@ class MacroEconomy:
         return self.tech.factor_prices(K, L, phi)
 
     def _period_rate(self, annual: float) -> float:
-        return float(np.expm1(np.log1p(annual) * self.dt))
+        return period.period_rate(annual, self.dt)
 
     def _belief_cap(self, tax_capital: float, tax_wealth: float) -> float:
         """Largest pre-tax gross return whose after-tax value R satisfies beta R <= patience_cap."""
@@ -236,186 +209,67 @@ class MacroEconomy:
         return 1.0
 
     def close(self, t: int, env: PeriodEnvironment, tot: Totals) -> dict[str, float]:
+        """Book period t from the households' totals, check the accounts, update the state and
+        return the period's outputs: the blocks of sim/macro/period.py in dependency order."""
         plan = self._plan_t
         if plan.t != t:
             raise RuntimeError(f"close({t}) after environment({plan.t})")
-        n = tot["households"]
-        res: dict[str, float] = {}
+        residuals: dict[str, float] = {}
         if t == 0:
-            self._open_balance_sheet(tot, plan)
+            self._store_stocks(period.open_balance_sheet(
+                tot, capital=self.K, theta_fund=self.theta_fund, theta_dominant=self.theta_dominant,
+                payout=plan.payout, intermediaries=self.intermediaries.safe))
         else:  # the households' holdings carry over from the last period, bit for bit
-            res["continuity: household safe assets"] = tot["safe_begin"] - self.hh_safe
-            res["continuity: household equity"] = tot["risky_begin"] - self.hh_risky
-        Rf, Rk = env.return_safe, env.return_risky
-        L, E = tot["effective_labour"], tot["employed"]
-        Y = self._output(plan, L)
-        C = tot["consumption"]
-        b0, k0 = tot["safe_begin"], tot["risky_begin"]
-        EP0, EX0, SI0 = self.fund.equity, self.dominant.equity, self.intermediaries.safe
-        BG0, DF0, H0 = self.government_debt, self.firm_debt, k0 + EP0 + EX0
-        st = plan.stance
-
-        # --- flows of the period (goods) ---
-        fee_received = env.payment_fee * C
-        interest_I = (Rf - 1.0) * SI0
-        C_I = self.intermediaries.spending(fee_received, interest_I)
-        C_X = self.dominant.payout(Rk)
-        dividends_paid = env.dividend * n
-        G = st.spending
-        I, dN = self._realise(plan, Y, C + C_I + C_X + G)
-        demand = C + C_I + C_X + G + I
-
-        led = Ledger()
-        led.transfer("wages", "firms", "households", env.wage * L, tot["labour_income"])
-        led.transfer("labour tax", "households", "government", tot["labour_tax"],
-                     env.tax_labour * tot["labour_income"])
-        led.transfer("capital income tax", "households", "government", tot["capital_tax"],
-                     env.tax_capital * tot["capital_income"])
-        led.transfer("wealth tax", "households", "government", tot["wealth_tax"], env.tax_wealth * (b0 + k0))
-        led.transfer("consumption", "households", "firms", C)
-        led.transfer("consumption tax", "households", "government", tot["consumption_tax"],
-                     env.tax_consumption * C)
-        fee_sector = "intermediaries" if self.intermediaries.earner == "intermediaries" else "government"
-        led.transfer("payment fees", "households", fee_sector, tot["fees"], fee_received)
-        led.transfer("unemployment benefit", "government", "households", env.benefit * (n - E), tot["benefits"])
-        led.transfer("UBI", "government", "households", env.ubi * n, tot["ubi"])
-        led.transfer("fund dividends", "fund", "households", dividends_paid, tot["dividends"])
-        led.entry("interest", "households", (Rf - 1.0) * b0)
-        led.entry("interest", "intermediaries", interest_I)
-        led.entry("interest", "government", -(Rf - 1.0) * BG0)
-        led.entry("interest", "firms", -(Rf - 1.0) * DF0)
-        led.entry("equity returns", "households", (Rk - 1.0) * k0)
-        led.entry("equity returns", "fund", (Rk - 1.0) * EP0)
-        led.entry("equity returns", "dominant", (Rk - 1.0) * EX0)
-        led.entry("equity returns", "firms", -(Rk - 1.0) * H0)
-        led.transfer("consumption of intermediaries", "intermediaries", "firms", C_I)
-        led.transfer("consumption of the dominant holder", "dominant", "firms", C_X)
-        led.transfer("government consumption", "government", "firms", G)
-        # Investment and inventories are bought by firms from firms: receipts (current account)
-        # and purchases (capital account) of the same sector; they enter its net lending as 0.
-        led.entry("investment", "firms", I)
-        led.entry("investment", "firms", -I, capital=True)
-        led.entry("change in inventories", "firms", dN)
-        led.entry("change in inventories", "firms", -dN, capital=True)
-
-        # --- stocks at the end of the period ---
-        self.government_debt = BG0 - led.net_lending("government")
-        self.fund.update(Rk, dividends_paid)
-        self.dominant.update(Rk, C_X)
-        self.intermediaries.update(fee_received if fee_sector == "intermediaries" else 0.0, interest_I, C_I)
-        b1, k1 = tot["safe_end"], tot["risky_end"]
-        equity = k1 + self.fund.equity + self.dominant.equity
-        firm_debt = b1 + self.intermediaries.safe - self.government_debt  # safe assets clear
-        K1 = (1.0 - self.delta * self.dt) * self.K + I
-        N1 = self.inventories + dN
-        net_worth = K1 + N1 - firm_debt - equity
-        depreciation = self.delta * self.dt * self.K
-
-        change = {
-            "households": (b1 + k1) - (b0 + k0),
-            "firms": -(firm_debt - DF0) - (equity - H0),
-            "government": -(self.government_debt - BG0),
-            "fund": self.fund.equity - EP0,
-            "dominant": self.dominant.equity - EX0,
-            "intermediaries": self.intermediaries.safe - SI0,
-        }
-        for item, r in led.row_residuals().items():
-            res[f"row: {item}"] = r
-        for sector, r in flow_of_funds(led, change).items():
-            res[f"flow of funds: {sector}"] = r
-        res["sum of sectoral balances"] = sum(led.net_lending(s) for s in SECTORS)
-        res["household budget (kernels)"] = household_budget_residual(tot)
-        res["household capital income"] = tot["capital_income"] - (Rf - 1.0) * b0 - (Rk - 1.0) * k0
-        res["goods market"] = Y - (C + C_I + C_X + G + I + dN)
-        res["firm net worth"] = net_worth - (self.firm_net_worth + led.net_lending("firms") + I + dN - depreciation)
-        res["net financial assets sum to zero"] = (b1 + k1 + self.fund.equity + self.dominant.equity
-                                                  + self.intermediaries.safe - firm_debt - equity
-                                                  - self.government_debt)
-        sfc, worst = largest_residual(res, Y)
-        self.last_residuals = res
-
-        # --- state update ---
-        self.K, self.inventories = K1, N1
-        self.firm_debt, self.firm_net_worth = firm_debt, net_worth
-        self.hh_safe, self.hh_risky = b1, k1
-        E_prev = self.employed
-        self.automated_share = tot["automated_employed"] / E_prev if E_prev > 0 else 0.0
-        self.employed = E
-        if E > 0:
-            self.labour_per_employed = L / E
-        self.output = Y
-        self.debt_ratio = self.government_debt / (Y * self.ppy) if Y > 0 else None
+            residuals.update(period.continuity(tot, self._stocks()))
+        opening = replace(self._stocks(), household_safe=tot["safe_begin"], household_equity=tot["risky_begin"])
+        output = self._output(plan, tot["effective_labour"])
+        flows = period.period_flows(env, tot, opening, output=output,
+                                    government_spending=plan.stance.spending,
+                                    intermediaries=self.intermediaries, dominant=self.dominant,
+                                    realise=lambda final_demand: self._realise(plan, output, final_demand))
+        ledger = period.book(env, tot, opening, flows, self.intermediaries.earner)
+        depreciation_rate = self.delta * self.dt
+        closing = period.update_stocks(opening, flows, ledger, tot, env, intermediaries=self.intermediaries,
+                                       depreciation_rate=depreciation_rate)
+        residuals.update(period.check(opening, closing, flows, ledger, tot, env,
+                                      depreciation_rate=depreciation_rate))
+        sfc, _ = largest_residual(residuals, output)
+        self.last_residuals = residuals
+        self._store_stocks(closing)
+        self._carry_labour(tot)
+        self.output = output
+        self.debt_ratio = self.government_debt / (output * self.ppy) if output > 0 else None
         self.t = t + 1
-        extra = self._update_expectations(plan, env, Y, demand)
-
-        labour_income = tot["labour_income"]
-        row = {
-            "output": Y,
-            "potential_output": plan.potential,
-            "planned_output": plan.planned_output,
-            "demand": demand,
-            "expected_demand": plan.expected_demand,
-            "consumption": C,
-            "investment": I,
-            "government_spending": G,
-            "inventories": N1,
-            "inventory_change": dN,
-            "capital": K1,
-            "utilisation": plan.utilisation,
-            "tobin_q": plan.tobin_q,
-            "wage": env.wage,
-            "rental_rate": plan.rental,
-            "return_safe": Rf,
-            "return_risky": Rk,
-            "labour_share": labour_income / Y if Y else float("nan"),
-            "unemployment_rate": (tot["unemployed"] + tot["displaced"]) / n,
-            "displacement_rate": tot["displaced"] / n,
-            "employment_rate": E / n,
-            "effective_labour": L,
-            "job_finding": env.job_finding,
-            "separation": env.separation,
-            "automation": plan.phi,
-            "nominal_rate": self._period_rate(plan.nominal_rate),
-            "real_rate": self._period_rate(plan.real_rate),
-            "government_debt": self.government_debt,
-            "government_deficit": -led.net_lending("government"),
-            "debt_to_gdp": self.government_debt / (Y * self.ppy),
-            "tax_revenue": (env.tax_labour * labour_income + env.tax_capital * tot["capital_income"]
-                            + env.tax_wealth * (b0 + k0) + env.tax_consumption * C
-                            + (fee_received if fee_sector == "government" else 0.0)),
-            "tax_labour_rate": env.tax_labour,
-            "tax_capital_rate": env.tax_capital,
-            "ubi_cost": tot["ubi"],
-            "ubi_level": env.ubi,
-            "benefit_cost": tot["benefits"],
-            "fee_revenue": tot["fees"],
-            "intermediaries_spending": C_I,
-            "intermediaries_assets": self.intermediaries.safe,
-            "firm_debt": firm_debt,
-            "firm_net_worth": net_worth,
-            "equity_value": equity,
-            "fund_capital_share": self.fund.equity / equity if equity > 0 else 0.0,
-            "fund_dividend": env.dividend,
-            "dominant_capital_share": self.dominant.equity / equity if equity > 0 else 0.0,
-            "dominant_consumption": C_X,
-            "household_capital_share": k1 / equity if equity > 0 else 0.0,
-            "mean_wealth": (b1 + k1) / n,
-            "sfc_residual": sfc,
-        }
+        extra = self._update_expectations(plan, env, output, flows.demand)
+        row = period.output_row(plan, env, tot, opening, closing, flows, ledger, sfc=sfc,
+                                fee_earner=self.intermediaries.earner, periods_per_year=self.ppy)
         row.update(extra)
         return row
 
-    def _open_balance_sheet(self, tot: Totals, plan: Plan) -> None:
-        """The opening stocks (t = -1) from the households' reported initial holdings."""
-        b0, k0 = tot["safe_begin"], tot["risky_begin"]
-        equity = k0 / (1.0 - self.theta_fund - self.theta_dominant)
-        self.fund.equity = self.theta_fund * equity
-        self.dominant.equity = self.theta_dominant * equity
-        self.hh_safe, self.hh_risky = b0, k0
-        self.firm_net_worth = plan.payout * equity
-        self.inventories = 0.0
-        self.firm_debt = self.K + self.inventories - equity - self.firm_net_worth
-        self.government_debt = b0 + self.intermediaries.safe - self.firm_debt
+    def _stocks(self) -> period.Stocks:
+        """The balance sheet the last close left (households' holdings as it booked them)."""
+        return period.Stocks(
+            household_safe=self.hh_safe, household_equity=self.hh_risky, fund=self.fund.equity,
+            dominant=self.dominant.equity, intermediaries=self.intermediaries.safe,
+            government_debt=self.government_debt, firm_debt=self.firm_debt, capital=self.K,
+            inventories=self.inventories, firm_net_worth=self.firm_net_worth)
+
+    def _store_stocks(self, stocks: period.Stocks) -> None:
+        self.hh_safe, self.hh_risky = stocks.household_safe, stocks.household_equity
+        self.fund.equity, self.dominant.equity = stocks.fund, stocks.dominant
+        self.intermediaries.safe = stocks.intermediaries
+        self.government_debt, self.firm_debt = stocks.government_debt, stocks.firm_debt
+        self.K, self.inventories = stocks.capital, stocks.inventories
+        self.firm_net_worth = stocks.firm_net_worth
+
+    def _carry_labour(self, tot: Totals) -> None:
+        """The labour-market state the next period's plan starts from: employment E_t, the
+        automated share of last period's employed, and mean productivity of the employed L_t/E_t."""
+        employed_before, employed = self.employed, tot["employed"]
+        self.automated_share = tot["automated_employed"] / employed_before if employed_before > 0 else 0.0
+        self.employed = employed
+        if employed > 0:
+            self.labour_per_employed = tot["effective_labour"] / employed
 
     # ----- closure-specific ----------------------------------------------------------------------
     def _plan(self, t, phi, L_full, fp, potential) -> Plan:

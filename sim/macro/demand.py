@@ -47,7 +47,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.macro import policy_rules as pr
-from sim.macro.closure import MacroEconomy, Plan, equity_shock
+from sim.macro.closure import MacroEconomy, Plan
+from sim.macro.shocks import equity_shock
 
 
 class DemandEconomy(MacroEconomy):

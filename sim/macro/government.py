@@ -79,6 +79,7 @@ class FiscalStance:
     ubi_invest_share: float
     spending: float  # G_t, goods per period
     surcharge: float
+    spending_share: float  # G_t / Y*_t after the rule
 
 
 def ubi_index(kind: str, *, price_level: float, wage: float, wage0: float, potential: float,
@@ -125,4 +126,5 @@ def stance(s: FiscalSettings, t: int, *, debt_ratio: float | None, potential: fl
         tax_labour=tax_l, tax_capital=tax_k, tax_consumption=s.tax_consumption, tax_wealth=s.tax_wealth,
         benefit=s.benefit, ubi=s.ubi_level * ubi_ramp(t, s.ubi_start, s.ubi_ramp) * index,
         ubi_invest_share=s.ubi_invest_share, spending=share_g * potential, surcharge=surcharge,
+        spending_share=share_g,
     )

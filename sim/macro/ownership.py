@@ -20,6 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def equity_after(equity: float, gross_return: float, paid: float) -> float:
+    """An owner's equity at the end of the period: E + (R_k - 1) E - paid (goods)."""
+    income = (gross_return - 1.0) * equity
+    return equity + income - paid
+
+
 @dataclass
 class Owner:
     """A non-household owner of firm equity (the fund or the dominant holder)."""
@@ -32,12 +38,6 @@ class Owner:
         """What it pays out or consumes this period: (1 - retain) max(0, (R_k - 1) E)."""
         e = self.equity if equity is None else equity
         return (1.0 - self.retain) * max(0.0, (gross_return - 1.0) * e)
-
-    def update(self, gross_return: float, paid: float) -> float:
-        """Close the period: E += (R_k - 1) E - paid. Returns the equity return received."""
-        income = (gross_return - 1.0) * self.equity
-        self.equity = self.equity + income - paid
-        return income
 
     def state_dict(self) -> dict:
         return {"equity": self.equity}

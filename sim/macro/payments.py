@@ -26,9 +26,11 @@ class Intermediaries:
             return 0.0
         return self.spend_share * (fees + interest)
 
-    def update(self, fees: float, interest: float, spent: float) -> None:
-        if self.earner == "intermediaries":
-            self.safe = self.safe + fees + interest - spent
+    def safe_after(self, safe: float, fees: float, interest: float, spent: float) -> float:
+        """S_I at the end of the period: S_I + F + interest - C_I (unchanged on a public rail)."""
+        if self.earner != "intermediaries":
+            return safe
+        return safe + fees + interest - spent
 
     def state_dict(self) -> dict:
         return {"safe": self.safe}
