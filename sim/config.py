@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.config_schema import SimConfig
+from sim.config_schema import CLOSURES, SimConfig  # noqa: F401 (CLOSURES: for callers)
 
 CONF_DIR = Path(os.environ.get("SIM_CONF_DIR", Path(__file__).resolve().parents[1] / "conf"))
 HINT = "see `sim run --help`, or sim/config_schema.py for every key"
@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 
 
 # --- the schema's fields --------------------------------------------------------------------------
-def _fields(schema: type) -> dict[str, tuple[Any, dataclasses.Field]]:
+def schema_fields(schema: type) -> dict[str, tuple[Any, dataclasses.Field]]:
     """name -> (type, field) of a schema dataclass, with Optional[X] read as X."""
     hints = typing.get_type_hints(schema)
     out = {}
@@ -52,7 +52,7 @@ def schema_field(key: str) -> tuple[Any, dataclasses.Field] | None:
     for part in key.split("."):
         if not _is_block(kind):
             return (kind, spec) if typing.get_origin(kind) is dict else None
-        fields = _fields(kind)
+        fields = schema_fields(kind)
         if part not in fields:
             return None
         kind, spec = fields[part]
@@ -61,7 +61,7 @@ def schema_field(key: str) -> tuple[Any, dataclasses.Field] | None:
 
 def unknown_key(cfg: DictConfig, schema: type = SimConfig, prefix: str = "") -> str | None:
     """The first key of cfg (full dotted name) that the schema does not declare, or None."""
-    fields = _fields(schema)
+    fields = schema_fields(schema)
     for key in cfg.keys():
         name = f"{prefix}{key}"
         if key not in fields:
@@ -77,7 +77,7 @@ def unknown_key(cfg: DictConfig, schema: type = SimConfig, prefix: str = "") -> 
 
 def missing_key(cfg: DictConfig, schema: type = SimConfig, prefix: str = "") -> str | None:
     """The first key the schema declares that cfg lacks (a run directory written by older code)."""
-    for name, (kind, _) in _fields(schema).items():
+    for name, (kind, _) in schema_fields(schema).items():
         if name not in cfg:
             return f"{prefix}{name}"
         if _is_block(kind) and isinstance(cfg[name], DictConfig):
@@ -133,7 +133,7 @@ def _range_problem(value: Any, kind: Any, bounds: dict) -> str | None:
 
 def check_ranges(cfg: DictConfig, schema: type = SimConfig, prefix: str = "") -> None:
     """Check every value against the range declared with its field; ConfigError on the first."""
-    for name, (kind, spec) in _fields(schema).items():
+    for name, (kind, spec) in schema_fields(schema).items():
         value = cfg[name]
         if _is_block(kind):
             check_ranges(value, kind, f"{prefix}{name}.")

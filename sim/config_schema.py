@@ -21,13 +21,15 @@ from typing import Any, Dict, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-BACKENDS = ("numpy", "fused", "cupy")
-CLOSURES = ("fixed", "classical", "demand")
-TECHNOLOGIES = ("korinek_suh", "cobb_douglas")
-AUTOMATION_KINDS = ("constant", "bau", "baseline_agi", "aggressive_agi", "agi", "bout")
-UBI_INDEXATION = ("prices", "nominal", "wage", "output")
-FISCAL_RULES = ("deficit", "tax", "spending")
-FEE_EARNERS = ("intermediaries", "government")
+from kernels import BACKENDS
+from sim.macro.automation import AUTOMATION_KINDS as _AUTOMATION_PATHS
+from sim.macro.government import FEE_EARNERS, FISCAL_RULES, UBI_INDEXATION
+from sim.macro.technology import TECHNOLOGIES as _TECHNOLOGY_CLASSES
+
+# the choices of a key are the names the code that implements them knows
+CLOSURES = ("fixed", "classical", "demand")  # sim.economy.make_economy
+TECHNOLOGIES = tuple(_TECHNOLOGY_CLASSES)
+AUTOMATION_KINDS = tuple(_AUTOMATION_PATHS)
 
 
 def param(default: Any = MISSING, *, ge=None, gt=None, le=None, lt=None, choices=None):

@@ -174,9 +174,9 @@ def test_validate_refuses_a_key_added_behind_the_schema():
 
 
 def _bounded_keys(schema, prefix=""):
-    from sim.config import _fields
+    from sim.config import schema_fields
 
-    for name, (kind, spec) in _fields(schema).items():
+    for name, (kind, spec) in schema_fields(schema).items():
         if dataclasses.is_dataclass(kind):
             yield from _bounded_keys(kind, f"{prefix}{name}.")
         elif any(b in spec.metadata for b in ("ge", "gt", "le", "lt")):
