@@ -37,7 +37,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     from sim.coordinator import run
 
     try:
-        validate(cfg)
+        cfg = validate(cfg)
     except ConfigError as exc:
         print(f"sim run: error: {exc}", file=sys.stderr)
         raise SystemExit(2)

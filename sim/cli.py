@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from sim.config import CONF_DIR, ConfigError
+from sim.config_schema import SimConfig
 
 USAGE = """\
 usage: sim <command> [arguments]
@@ -24,6 +25,7 @@ commands:
 `sim <command> --help` explains each command.
 """
 
+_defaults = SimConfig()  # the schema's defaults, shown in the help
 RUN_HELP = f"""\
 usage: sim run [KEY=VALUE ...] [GROUP=OPTION ...] [-m] [hydra.run.dir=DIR]
 
@@ -31,9 +33,10 @@ Simulate the economy and write a run directory (results.zarr, provenance.json, .
 With no arguments: 10^6 households in 2 shard actors on a local Ray instance, 40 quarters, the
 fused CPU kernel, checkpoints under the run directory.
 
-Frequently used keys (all of conf/config.yaml can be overridden):
-  seed=0                        key of the counter-based random numbers
-  periods=40                    periods to simulate (periods_per_year=4: quarters)
+Frequently used keys (any key of the schema can be overridden; sim/config_schema.py declares each
+one with its type, unit, range and default; an unknown key, also one added with '+', is refused):
+  seed={_defaults.seed:<26}key of the counter-based random numbers
+  periods={_defaults.periods:<23}periods to simulate (periods_per_year={_defaults.periods_per_year}: quarters)
   population.households=N       number of households (population=small|default|large sets a block)
   population.block_size=B       households per reduction block (results never depend on shards)
   cluster.actors=K              shard actors; cluster=ray attaches to a running Ray cluster
@@ -42,7 +45,7 @@ Frequently used keys (all of conf/config.yaml can be overridden):
   checkpoint.every=K            commit a checkpoint every K periods (0 = never)
   checkpoint.store=PATH|URL     checkpoint store (local path or fsspec URL such as s3://bucket/run)
   checkpoint.storage_options   fsspec options, e.g. +checkpoint.storage_options.endpoint_url=URL
-  checkpoint.max_recoveries=3   worker crashes survived (each replays from the last checkpoint)
+  checkpoint.max_recoveries={_defaults.checkpoint.max_recoveries:<4}worker crashes survived (each replays from the last checkpoint)
   hydra.run.dir=DIR             output directory of the run (hydra.sweep.dir=DIR for -m)
 
 Groups: scenario ({', '.join(sorted(p.stem for p in (CONF_DIR / 'scenario').glob('*.yaml')))}),
@@ -51,7 +54,7 @@ Groups: scenario ({', '.join(sorted(p.stem for p in (CONF_DIR / 'scenario').glob
 Examples:
   sim run population.households=100000 periods=80 seed=7
   sim run -m scenario=baseline seed=1,2,3
-  sim run --cfg job          print the resolved configuration and exit (Hydra)
+  sim run --cfg job          print the resolved configuration (every key and value) and exit
   sim resume RUN_DIR         finish an interrupted run from its last committed checkpoint
 """
 

@@ -1,206 +1,170 @@
-"""Loading and validating the run configuration (Hydra, from ``conf/``).
+"""Loading and checking the run configuration (Hydra, from ``conf/`` on the schema).
 
-The config files in ``conf/`` are the one source of truth for parameters and their defaults. This
-module only checks them: before any work starts, a wrong key or a bad value stops the run with a
-one-line error that names the key and says what would be valid.
+Every key's type, unit, range and default is declared once, in ``sim.config_schema``. This module
+checks a composed configuration against it before any work starts: an unknown key (also one added
+with ``+``, or set by a scenario file), a value of the wrong type or out of its declared range, or
+an inconsistent combination of keys stops the run with a one-line error that names the key.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-import re
+import typing
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sim.config_schema import CLOSURES, SimConfig  # noqa: F401 (CLOSURES: for callers)
 
 CONF_DIR = Path(os.environ.get("SIM_CONF_DIR", Path(__file__).resolve().parents[1] / "conf"))
-BACKENDS = ("numpy", "fused", "cupy")
-CLOSURES = ("fixed", "classical", "demand")
-TECHNOLOGIES = ("korinek_suh", "cobb_douglas")
-AUTOMATION_KINDS = ("constant", "bau", "baseline_agi", "aggressive_agi", "agi", "bout")
-UBI_INDEXATION = ("prices", "nominal", "wage", "output")
-FISCAL_RULES = ("deficit", "tax", "spending")
-FEE_EARNERS = ("intermediaries", "government")
+HINT = "see `sim run --help`, or sim/config_schema.py for every key"
 
 
 class ConfigError(ValueError):
     """A configuration problem, phrased as one line that names the key."""
 
 
-# --- checks ---------------------------------------------------------------------------------------
-def _int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], str | None]:
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, int):
-            return f"must be an integer, got {v!r}"
-        if lo is not None and v < lo:
-            return f"must be >= {lo}, got {v}"
-        if hi is not None and v > hi:
-            return f"must be <= {hi}, got {v}"
-        return None
-
-    return check
-
-
-def _num(lo: float | None = None, hi: float | None = None, lo_open=False, hi_open=False):
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return f"must be a finite number, got {v!r}"
-        if lo is not None and (v < lo or (lo_open and v == lo)):
-            return f"must be {'>' if lo_open else '>='} {lo}, got {v}"
-        if hi is not None and (v > hi or (hi_open and v == hi)):
-            return f"must be {'<' if hi_open else '<='} {hi}, got {v}"
-        return None
-
-    return check
+# --- the schema's fields --------------------------------------------------------------------------
+def schema_fields(schema: type) -> dict[str, tuple[Any, dataclasses.Field]]:
+    """name -> (type, field) of a schema dataclass, with Optional[X] read as X."""
+    hints = typing.get_type_hints(schema)
+    out = {}
+    for f in dataclasses.fields(schema):
+        kind = hints[f.name]
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if typing.get_origin(kind) is typing.Union and len(args) == 1:
+            kind = args[0]
+        out[f.name] = (kind, f)
+    return out
 
 
-def _choice(options):
-    def check(v):
-        return None if v in options else f"must be one of {', '.join(options)}; got {v!r}"
-
-    return check
+def _is_block(kind: Any) -> bool:
+    return dataclasses.is_dataclass(kind)
 
 
-def _optional(inner):
-    return lambda v: None if v is None else inner(v)
+def schema_field(key: str) -> tuple[Any, dataclasses.Field] | None:
+    """The (type, field) a dotted key names, or None if the schema has no such key. Keys inside a
+    free mapping (checkpoint.storage_options.*) belong to it: they give the mapping's field."""
+    kind, spec = SimConfig, None
+    for part in key.split("."):
+        if not _is_block(kind):
+            return (kind, spec) if typing.get_origin(kind) is dict else None
+        fields = schema_fields(kind)
+        if part not in fields:
+            return None
+        kind, spec = fields[part]
+    return kind, spec
 
 
-def _str_or_none(v):
-    return None if v is None or isinstance(v, str) else f"must be a path or URL string, got {v!r}"
+def unknown_key(cfg: DictConfig, schema: type = SimConfig, prefix: str = "") -> str | None:
+    """The first key of cfg (full dotted name) that the schema does not declare, or None."""
+    fields = schema_fields(schema)
+    for key in cfg.keys():
+        name = f"{prefix}{key}"
+        if key not in fields:
+            return name
+        kind, _ = fields[key]
+        value = cfg._get_node(key)
+        if _is_block(kind) and isinstance(value, DictConfig) and not value._is_none():
+            inner = unknown_key(value, kind, name + ".")
+            if inner:
+                return inner
+    return None
 
 
-def _mapping(v):
-    return None if isinstance(v, (dict, DictConfig)) else f"must be a mapping of options, got {v!r}"
+def missing_key(cfg: DictConfig, schema: type = SimConfig, prefix: str = "") -> str | None:
+    """The first key the schema declares that cfg lacks (a run directory written by older code)."""
+    for name, (kind, _) in schema_fields(schema).items():
+        if name not in cfg:
+            return f"{prefix}{name}"
+        if _is_block(kind) and isinstance(cfg[name], DictConfig):
+            inner = missing_key(cfg[name], kind, f"{prefix}{name}.")
+            if inner:
+                return inner
+    return None
 
 
-_SHARE = _num(0.0, 1.0)
-_PROB = _num(0.0, 1.0)
-_NONNEG = _num(0.0)
-CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "seed": _int(0, 2**64 - 1),
-    "periods": _int(1),
-    "periods_per_year": _int(1),
-    "population.households": _int(1),
-    "population.block_size": _int(1),
-    "population.initial_wealth_mean": _NONNEG,
-    "population.initial_risky_share": _SHARE,
-    "population.initial_unemployment": _SHARE,
-    "household.crra": _num(0.0, lo_open=True),
-    "household.beta": _num(0.0, 1.0, lo_open=True, hi_open=True),
-    "household.borrowing_limit": _NONNEG,
-    "household.grid_points": _int(10),
-    "household.asset_max": _num(0.0, lo_open=True),
-    "household.kernel_grid_points": _int(8),
-    "household.kernel_grid_max": _num(0.0, lo_open=True),
-    "household.risky_nodes": _int(1),
-    "household.resolve_every": _int(1),
-    "household.tolerance": _num(0.0, 1e-2, lo_open=True),
-    "household.productivity.states": _int(1, 255),
-    "household.productivity.rho": _num(-1.0, 1.0, lo_open=True, hi_open=True),
-    "household.productivity.sigma": _NONNEG,
-    "economy.closure": _choice(CLOSURES),
-    "economy.wage": _NONNEG,
-    "economy.return_safe": _num(0.0, lo_open=True),
-    "economy.equity_premium": _num(),
-    "economy.risky_std": _NONNEG,
-    "economy.separation": _PROB,
-    "economy.job_finding": _PROB,
-    "economy.hazard_displacement": _PROB,
-    "economy.automation": _SHARE,
-    "economy.technology": _choice(TECHNOLOGIES),
-    "economy.tfp": _num(0.0, lo_open=True),
-    "economy.sigma": _num(0.0, lo_open=True),
-    "economy.alpha": _num(0.0, 1.0, lo_open=True, hi_open=True),
-    "economy.depreciation": _num(0.0, 1.0),
-    "economy.initial_capital": _num(0.0, lo_open=True),
-    "economy.patience_cap": _num(0.0, 1.0, lo_open=True, hi_open=True),
-    "economy.automation_path.kind": _choice(AUTOMATION_KINDS),
-    "economy.automation_path.phi0": _num(0.0, 1.0, hi_open=True),
-    "economy.automation_path.lam_g": _NONNEG,
-    "economy.automation_path.T": _optional(_num(0.0, lo_open=True)),
-    "economy.automation_path.phi_end": _SHARE,
-    "economy.automation_path.start": _num(),
-    "economy.automation_path.duration": _num(0.0, lo_open=True),
-    "economy.labour.adjustment": _num(0.0, 1.0, lo_open=True),
-    "economy.labour.job_finding_max": _PROB,
-    "economy.labour.separation_max": _PROB,
-    "economy.labour.job_finding_min": _PROB,
-    "economy.labour.belief_sensitivity": _SHARE,
-    "economy.demand.expectation_weight": _num(0.0, 1.0, lo_open=True),
-    "economy.demand.inventory_adjustment": _SHARE,
-    "economy.demand.initial_utilisation": _num(0.0, 1.0, lo_open=True),
-    "economy.investment.chi": _num(0.0, lo_open=True),
-    "economy.investment.risk_premium": _num(),
-    "economy.equity.expectation_weight": _SHARE,
-    "economy.equity.max_premium": _NONNEG,
-    "economy.equity.return_floor": _num(0.0, 1.0),
-    "economy.equity.return_cap": _num(1.0),
-    "economy.equity.shock_std": _NONNEG,
-    "economy.phillips.kappa": _NONNEG,
-    "economy.phillips.persistence": _SHARE,
-    "economy.phillips.anchor": _num(-0.5, 0.5),
-    "economy.taylor.r_star": _num(-0.5, 0.5),
-    "economy.taylor.pi_target": _num(-0.5, 0.5),
-    "economy.taylor.phi_pi": _NONNEG,
-    "economy.taylor.phi_y": _NONNEG,
-    "economy.taylor.lower_bound": _num(-0.5, 0.5),
-    "economy.taylor.smoothing": _num(0.0, 1.0, hi_open=True),
-    "policy.tax_labour": _SHARE,
-    "policy.tax_capital": _SHARE,
-    "policy.tax_consumption": _NONNEG,
-    "policy.tax_wealth": _SHARE,
-    "policy.benefit": _NONNEG,
-    "policy.payment_fee": _NONNEG,
-    "policy.ubi.level": _NONNEG,
-    "policy.ubi.invest_share": _SHARE,
-    "policy.dividend": _NONNEG,
-    "policy.ubi.indexation": _choice(UBI_INDEXATION),
-    "policy.ubi.start": _int(0),
-    "policy.ubi.ramp": _int(0),
-    "policy.government.spending": _num(0.0, 1.0),
-    "policy.fiscal.rule": _choice(FISCAL_RULES),
-    "policy.fiscal.target_debt_to_gdp": _num(),
-    "policy.fiscal.response": _NONNEG,
-    "policy.fiscal.max_surcharge": _SHARE,
-    "policy.fund.initial_share": _num(0.0, 1.0, hi_open=True),
-    "policy.fund.payout": _SHARE,
-    "policy.fee.earner": _choice(FEE_EARNERS),
-    "policy.fee.spend_share": _SHARE,
-    "policy.dominant.initial_share": _num(0.0, 1.0, hi_open=True),
-    "policy.dominant.reinvest": _SHARE,
-    "cluster.actors": _int(1),
-    "cluster.address": _str_or_none,
-    "cluster.cpus_per_actor": _optional(_num(0.0, lo_open=True)),
-    "backend.name": _choice(BACKENDS),
-    "checkpoint.every": _int(0),
-    "checkpoint.store": _str_or_none,
-    "checkpoint.keep": _int(1),
-    "checkpoint.storage_options": _mapping,
-    "checkpoint.max_recoveries": _int(0),
-    "output.snapshot_every": _int(1),
-    "output.lorenz_points": _int(2),
-    "output.poverty_share": _num(0.0, lo_open=True),
-    "output.progress": lambda v: None if isinstance(v, bool) else f"must be true or false, got {v!r}",
-}
+_KIND_WORDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}
 
 
+def type_error(full_key: str, value: Any) -> str:
+    """One line for a value OmegaConf could not convert to the key's declared type."""
+    found = schema_field(full_key)
+    if found and typing.get_origin(found[0]) is dict:
+        word = "a mapping of options"
+    else:
+        word = _KIND_WORDS.get(found[0], "valid") if found else "valid"
+    return f"{full_key} must be {word}, got {value!r}"
+
+
+def conform(cfg: DictConfig) -> DictConfig:
+    """cfg on the schema: unknown or missing keys and values of the wrong type raise ConfigError."""
+    extra = unknown_key(cfg)
+    if extra:
+        raise ConfigError(f"unknown config key '{extra}' ({HINT})")
+    lacking = missing_key(cfg)
+    if lacking:
+        raise ConfigError(f"{lacking}: missing from the configuration")
+    try:
+        typed = OmegaConf.merge(OmegaConf.structured(SimConfig), cfg)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(type_error(exc.full_key, exc.value)) from None
+    missing = sorted(OmegaConf.missing_keys(typed))
+    if missing:
+        raise ConfigError(f"{missing[0]}: missing from the configuration (pick a group option, e.g. "
+                          f"{missing[0].split('.')[0]}=default)")
+    return typed
+
+
+def _range_problem(value: Any, kind: Any, bounds: dict) -> str | None:
+    if kind is float and not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    if "choices" in bounds and value not in bounds["choices"]:
+        return f"must be one of {', '.join(bounds['choices'])}; got {value!r}"
+    for name, op, fails in (("ge", ">=", lambda v, b: v < b), ("gt", ">", lambda v, b: v <= b),
+                            ("le", "<=", lambda v, b: v > b), ("lt", "<", lambda v, b: v >= b)):
+        if name in bounds and fails(value, bounds[name]):
+            return f"must be {op} {bounds[name]}, got {value}"
+    return None
+
+
+def check_ranges(cfg: DictConfig, schema: type = SimConfig, prefix: str = "") -> None:
+    """Check every value against the range declared with its field; ConfigError on the first."""
+    for name, (kind, spec) in schema_fields(schema).items():
+        value = cfg[name]
+        if _is_block(kind):
+            check_ranges(value, kind, f"{prefix}{name}.")
+        elif value is None and spec.metadata.get("required"):
+            raise ConfigError(type_error(f"{prefix}{name}", value))
+        elif value is not None and spec.metadata:
+            problem = _range_problem(value, kind, spec.metadata)
+            if problem:
+                raise ConfigError(f"{prefix}{name} {problem}")
+
+
+def typed(cfg: DictConfig) -> SimConfig:
+    """The checked configuration as dataclass instances (attribute access, typed values)."""
+    return OmegaConf.to_object(cfg)
+
+
+# --- checks across keys ---------------------------------------------------------------------------
 def validate(cfg: DictConfig) -> DictConfig:
-    """Check every known key's value and the cross-key constraints; raise ConfigError on the first."""
-    for key, check in CHECKS.items():
-        value = OmegaConf.select(cfg, key, default="<missing>")
-        if value == "<missing>":
-            raise ConfigError(f"{key}: missing from the configuration (is conf/ complete?)")
-        problem = check(value)
-        if problem:
-            raise ConfigError(f"{key} {problem}")
+    """cfg on the schema, every value in its range and the cross-key constraints met; else
+    ConfigError on the first problem. Returns the schema-backed (typed, closed) config."""
+    from sim.layout import n_blocks
+
+    cfg = conform(cfg)
+    check_ranges(cfg)
     pop, cl = cfg.population, cfg.cluster
     if cl.actors > pop.households:
         raise ConfigError(
             f"cluster.actors ({cl.actors}) exceeds population.households ({pop.households}): "
             "every actor needs at least one household"
         )
-    blocks = -(-pop.households // pop.block_size)
+    blocks = n_blocks(pop.households, pop.block_size)
     if cl.actors > blocks:
         raise ConfigError(
             f"cluster.actors ({cl.actors}) exceeds the {blocks} blocks of population.block_size="
@@ -220,11 +184,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     if cfg.economy.closure != "fixed" and cfg.policy.dividend != 0:
         raise ConfigError("policy.dividend is the fixed closure's exogenous dividend; with economy.closure="
                           f"{cfg.economy.closure} the public fund pays it (policy.fund.initial_share, payout)")
-    if cfg.economy.closure != "fixed" and cfg.economy.automation_path.kind == "bout" and \
-            cfg.economy.automation_path.phi_end < cfg.economy.automation_path.phi0:
+    path = cfg.economy.automation_path
+    if cfg.economy.closure != "fixed" and path.kind == "bout" and path.phi_end < path.phi0:
         raise ConfigError("economy.automation_path.phi_end must be >= economy.automation_path.phi0")
-    if cfg.household.productivity.states * 3 > 255:
-        raise ConfigError("household.productivity.states must be <= 85 (state index is one byte)")
     return cfg
 
 
@@ -241,7 +203,7 @@ def check_local_memory(cfg: DictConfig, available: int | None = None) -> None:
         import psutil
 
         available = psutil.virtual_memory().available
-    need = int(cfg.population.households) * PEAK_HOST_BYTES_PER_HOUSEHOLD[cfg.backend.name]
+    need = cfg.population.households * PEAK_HOST_BYTES_PER_HOUSEHOLD[cfg.backend.name]
     if need > 0.8 * available:
         fused = "" if cfg.backend.name == "fused" else ", use backend=fused"
         raise ConfigError(
@@ -252,31 +214,47 @@ def check_local_memory(cfg: DictConfig, available: int | None = None) -> None:
 
 
 # --- composition (Hydra compose API, for checking overrides before Hydra runs) -------------------
-_PATTERNS = [
-    (re.compile(r"Could not override '([^']+)'"), "unknown config key '{0}'"),
-    (re.compile(r"Key '([^']+)' is not in struct"), "unknown config key '{0}'"),
-    (re.compile(r"Could not find '([^/']+)/([^']+)'"), "{0}={1}: no such option"),
-    (re.compile(r"Could not append to config\. An item is already at '([^']+)'"),
-     "'+{0}': the key already exists; drop the '+'"),
-]
+def groups() -> list[str]:
+    """The config groups of conf/ (population, backend, cluster, scenario)."""
+    return sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir())
 
 
-def explain_hydra_error(exc: BaseException) -> str:
-    """Turn Hydra's multi-line composition errors into one line that names the key."""
-    text = str(exc)
-    for pattern, template in _PATTERNS:
-        m = pattern.search(text)
-        if m:
-            msg = template.format(*m.groups())
-            if "no such option" in msg:
-                group = m.group(1)
-                options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-                if options:
-                    msg += f" (available: {', '.join(options)})"
-            elif "unknown config key" in msg:
-                msg += " (see conf/config.yaml for the keys, or `sim run --help`)"
-            return msg
-    return " ".join(text.split())
+def check_override_keys(overrides: list[str]) -> None:
+    """Refuse an override whose key the schema does not declare (with or without '+'), or a '+'
+    on a key that exists, before Hydra composes anything."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except Exception as exc:  # Hydra's grammar errors
+        raise ConfigError(" ".join(str(exc).split())) from None
+    for override in parsed:
+        key = override.key_or_group
+        if key.split(".")[0].split("/")[0] == "hydra" or key in groups():
+            continue
+        found = schema_field(key)
+        if found is None:
+            raise ConfigError(f"unknown config key '{key}' ({HINT})")
+        if override.is_add() and typing.get_origin(found[0]) is not dict:
+            raise ConfigError(f"'+{key}': the key already exists; drop the '+'")
+
+
+def explain_composition_error(exc: BaseException) -> str:
+    """One line naming the key, from the exception Hydra raised while composing."""
+    from hydra.errors import MissingConfigException
+
+    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
+        group, _, option = exc.missing_cfg_file.partition("/")
+        options = f" (available: {', '.join(exc.options)})" if exc.options else ""
+        return f"{group}={option}: no such option{options}"
+    cause = exc
+    while cause is not None:  # the OmegaConf error under Hydra's names the key
+        if isinstance(cause, OmegaConfBaseException) and cause.full_key:
+            if isinstance(cause, (KeyError, AttributeError)):
+                return f"unknown config key '{cause.full_key}' ({HINT})"
+            return type_error(cause.full_key, cause.value)
+        cause = cause.__cause__ or cause.__context__
+    return " ".join(str(exc).split())
 
 
 def compose(overrides: list[str]) -> DictConfig:
@@ -284,11 +262,11 @@ def compose(overrides: list[str]) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
 
+    check_override_keys(overrides)
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(explain_hydra_error(exc)) from None
+        raise ConfigError(explain_composition_error(exc)) from None
     return validate(cfg)

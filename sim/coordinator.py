@@ -28,7 +28,7 @@ from kernels.step_numpy import kernel_grid
 from sim import accounts, checkpoint, results
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
-from sim.layout import shard_layout
+from sim.layout import RunShape
 from sim.shard import ShardActor
 
 SFC_TOLERANCE = 1e-9
@@ -155,41 +155,41 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    key = rng.seed_key(int(cfg.seed))
+    key = rng.seed_key(cfg.seed)
     pop, hh = cfg.population, cfg.household
-    chain = ProductivityChain.tauchen(int(hh.productivity.states), float(hh.productivity.rho),
-                                      float(hh.productivity.sigma))
-    every = int(cfg.checkpoint.every)
+    chain = ProductivityChain.tauchen(hh.productivity.states, hh.productivity.rho,
+                                      hh.productivity.sigma)
+    every = cfg.checkpoint.every
     store = checkpoint.CheckpointStore.open(cfg, run_dir) if every > 0 or resume else None  # fails fast
     connect_ray(cfg.cluster)
-    layout = shard_layout(int(pop.households), int(cfg.cluster.actors), int(pop.block_size))
+    shape = RunShape.of(cfg)
     cpus = _cpus_per_actor(cfg.cluster)
-    group = reserve_actors(len(layout), cpus, gpu=cfg.backend.name == "cupy")
+    group = reserve_actors(shape.actors, cpus, gpu=cfg.backend.name == "cupy")
     pool = checkpoint.ShardPool(
         lambda s: ShardActor.options(
             num_cpus=cpus, num_gpus=1 if cfg.backend.name == "cupy" else 0,
             scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=s.index),
-        ).remote(s, int(pop.block_size), cfg.backend.name, key),
-        layout,
-        (float(pop.initial_wealth_mean), float(pop.initial_risky_share), float(pop.initial_unemployment),
+        ).remote(s, shape.block_size, cfg.backend.name, key),
+        list(shape.shards),
+        (pop.initial_wealth_mean, pop.initial_risky_share, pop.initial_unemployment,
          float(make_economy(cfg, key).initial_automation), chain.stationary))
     sup = checkpoint.Supervisor(
         pool, store, lambda: checkpoint.MacroState(make_economy(cfg, key), PolicyCache(hh)),
-        households=int(pop.households), block_size=int(pop.block_size), periods=int(cfg.periods),
-        every=every, max_recoveries=int(cfg.checkpoint.max_recoveries), on_event=on_event,
-        meta={"seed": int(cfg.seed), "backend": cfg.backend.name, "periods": int(cfg.periods),
+        households=shape.households, block_size=shape.block_size, periods=cfg.periods,
+        every=every, max_recoveries=cfg.checkpoint.max_recoveries, on_event=on_event,
+        meta={"seed": cfg.seed, "backend": cfg.backend.name, "periods": cfg.periods,
               "package_version": results.package_version(), "git_revision": results.git_revision()})
-    prov = _Provenance(cfg, run_dir, command, layout, sup, resume, scenario)
+    prov = _Provenance(cfg, run_dir, command, shape, sup, resume, scenario)
     productivity_ref = ray.put(chain.levels)
     cdf_ref = ray.put(chain.cdf)
-    quantiles = np.linspace(0.0, 1.0, int(cfg.output.lorenz_points))
-    snaps_at = set(snapshot_periods(int(cfg.periods), int(cfg.output.snapshot_every)))
+    quantiles = np.linspace(0.0, 1.0, cfg.output.lorenz_points)
+    snaps_at = set(snapshot_periods(cfg.periods, cfg.output.snapshot_every))
 
     progress = _progress(cfg)
     t0 = time.perf_counter()
     try:
         macro = sup.start(resume)
-        while macro.period < int(cfg.periods):
+        while macro.period < cfg.periods:
             t = macro.period
             try:
                 sup.notify("period", t)
@@ -211,7 +211,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
             except ray.exceptions.RayActorError as exc:  # a shard actor died: restore and replay
                 macro = sup.recover(exc, t)
                 prov.write(macro)
-            progress(macro.period, time.perf_counter() - t0, int(pop.households))
+            progress(macro.period, time.perf_counter() - t0, shape.households)
     finally:
         progress.close()
         pool.kill()
@@ -220,16 +220,16 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
 
     attrs = {
         "scenario": prov.scenario,
-        "seed": int(cfg.seed),
-        "households": int(pop.households),
-        "periods_per_year": int(cfg.periods_per_year),
+        "seed": cfg.seed,
+        "households": shape.households,
+        "periods_per_year": cfg.periods_per_year,
         "backend": cfg.backend.name,
     }
     ds = results.build_dataset(macro.rows, macro.snapshots, quantiles, attrs)
     results.write_results(ds, run_dir)
     prov.write(macro, seconds=seconds)
-    steps = int(pop.households) * int(cfg.periods)
-    return RunSummary(run_dir, int(cfg.periods), int(pop.households), seconds, steps / seconds,
+    steps = shape.households * cfg.periods
+    return RunSummary(run_dir, cfg.periods, shape.households, seconds, steps / seconds,
                       final=macro.rows[-1])
 
 
@@ -237,7 +237,8 @@ class _Provenance:
     """provenance.json: written when the run starts (finished: null), after every recovery, and
     complete at the end. A resumed run keeps the original command and start time."""
 
-    def __init__(self, cfg, run_dir: Path, command: str, layout, sup, resume: bool, scenario: str | None):
+    def __init__(self, cfg, run_dir: Path, command: str, shape: RunShape, sup, resume: bool,
+                 scenario: str | None):
         self.cfg, self.run_dir, self.sup = cfg, run_dir, sup
         before = {}
         if resume and (run_dir / "provenance.json").is_file():
@@ -251,12 +252,12 @@ class _Provenance:
             "command": before.get("command", command),
             "config": OmegaConf.to_container(cfg, resolve=True),
             "scenario": self.scenario,
-            "seed": int(cfg.seed),
+            "seed": cfg.seed,
             "package_version": results.package_version(),
             "git_revision": results.git_revision(),
             "backend": cfg.backend.name,
-            "shard_layout": [[s.lo, s.hi] for s in layout],
-            "block_size": int(cfg.population.block_size),
+            "shard_layout": [[s.lo, s.hi] for s in shape.shards],
+            "block_size": shape.block_size,
             "python": sys.version.split()[0],
             "ray": ray.__version__,
             "started": before.get("started", results.now_iso()),

@@ -7,6 +7,7 @@ Shards (one per actor) own contiguous runs of whole blocks, balanced to within o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,22 @@ def shard_layout(households: int, actors: int, block_size: int) -> list[Shard]:
         shards.append(Shard(i, lo, hi))
         first += count
     return shards
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """The shape of one run, computed once from its configuration: how many households, in blocks
+    of which size, split over which shards (one per actor)."""
+    households: int
+    block_size: int
+    actors: int
+    blocks: int
+    shards: tuple[Shard, ...]
+
+    @classmethod
+    def of(cls, cfg: Any) -> "RunShape":
+        """From a checked configuration (population.households, population.block_size, cluster.actors)."""
+        households, block_size = cfg.population.households, cfg.population.block_size
+        actors = cfg.cluster.actors
+        return cls(households, block_size, actors, n_blocks(households, block_size),
+                   tuple(shard_layout(households, actors, block_size)))

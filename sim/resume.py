@@ -15,7 +15,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import CONF_DIR, ConfigError, validate
+from sim.config import ConfigError, validate
+from sim.config_schema import Checkpoint
 
 HELP = """\
 usage: sim resume RUN_DIR [KEY=VALUE ...]
@@ -49,8 +50,7 @@ def load_run(run_dir: Path) -> tuple[DictConfig, dict]:
         raise ConfigError(f"{run_dir}: no resolved configuration (.hydra/config.yaml or provenance.json); "
                           "is it a run directory?")
     # checkpoint keys added since the run started take today's defaults (they never change results)
-    defaults = OmegaConf.load(CONF_DIR / "config.yaml").checkpoint
-    cfg = OmegaConf.merge({"checkpoint": defaults}, cfg)
+    cfg = OmegaConf.merge({"checkpoint": OmegaConf.structured(Checkpoint)}, cfg)
     if "scenario" not in prov:
         hydra_yaml = run_dir / ".hydra" / "hydra.yaml"
         if hydra_yaml.is_file():

@@ -1,5 +1,12 @@
 """Bad configuration stops `sim run` before any work, with one line that names the key."""
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+
 import pytest
+from omegaconf import OmegaConf
 
 from sim.cli import main
 from sim.config import ConfigError, compose
@@ -16,6 +23,12 @@ from sim.config import ConfigError, compose
     ("backend=gpu", "backend"),
     ("scenario=utopia", "scenario"),
     ("seed=abc", "seed"),
+    ("+population.housholds=10", "population.housholds"),  # a new key added with '+'
+    ("+economy.labour.speed=1", "economy.labour.speed"),   # ... at any depth
+    ("+population.households=4", "population.households"),  # '+' on a key that exists
+    ("population.households=abc", "population.households"),  # wrong type
+    ("output.progress=maybe", "output.progress"),
+    ("household.tolerance=nan", "household.tolerance"),
 ])
 def test_bad_override_one_line_error_naming_key(override, key, tmp_path, capsys):
     run_dir = tmp_path / "run"
@@ -100,3 +113,121 @@ def test_too_patient_households_are_refused_before_work(tmp_path, capsys):
     assert code == 2 and len(err.splitlines()) == 1
     assert "household.beta" in err and "economy.return_safe" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_misspelt_key_added_with_plus_is_refused_by_the_command(tmp_path):
+    """`sim run +population.housholds=10` as a user types it: one line naming the key, exit 2, and
+    no work: RAY_ADDRESS points nowhere, so starting Ray would fail with pages of output instead."""
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, RAY_ADDRESS="127.0.0.1:1")
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", "+population.housholds=10",
+                           f"hydra.run.dir={run_dir}"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "sim run: error: unknown config key 'population.housholds' "
+        "(see `sim run --help`, or sim/config_schema.py for every key)"]
+    assert not run_dir.exists()
+
+
+def test_unknown_key_in_a_sweep_is_refused_before_it_starts(tmp_path, capsys):
+    code = main(["run", "-m", "seed=1,2", "+population.housholds=10", f"hydra.sweep.dir={tmp_path / 's'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "population.housholds" in err
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.fixture
+def conf_copy(tmp_path, monkeypatch):
+    """A copy of conf/ that a test may add scenario files to."""
+    import sim.config
+
+    conf = tmp_path / "conf"
+    shutil.copytree(sim.config.CONF_DIR, conf)
+    monkeypatch.setattr(sim.config, "CONF_DIR", conf)
+    return conf
+
+
+@pytest.mark.parametrize("body, message", [
+    ("policy:\n  ubi:\n    levle: 0.1\n", "unknown config key 'policy.ubi.levle'"),
+    ("policy:\n  ubi:\n    level: lots\n", "policy.ubi.level must be a finite number, got 'lots'"),
+    ("economy:\n  taylor:\n    smoothing: 1.0\n", "economy.taylor.smoothing must be < 1.0, got 1.0"),
+])
+def test_scenario_file_keys_are_checked_too(conf_copy, tmp_path, capsys, body, message):
+    (conf_copy / "scenario" / "typo.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - baseline\n  - _self_\n" + body)
+    code = main(["run", "scenario=typo", f"hydra.run.dir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert message in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_validate_refuses_a_key_added_behind_the_schema():
+    """The check inside the Hydra app (after composition) sees keys added any way at all."""
+    from sim.config import validate
+
+    cfg = compose([])
+    OmegaConf.update(cfg, "population.housholds", 10, force_add=True)  # what Hydra's '+' does
+    with pytest.raises(ConfigError, match=r"unknown config key 'population\.housholds'"):
+        validate(cfg)
+
+
+def _bounded_keys(schema, prefix=""):
+    from sim.config import schema_fields
+
+    for name, (kind, spec) in schema_fields(schema).items():
+        if dataclasses.is_dataclass(kind):
+            yield from _bounded_keys(kind, f"{prefix}{name}.")
+        elif any(b in spec.metadata for b in ("ge", "gt", "le", "lt")):
+            yield f"{prefix}{name}", spec.metadata
+
+
+def test_every_declared_range_is_enforced_with_the_key_named():
+    """For each key with a declared bound, a value just past the bound is refused naming the key
+    (and the bound); a value on an inclusive bound is accepted by the range check."""
+    from sim.config import check_ranges, validate
+    from sim.config_schema import SimConfig
+
+    base = compose(["economy.closure=demand"])
+    keys = list(_bounded_keys(SimConfig))
+    assert len(keys) > 80  # the schema declares ranges for (almost) every number
+    for key, bounds in keys:
+        integer = isinstance(OmegaConf.select(base, key), int)
+        step = 1 if integer else 1e-9
+        for name, outside in (("ge", -step), ("gt", 0), ("le", step), ("lt", 0)):
+            if name not in bounds:
+                continue
+            bound = bounds[name]
+            if integer and bound == 2**64 - 1:
+                continue
+            cfg = base.copy()
+            OmegaConf.update(cfg, key, bound + outside)
+            with pytest.raises(ConfigError, match=rf"^{key} must be"):
+                validate(cfg)
+            if name in ("ge", "le"):
+                OmegaConf.update(cfg, key, bound)
+                check_ranges(cfg)  # the bound itself is inside
+
+
+def test_typed_config_objects():
+    """The checked config as dataclass instances, the same values as attribute access gives."""
+    from sim.config import typed
+    from sim.config_schema import SimConfig, Taylor
+
+    cfg = compose(["scenario=agi_20y_ubi"])
+    run = typed(cfg)
+    assert isinstance(run, SimConfig) and isinstance(run.economy.taylor, Taylor)
+    assert run.policy.ubi.level == cfg.policy.ubi.level == 0.1
+    assert run.population.households == 1_000_000 and run.economy.automation_path.T is None
+    assert isinstance(cfg.economy.wage, float) and isinstance(cfg.periods, int)
+
+
+def test_run_shape_is_computed_once_from_the_config():
+    """20000 households in blocks of 1024: 20 blocks (the last one partial), 10 per actor."""
+    from sim.layout import RunShape
+
+    shape = RunShape.of(compose(["population.households=20000", "population.block_size=1024",
+                                 "cluster.actors=2"]))
+    assert (shape.households, shape.block_size, shape.actors, shape.blocks) == (20000, 1024, 2, 20)
+    assert [(s.lo, s.hi) for s in shape.shards] == [(0, 10240), (10240, 20000)]
