@@ -18,13 +18,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.config_schema import CLOSURES, SimConfig  # noqa: F401 (CLOSURES: for callers)
+from sim.errors import ConfigError
 
 CONF_DIR = Path(os.environ.get("SIM_CONF_DIR", Path(__file__).resolve().parents[1] / "conf"))
 HINT = "see `sim run --help`, or sim/config_schema.py for every key"
-
-
-class ConfigError(ValueError):
-    """A configuration problem, phrased as one line that names the key."""
 
 
 # --- the schema's fields --------------------------------------------------------------------------
@@ -170,6 +167,9 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"cluster.actors ({cl.actors}) exceeds the {blocks} blocks of population.block_size="
             f"{pop.block_size} households: lower cluster.actors or population.block_size"
         )
+    from sim.economy import check_config
+
+    check_config(cfg)  # keys the configured closure cannot honour, before any Ray work
     if cfg.economy.closure == "fixed":  # prices are given: the solver's condition is known now
         p = cfg.policy
         R = 1.0 + (cfg.economy.return_safe - 1.0) * (1.0 - p.tax_capital) - p.tax_wealth

@@ -20,7 +20,7 @@ sim/macro/demand.py on the shared machinery of sim/macro/closure.py.
 from __future__ import annotations
 
 from sim.accounts import Totals, household_budget_residual
-from sim.config import ConfigError
+from sim.errors import ConfigError
 from sim.environment import PeriodEnvironment
 from sim.macro import government as gov
 from sim.macro.shocks import lognormal_return

@@ -17,14 +17,18 @@ PLAIN = ["economy.closure=fixed", "policy.fiscal.rule=deficit", "policy.governme
     ("policy.fee.spend_share=0.5", "policy.fee.spend_share"),
 ])
 def test_fixed_closure_refuses_what_it_cannot_honour(override, key):
-    cfg = compose(["population.households=1000", "population.block_size=500", *PLAIN, override])
+    overrides = ["population.households=1000", "population.block_size=500", *PLAIN, override]
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as info:
-        make_economy(cfg, 7)
+        compose(overrides)  # refused with the config check, before any Ray work
     message = str(info.value)
     assert len(message.splitlines()) == 1 and "economy.closure=demand" in message
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        check_config(cfg)  # the same refusal, without building anything
-    check_config(compose([*PLAIN[1:], "economy.closure=demand", override]))  # demand honours it
+    demand = compose([*overrides, "economy.closure=demand"])  # the demand closure honours it
+    check_config(demand)
+    fixed = demand.copy()
+    fixed.economy.closure = "fixed"
+    for refuse in (check_config, lambda cfg: make_economy(cfg, 7)):  # and so does building it
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            refuse(fixed)
 
 
 def test_fixed_closure_pays_the_ubi_from_its_start_up_its_ramp():
