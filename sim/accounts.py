@@ -1,7 +1,7 @@
 """Combining shard partials into economy-wide totals, and the household-side statistics of a period.
 
 Partials arrive per block; they are stacked in global block order and summed, so the totals are
-bit-identical whatever the number of shards (DESIGN.md, "The data path of one period").
+bit-identical whatever the number of shards (docs/design.md, "The data path of one period").
 """
 from __future__ import annotations
 

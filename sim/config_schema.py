@@ -78,7 +78,7 @@ class Productivity:
 
 @dataclass
 class Household:
-    """Preferences and the solver (MODEL.md, "The household problem")."""
+    """Preferences and the solver (docs/model.md, "The household problem")."""
     crra: float = positive(2.0)  # relative risk aversion gamma
     beta: float = param(0.985, gt=0.0, lt=1.0)  # discount factor per period
     borrowing_limit: float = nonnegative(0.0)  # end-of-period assets a >= -borrowing_limit (goods)
@@ -161,7 +161,7 @@ class Taylor:
 
 @dataclass
 class Economy:
-    """The macro closure (MODEL.md, "Firms, demand and prices"; docs/economy.md)."""
+    """The macro closure (docs/model.md, "Firms, demand and prices"; docs/economy.md)."""
     closure: str = param("fixed", choices=CLOSURES)  # fixed prices | classical (supply) | demand
     wage: float = nonnegative(1.0)  # wage per efficiency unit of labour
     return_safe: float = positive(1.005)  # gross safe return per period

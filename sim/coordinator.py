@@ -1,6 +1,6 @@
 """The coordinator's step loop: macro state on the driver, households in shard actors.
 
-Per period (DESIGN.md, "The data path of one period"):
+Per period (docs/design.md, "The data path of one period"):
   1. the economy gives the period's environment (prices, policy, rates);
   2. the household problem is (re)solved and its policy tables put once in the object store;
   3. every shard actor runs one kernel pass and returns per-block partial aggregates;

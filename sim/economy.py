@@ -14,7 +14,7 @@ given by the config; output is measured from the income side, Y = w L + (R_f - 1
 and the government's budget closes with debt. It shares the government block with the other
 closures (sim/macro/government.py: taxes, the UBI's start, ramp and indexation, G as a share of
 potential output, the fiscal rule) and refuses the keys it has no sector for (``check_fixed``).
-The classical and demand closures (MODEL.md) live in sim/macro/classical.py and
+The classical and demand closures (docs/model.md) live in sim/macro/classical.py and
 sim/macro/demand.py on the shared machinery of sim/macro/closure.py.
 """
 from __future__ import annotations

@@ -11,7 +11,7 @@ A, SIGMA, PHI0, K_PER_L, DELTA = 0.5, 0.5, 0.608, 4.6, 0.10
 
 
 def ks(K, L, phi):
-    """MODEL.md's region-1 formulas, written out literally: (Y, w, R) per year."""
+    """docs/model.md's region-1 formulas, written out literally: (Y, w, R) per year."""
     r = (SIGMA - 1) / SIGMA
     Y = A * (phi ** (1 / SIGMA) * K**r + (1 - phi) ** (1 / SIGMA) * L**r) ** (1 / r)
     w = A**r * (Y / L) ** (1 / SIGMA) * (1 - phi) ** (1 / SIGMA)
@@ -67,7 +67,7 @@ def test_demand_shortfall_raises_unemployment():
     assert np.all(cut.series("utilisation")[2:] < base.series("utilisation")[2:])
     assert cut.series("output")[2:].sum() < base.series("output")[2:].sum()
     # the central bank cuts the policy rate, down to the zero lower bound; with falling inflation
-    # the real rate then rises (the deflation channel of MODEL.md)
+    # the real rate then rises (the deflation channel of docs/model.md)
     assert cut.series("nominal_rate")[2:].mean() < base.series("nominal_rate")[2:].mean()
     assert cut.series("nominal_rate").min() >= 0.0
     assert cut.series("inflation")[3:].mean() < base.series("inflation")[3:].mean()

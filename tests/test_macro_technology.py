@@ -17,7 +17,7 @@ SIGMAS = [0.3, 0.5, 0.9, 1.0, 1.2, 2.0]
 
 
 def ks_direct(A, s, K, L, Phi):
-    """Korinek–Suh region-1 formulas written out literally (MODEL.md), as the reference."""
+    """Korinek–Suh region-1 formulas written out literally (docs/model.md), as the reference."""
     r = (s - 1) / s
     Y = A * (Phi ** (1 / s) * K**r + (1 - Phi) ** (1 / s) * L**r) ** (1 / r)
     w = A**r * (Y / L) ** (1 / s) * (1 - Phi) ** (1 / s)

@@ -17,7 +17,7 @@ NAMED = ["baseline", "agi_20y", "agi_5y", "agi_20y_ubi", "ubi_autoinvest", "univ
 SMALL = ["population.households=5000", "population.block_size=1024", "cluster.actors=1", "periods=4",
          "output.progress=false", "checkpoint.every=0", "output.snapshot_every=2",
          "household.grid_points=100"]
-# DESIGN.md, "Interfaces users rely on"
+# docs/design.md, "Interfaces users rely on"
 INTERFACE = ["output", "potential_output", "consumption", "investment", "wage", "labour_share",
              "unemployment_rate", "inflation", "gini_wealth", "gini_income", "gini_consumption",
              "top1_wealth_share", "top10_wealth_share", "bottom50_wealth_share",

@@ -1,5 +1,5 @@
 """The classical closure (``economy.closure=classical``): supply-determined output, factor prices at
-marginal products, household saving finances capital (MODEL.md; validation, Aiyagari / Korinek–Suh).
+marginal products, household saving finances capital (docs/model.md; validation, Aiyagari / Korinek–Suh).
 
 Per period t (annual technology, dt = 1 / periods_per_year):
 

@@ -1,6 +1,6 @@
 """The demand closure (``economy.closure=demand``, the scenarios' default): output is what firms
 expect to sell, capped by potential; slack shows up as unemployment and idle capital
-(MODEL.md, "Firms, demand and prices"; rules from ``policy_rules.py``).
+(docs/model.md, "Firms, demand and prices"; rules from ``policy_rules.py``).
 
 Per period t (annual rates; x dt or ``period_rate`` per period):
 

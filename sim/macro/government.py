@@ -1,6 +1,6 @@
 """Fiscal policy on the coordinator: taxes, transfers, government consumption and the fiscal rule.
 
-Every instrument is a config switch under ``policy.*`` and all combine (MODEL.md, "Government and
+Every instrument is a config switch under ``policy.*`` and all combine (docs/model.md, "Government and
 policies"). Quantities are goods per period, tax rates are shares.
 
 * Taxes: labour tau_l, capital income tau_k (the "robot tax": levied on households' interest and

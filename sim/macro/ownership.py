@@ -1,5 +1,5 @@
 """Who owns the firm sector besides households: the public / tokenised capital fund and the dominant
-holder of capital (MODEL.md, "Concentration of compute", "universal basic capital").
+holder of capital (docs/model.md, "Concentration of compute", "universal basic capital").
 
 Both hold equity claims on the firm sector, carried at value (goods), and earn the same realised
 equity return R_k as households' risky holdings. Their rules, per period:
