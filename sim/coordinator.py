@@ -25,11 +25,15 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from kernels import rng
 from kernels.step_numpy import kernel_grid
-from sim import accounts, checkpoint, results
+from sim import accounts, results
+from sim.checkpoint.macro_state import MacroState
+from sim.checkpoint.store import CheckpointStore
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.layout import shard_layout
 from sim.shard import ShardActor
+from sim.shard_pool import ShardPool
+from sim.supervisor import Supervisor
 
 SFC_TOLERANCE = 1e-9
 
@@ -153,12 +157,12 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     chain = ProductivityChain.tauchen(int(hh.productivity.states), float(hh.productivity.rho),
                                       float(hh.productivity.sigma))
     every = int(cfg.checkpoint.every)
-    store = checkpoint.CheckpointStore.open(cfg, run_dir) if every > 0 or resume else None  # fails fast
+    store = CheckpointStore.open(cfg, run_dir) if every > 0 or resume else None  # fails fast
     connect_ray(cfg.cluster)
     layout = shard_layout(int(pop.households), int(cfg.cluster.actors), int(pop.block_size))
     cpus = _cpus_per_actor(cfg.cluster)
     group = reserve_actors(len(layout), cpus, gpu=cfg.backend.name == "cupy")
-    pool = checkpoint.ShardPool(
+    pool = ShardPool(
         lambda s: ShardActor.options(
             num_cpus=cpus, num_gpus=1 if cfg.backend.name == "cupy" else 0,
             scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=s.index),
@@ -166,8 +170,8 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         layout,
         (float(pop.initial_wealth_mean), float(pop.initial_risky_share), float(pop.initial_unemployment),
          float(make_economy(cfg, key).initial_automation), chain.stationary))
-    sup = checkpoint.Supervisor(
-        pool, store, lambda: checkpoint.MacroState(make_economy(cfg, key), PolicyCache(hh)),
+    sup = Supervisor(
+        pool, store, lambda: MacroState(make_economy(cfg, key), PolicyCache(hh)),
         households=int(pop.households), block_size=int(pop.block_size), periods=int(cfg.periods),
         every=every, max_recoveries=int(cfg.checkpoint.max_recoveries), on_event=on_event,
         meta={"seed": int(cfg.seed), "backend": cfg.backend.name, "periods": int(cfg.periods),
