@@ -292,6 +292,19 @@ def test_macro_state_round_trips_bit_for_bit_as_json_and_arrays(base):
     _same(_state(macro), _state(back))
 
 
+@pytest.mark.parametrize("value", [
+    [], [1.0, np.float64(2.0), 3, "x"], [np.float32(1.5), np.float32(-0.0)], [np.str_("a"), np.str_("bcd")],
+    [{"a": 1.0}, {"b": 2.0}], [{"a": 1.0, "b": None}, {"a": 2.0, "b": (1, 2)}], [{}, {}], [{1: 2.0}, {1: 3.0}],
+    {"$type": "dict", "items": [1.0]}, [[0.5, 0.25], [np.int64(3)]],
+], ids=repr)
+def test_macro_state_lists_and_dicts_keep_their_types(value):
+    from sim.checkpoint.macro_state import decode, encode
+
+    arrays = {}
+    tree = json.loads(json.dumps(encode(value, arrays)))
+    _same(value, decode(tree, arrays))
+
+
 def test_macro_state_holds_data_only():
     import io
 

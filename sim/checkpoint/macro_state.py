@@ -6,7 +6,9 @@ Stored as two files, data only (nothing in a checkpoint store can name code to r
   back bit for bit; what JSON cannot say is tagged with a ``"$type"`` key: non-finite floats
   (their 64 bits in hex), NumPy scalars (dtype and value), tuples, bytes, dicts whose keys are not
   strings (the snapshots are keyed by period), NumPy arrays (a reference into ``macro.npz``) and
-  records (dataclass instances of the types in :data:`RECORD_TYPES`, field by field).
+  records (dataclass instances of the types in :data:`RECORD_TYPES`, field by field). Lists of
+  floats or of one NumPy scalar type go to ``macro.npz`` as one array, and lists of dicts with the
+  same keys (the result rows) column by column.
 * ``macro.npz``: the NumPy arrays (``.npy`` format: dtype, shape and bytes exact), read without
   pickle.
 """
@@ -95,6 +97,8 @@ def encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         name = f"a{len(arrays)}"
         arrays[name] = value
         return {TAG: "array", "name": name}
+    if isinstance(value, list):
+        return _encode_list(value, arrays)
     if isinstance(value, np.generic):  # before float: np.float64 is a float
         item = value.item()
         if isinstance(item, np.generic):  # long double, datetime ...: no exact Python value
@@ -106,8 +110,6 @@ def encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         if math.isfinite(value):
             return value
         return {TAG: "float", "bits": struct.pack(">d", value).hex()}
-    if isinstance(value, list):
-        return [encode(v, arrays) for v in value]
     if isinstance(value, tuple):
         return {TAG: "tuple", "items": [encode(v, arrays) for v in value]}
     if isinstance(value, bytes):
@@ -124,6 +126,23 @@ def encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
                     f"the records in sim.checkpoint.macro_state.RECORD_TYPES only)")
 
 
+def _encode_list(values: list, arrays: dict[str, np.ndarray]) -> Any:
+    """A list; as an array when its items are all Python floats or all NumPy scalars of one type,
+    as columns when they are dicts with the same string keys (the result rows: one per period,
+    so writing them column by column keeps a checkpoint's cost low late in a long run)."""
+    if not values:
+        return []
+    first, kinds = values[0], {type(v) for v in values}
+    if kinds == {float}:
+        return {TAG: "floats", "array": encode(np.array(values, dtype=np.float64), arrays)}
+    if len(kinds) == 1 and isinstance(first, np.generic) and first.dtype.kind in "biuf":
+        return {TAG: "scalars", "array": encode(np.array(values, dtype=first.dtype), arrays)}
+    if (kinds == {dict} and len(values) > 1 and first and all(isinstance(k, str) for k in first)
+            and all(list(v) == list(first) for v in values)):
+        return {TAG: "rows", "columns": [[k, _encode_list([v[k] for v in values], arrays)] for k in first]}
+    return [encode(v, arrays) for v in values]
+
+
 def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
     """The value :func:`encode` turned into ``tree``."""
     if isinstance(tree, list):
@@ -135,6 +154,13 @@ def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
         return {k: decode(v, arrays) for k, v in tree.items()}
     if kind == "array":
         return arrays[tree["name"]]
+    if kind == "floats":
+        return decode(tree["array"], arrays).tolist()  # Python floats, every bit kept
+    if kind == "scalars":
+        return list(decode(tree["array"], arrays))  # NumPy scalars of the array's dtype
+    if kind == "rows":
+        columns = [(key, decode(values, arrays)) for key, values in tree["columns"]]
+        return [dict(zip([key for key, _ in columns], row)) for row in zip(*(v for _, v in columns))]
     if kind == "numpy":
         return np.dtype(tree["dtype"]).type(decode(tree["value"], arrays))
     if kind == "float":
