@@ -221,7 +221,7 @@ def run_bench(quick: bool = False, scale: bool = False, hark: bool = True) -> di
     except ImportError as exc:
         out["solver"] = {"available": False, "reason": str(exc)}
     try:
-        from sim.checkpoint import bench_checkpoint  # issue 6
+        from sim.bench_checkpoint import bench_checkpoint  # issue 6
 
         out["checkpoint"] = bench_checkpoint(1_000_000 if quick else 10_000_000)
     except ImportError:

@@ -34,10 +34,11 @@ def bench_checkpoint(households: int, *, actors: int = 2, periods: int = 40, eve
     ``{"endpoint_url": ...}``)."""
     import ray
 
-    from sim import checkpoint as ck
+    from sim.checkpoint.store import CheckpointStore
     from sim.config import compose
     from sim.coordinator import _cpus_per_actor, run
     from sim.shard import ShardActor
+    from sim.shard_pool import ShardPool
 
     block_size = block_size or _block_size(households, actors)
     kill_at = kill_at if kill_at is not None else min(every + max(1, every // 2), periods - 1)
@@ -60,7 +61,7 @@ def bench_checkpoint(households: int, *, actors: int = 2, periods: int = 40, eve
         writes = prov["checkpoint"]["write_seconds"]
         shard_writes = prov["checkpoint"]["shard_write_seconds"]
         state_bytes = prov["checkpoint"]["state_bytes"] or 0
-        opened = ck.CheckpointStore.open(cfg, Path(tmp) / "plain")
+        opened = CheckpointStore.open(cfg, Path(tmp) / "plain")
         newest = opened.committed()[-1]
         stored = opened.fs.du(f"{opened.path}/{newest.name}")
 
@@ -69,7 +70,7 @@ def bench_checkpoint(households: int, *, actors: int = 2, periods: int = 40, eve
 
         layout = shard_layout(households, actors, block_size)
         cpus = _cpus_per_actor(cfg.cluster)
-        pool = ck.ShardPool(lambda s: ShardActor.options(num_cpus=cpus).remote(s, block_size, backend, 0), layout, ())
+        pool = ShardPool(lambda s: ShardActor.options(num_cpus=cpus).remote(s, block_size, backend, 0), layout, ())
         try:
             pool.start()
             pool.pids()

@@ -25,11 +25,15 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from kernels import rng
 from kernels.step_numpy import kernel_grid
-from sim import accounts, checkpoint, results
+from sim import accounts, results
+from sim.checkpoint.macro_state import MacroState
+from sim.checkpoint.store import CheckpointStore
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.layout import RunShape
 from sim.shard import ShardActor
+from sim.shard_pool import ShardPool
+from sim.supervisor import Supervisor
 
 SFC_TOLERANCE = 1e-9
 
@@ -160,12 +164,12 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     chain = ProductivityChain.tauchen(hh.productivity.states, hh.productivity.rho,
                                       hh.productivity.sigma)
     every = cfg.checkpoint.every
-    store = checkpoint.CheckpointStore.open(cfg, run_dir) if every > 0 or resume else None  # fails fast
+    store = CheckpointStore.open(cfg, run_dir) if every > 0 or resume else None  # fails fast
     connect_ray(cfg.cluster)
     shape = RunShape.of(cfg)
     cpus = _cpus_per_actor(cfg.cluster)
     group = reserve_actors(shape.actors, cpus, gpu=cfg.backend.name == "cupy")
-    pool = checkpoint.ShardPool(
+    pool = ShardPool(
         lambda s: ShardActor.options(
             num_cpus=cpus, num_gpus=1 if cfg.backend.name == "cupy" else 0,
             scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=s.index),
@@ -173,8 +177,8 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         list(shape.shards),
         (pop.initial_wealth_mean, pop.initial_risky_share, pop.initial_unemployment,
          float(make_economy(cfg, key).initial_automation), chain.stationary))
-    sup = checkpoint.Supervisor(
-        pool, store, lambda: checkpoint.MacroState(make_economy(cfg, key), PolicyCache(hh)),
+    sup = Supervisor(
+        pool, store, lambda: MacroState(make_economy(cfg, key), PolicyCache(hh)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,
         every=every, max_recoveries=cfg.checkpoint.max_recoveries, on_event=on_event,
         meta={"seed": cfg.seed, "backend": cfg.backend.name, "periods": cfg.periods,

@@ -90,7 +90,8 @@ def main(argv: list[str]) -> int:
         return 2
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    from sim.checkpoint import CheckpointStoreError, RecoveryError
+    from sim.checkpoint.store import CheckpointStoreError
+    from sim.supervisor import RecoveryError
     from sim.coordinator import run
 
     command = " ".join(["sim resume", str(run_dir), *overrides])

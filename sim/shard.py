@@ -17,6 +17,7 @@ import ray
 from kernels import get_step
 from kernels.initial import initial_state
 from kernels.step_numpy import Partials
+from sim.checkpoint.households import read_region, write_region
 from sim.layout import Shard
 
 
@@ -79,11 +80,10 @@ class HouseholdShard:
         return {k: v.copy() for k, v in self.state.items()}
 
     def begin_checkpoint(self, root, name: str) -> None:
-        """Snapshot this shard's households and write them into checkpoint ``name`` (sim.checkpoint)
-        on a background thread, so the next periods are stepped while it is written. Returns once
-        the snapshot is taken; ``finish_checkpoint`` waits for the write."""
-        from sim.checkpoint import write_region
-
+        """Snapshot this shard's households and write them into checkpoint ``name``
+        (sim.checkpoint.households) on a background thread, so the next periods are stepped while
+        it is written. Returns once the snapshot is taken; ``finish_checkpoint`` waits for the
+        write."""
         if self._writer is not None:
             raise RuntimeError(f"shard {self.shard.index}: a checkpoint write is already in flight")
         snapshot = self.get_state()  # a copy: the next step updates self.state in place
@@ -115,8 +115,6 @@ class HouseholdShard:
     def load_checkpoint(self, root, name: str, arrays: dict) -> list[str]:
         """Replace the state with this shard's households from checkpoint ``name``, verified against
         the manifest's checksums. Returns the problems found (state untouched) or []."""
-        from sim.checkpoint import read_region
-
         state, problems = read_region(root, name, self.shard.lo, self.shard.hi, self.block_size, arrays)
         if problems:
             return [f"shard {self.shard.index}: {p}" for p in problems]

@@ -2,10 +2,12 @@
 and corrupt checkpoints detected on load (the run falls back and still ends bit-identical)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import shutil
+import struct
 import zlib
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import zarr
 from omegaconf import OmegaConf
 
 from kernels.schema import STATE_DTYPES
-from sim.checkpoint import MANIFEST, fingerprint
+from sim.checkpoint.store import MANIFEST, fingerprint
 from sim.config import compose
 from sim.coordinator import run
 
@@ -93,8 +95,10 @@ def test_store_layout_and_manifest(checkpointed):
         assert manifest["fingerprint"] == fingerprint(cfg) and manifest["seed"] == 0
         body = {k: v for k, v in manifest.items() if k != "checksum"}
         assert manifest["checksum"] == zlib.crc32(json.dumps(body, sort_keys=True).encode())
-        blob = (group / manifest["macro"]["path"]).read_bytes()
-        assert zlib.crc32(blob) == manifest["macro"]["crc32"]
+        assert set(manifest["macro"]) == {"macro.json", "macro.npz"}
+        for file_name, check in manifest["macro"].items():
+            data = (group / file_name).read_bytes()
+            assert len(data) == check["bytes"] and zlib.crc32(data) == check["crc32"]
         g = zarr.open_group(str(group), mode="r")
         assert set(manifest["arrays"]) == set(STATE_DTYPES) == set(g.array_keys())
         for var, dtype in STATE_DTYPES.items():
@@ -140,12 +144,28 @@ def _flip(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def _as_format_1(group: Path) -> None:
+    """The checkpoint as code before sim-checkpoint/2 wrote it: macro.pkl, format 1 (and a valid
+    manifest checksum, so only the format tells)."""
+    manifest = json.loads((group / MANIFEST).read_text())
+    for file_name in manifest["macro"]:
+        (group / file_name).unlink()
+    (group / "macro.pkl").write_bytes(b"an old pickle")
+    manifest.pop("checksum")
+    manifest.update(format="sim-checkpoint/1",
+                    macro={"path": "macro.pkl", "bytes": 13, "crc32": zlib.crc32(b"an old pickle")})
+    manifest["checksum"] = zlib.crc32(json.dumps(manifest, sort_keys=True).encode())
+    (group / MANIFEST).write_text(json.dumps(manifest))
+
+
 CORRUPTIONS = {
     "chunk_deleted": (lambda g: _chunk(g).unlink(), "safe chunk 13 missing"),
     "chunk_bytes_flipped": (lambda g: _flip(_chunk(g, "risky", 3)), "risky"),
     "chunk_truncated": (lambda g: _chunk(g, "task", 17).write_bytes(_chunk(g, "task", 17).read_bytes()[:40]), "task"),
     "manifest_missing": (lambda g: (g / MANIFEST).unlink(), "no manifest"),
-    "macro_state_flipped": (lambda g: _flip(g / "macro.pkl"), "macro.pkl checksum mismatch"),
+    "macro_state_flipped": (lambda g: _flip(g / "macro.json"), "macro.json checksum mismatch"),
+    "macro_arrays_flipped": (lambda g: _flip(g / "macro.npz"), "macro.npz checksum mismatch"),
+    "old_format": (lambda g: _as_format_1(g), "format is 'sim-checkpoint/1'"),
 }
 
 
@@ -203,29 +223,119 @@ def test_resume_on_another_number_of_actors(reference, checkpointed, tmp_path):
 
 
 # --- no Ray needed ------------------------------------------------------------------------------
-def test_macro_state_round_trip_and_no_code_from_the_store(base):
-    import os
-    import pickle
+def _same(a, b, where="state") -> None:
+    """a and b are the same value bit for bit: same types, dict key order, float bits, arrays."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+    if isinstance(a, (float, np.floating)):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), f"{where}: {a!r} != {b!r}"
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), where
+    elif isinstance(a, dict):
+        assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
+        for k in a:
+            _same(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    elif dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            _same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
 
-    from sim.checkpoint import MacroState
+
+def _state(macro) -> dict:
+    return {"period": macro.period, "rows": macro.rows, "snapshots": macro.snapshots, "previous": macro.previous,
+            "median_income": macro.median_income, "economy": macro.economy.state_dict(),
+            "policy": macro.policy.state_dict()}
+
+
+def test_macro_state_round_trips_bit_for_bit_as_json_and_arrays(base):
+    from sim.accounts import Totals
+    from sim.checkpoint.macro_state import MacroState
     from sim.coordinator import PolicyCache
+    from sim.distribution import Sketch
     from sim.economy import make_economy
+    from sim.solver.household import PolicySolution
 
-    macro = MacroState(make_economy(base, 1), PolicyCache(base.household), period=3,
-                       rows=[{"output": 1.0 / 3.0, "x": float("nan")}], snapshots={2: {"a": np.arange(4.0)}},
-                       median_income=0.7)
+    rng = np.random.default_rng(3)
+
+    def sketch():
+        return Sketch(*(rng.standard_normal(5) for _ in range(4)))
+
+    payload_nan = struct.unpack(">d", bytes.fromhex("fff8000000000123"))[0]  # negative, with payload
+    odd = [1.0 / 3.0, 0.1 + 0.2, -0.0, 5e-324, float("inf"), -float("inf"), float("nan"), payload_nan]
+    totals = Totals(agg={"households": 2.0, "output": 0.1 + 0.2}, wealth=sketch(), income=sketch(),
+                    consumption=sketch(), risky_by_wealth=rng.standard_normal(5),
+                    consumption_by_wealth=rng.standard_normal(5))
+    policy = PolicyCache(base.household)
+    solution = PolicySolution(m=rng.standard_normal((2, 3)), c=rng.standard_normal((2, 3)),
+                              share=rng.standard_normal((2, 3)), iterations=7, distance=1e-13, price=1.0)
+    policy.load_state_dict({"key": (b"\x00\xff", np.arange(3).tobytes()), "solution": solution,
+                            "tables": (rng.standard_normal((2, 4)), rng.standard_normal((2, 4)).astype(np.float32)),
+                            "solves": 4, "solve_seconds": 0.25})
+    rows = [{"output": x, "f64": np.float64(x), "f32": np.float32(x), "i": np.int64(-7), "ok": np.bool_(True),
+             "none": None, "$type": "a key that looks like a tag"} for x in odd]
+    macro = MacroState(make_economy(base, 1), policy, period=3, rows=rows, median_income=0.7, previous=totals,
+                       snapshots={2: {"a": np.arange(4.0)}, 5: {"a": -np.arange(4.0).reshape(2, 2).T}})
     macro.economy.load_state_dict({**macro.economy.state_dict(), "debt": 0.1 + 0.2})
-    back = MacroState(make_economy(base, 1), PolicyCache(base.household)).load_bytes(macro.to_bytes())
-    assert back.period == 3 and back.rows[0]["output"] == 1.0 / 3.0 and np.isnan(back.rows[0]["x"])
-    assert np.array_equal(back.snapshots[2]["a"], np.arange(4.0)) and back.median_income == 0.7
-    assert back.economy.state_dict() == macro.economy.state_dict()
 
-    class Evil:
-        def __reduce__(self):
-            return (os.system, ("echo pwned",))
+    files = macro.to_files()
+    assert set(files) == {"macro.json", "macro.npz"}
 
-    with pytest.raises(pickle.UnpicklingError, match="not allowed"):
-        MacroState(None, None).load_bytes(pickle.dumps({"period": Evil()}))
+    def no_constants(name):
+        raise AssertionError(f"{name} in macro.json: not standard JSON")
+
+    json.loads(files["macro.json"], parse_constant=no_constants)
+    back = MacroState(make_economy(base, 1), PolicyCache(base.household)).load_files(files)
+    _same(_state(macro), _state(back))
+
+
+@pytest.mark.parametrize("value", [
+    [], [1.0, np.float64(2.0), 3, "x"], [np.float32(1.5), np.float32(-0.0)], [np.str_("a"), np.str_("bcd")],
+    [{"a": 1.0}, {"b": 2.0}], [{"a": 1.0, "b": None}, {"a": 2.0, "b": (1, 2)}], [{}, {}], [{1: 2.0}, {1: 3.0}],
+    {"$type": "dict", "items": [1.0]}, [[0.5, 0.25], [np.int64(3)]],
+], ids=repr)
+def test_macro_state_lists_and_dicts_keep_their_types(value):
+    from sim.checkpoint.macro_state import decode, encode
+
+    arrays = {}
+    tree = json.loads(json.dumps(encode(value, arrays)))
+    _same(value, decode(tree, arrays))
+
+
+def test_macro_state_holds_data_only():
+    import io
+
+    from sim.checkpoint.macro_state import MacroState, decode, encode
+
+    # a record type outside the allow-list is refused, whatever the store says
+    with pytest.raises(ValueError, match="subprocess.Popen, which is not allowed"):
+        decode({"$type": "record", "type": "subprocess.Popen", "fields": {"args": "echo pwned"}}, {})
+    # arrays are read without pickle: an object array in macro.npz is refused
+    buffer = io.BytesIO()
+    np.savez(buffer, a0=np.array([print], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        MacroState(None, None).load_files({"macro.json": b"{}", "macro.npz": buffer.getvalue()})
+    # and what cannot be stored as data is refused when the checkpoint is written
+    with pytest.raises(TypeError, match="cannot store a builtins.object"):
+        encode({"rows": [object()]}, {})
+
+
+def test_old_format_checkpoint_is_refused_in_one_line(tmp_path):
+    from sim.checkpoint.store import CheckpointStore, StoreSpec
+
+    store = CheckpointStore(StoreSpec(str(tmp_path)), "f" * 64, keep=2)
+    name = store.begin(4, 2048, 1024)
+    manifest = {"format": "sim-checkpoint/1", "name": name, "period": 4, "fingerprint": "f" * 64,
+                "households": 2048, "block_size": 1024, "macro": {"path": "macro.pkl", "bytes": 0, "crc32": 0}}
+    manifest["checksum"] = zlib.crc32(json.dumps(manifest, sort_keys=True).encode())
+    (tmp_path / f"run-{'f' * 16}" / name / MANIFEST).write_text(json.dumps(manifest))
+    [entry] = store.committed()
+    problem, found, macro_files = store.inspect(entry, 2048, 1024)
+    assert problem == "its format is 'sim-checkpoint/1', written by other code; this code reads 'sim-checkpoint/2' only"
+    assert found is None and macro_files is None
 
 
 def test_checkpoint_config_keys_are_checked(base):
@@ -241,7 +351,8 @@ def test_shard_writes_a_snapshot_in_the_background_while_it_steps(base, tmp_path
     # the plain shard class, no Ray: the checkpoint holds the households as they were when the
     # write began, though the shard stepped (in place) while it was being written
     from sim.bench import synthetic_inputs
-    from sim.checkpoint import CheckpointStore, StoreSpec, read_region
+    from sim.checkpoint.households import read_region
+    from sim.checkpoint.store import CheckpointStore, StoreSpec
     from sim.layout import Shard
     from sim.shard import HouseholdShard
 

@@ -17,7 +17,7 @@ import pytest
 import ray
 from omegaconf import OmegaConf
 
-from sim.checkpoint import MANIFEST, CheckpointStoreError, fingerprint
+from sim.checkpoint.store import MANIFEST, CheckpointStoreError, fingerprint
 from sim.config import compose
 from sim.coordinator import run
 

@@ -18,10 +18,11 @@ import pytest
 import ray
 from omegaconf import OmegaConf
 
-from sim.checkpoint import MANIFEST, RecoveryError, fingerprint
+from sim.checkpoint.store import MANIFEST, fingerprint
 from sim.cli import main as sim_main
 from sim.config import CLOSURES, compose
 from sim.coordinator import run
+from sim.supervisor import RecoveryError
 
 SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
          "output.progress=false", "output.snapshot_every=3"]
