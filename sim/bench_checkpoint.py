@@ -1,4 +1,4 @@
-"""Checkpoint figures for ``sim bench`` (DESIGN.md, "Performance figures"): write and read
+"""Checkpoint figures for ``sim bench`` (docs/design.md, "Performance figures"): write and read
 throughput, the checkpoint share of run time at the configured interval, and the time to recover
 from a killed shard actor. Measured with the real code path (``sim.coordinator.run`` on Ray, the
 shard actors writing and reading the store themselves); never asserted in tests.

@@ -1,5 +1,5 @@
 """The recovery policy (coordinator side): checkpoint the run, and bring it back when a shard
-actor or the driver died (DESIGN.md, "Checkpoints and restart"; docs/checkpoints.md).
+actor or the driver died (docs/design.md, "Checkpoints and restart"; docs/checkpoints.md).
 
 Commit protocol: the coordinator creates the checkpoint's group and empty arrays (metadata only),
 every shard actor snapshots its households and writes its region straight to the store on a
