@@ -1,7 +1,11 @@
 """The run's results as a labelled, chunked dataset (``results.zarr``) and its provenance record.
 
-Every variable carries ``units`` and ``description`` attributes; time series are on dimension
-``period``, snapshots on (``snapshot``, ``quantile``) and (``snapshot``, ``decile``).
+Metadata follow the CF conventions (``Conventions = "CF-1.10"``): every variable carries
+``units`` (a string pint parses with :func:`sim.data.unit_registry`: ``"1"`` for fractions and
+indices, ``"goods / period"``, ``"1 / period"``, ``"1 / year"``, ...), ``long_name`` and
+``description``; each statistic with a sketch-error bound names it in ``ancillary_variables``.
+Time series are on dimension ``period`` with a ``year`` coordinate (``period / periods_per_year``),
+snapshots on (``snapshot``, ``quantile``) and (``snapshot``, ``decile``).
 """
 from __future__ import annotations
 
@@ -16,9 +20,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-GOODS = "goods per period"
-SHARE = "share (0-1)"
-RATE = "per period"
+# Unit strings: pint syntax with two units of our own ("goods", "efficiency_unit") and "period"
+# (1/periods_per_year of a year), all defined in sim.data.unit_registry. "1" = dimensionless (CF).
+GOODS = "goods / period"
+SHARE = "1"
+RATE = "1 / period"
+CONVENTIONS = "CF-1.10"
 # name -> (units, description). Every time series written goes here (tests check the attrs).
 SERIES: dict[str, tuple[str, str]] = {
     "output": (GOODS, "actual output Y_t"),
@@ -26,9 +33,9 @@ SERIES: dict[str, tuple[str, str]] = {
     "consumption": (GOODS, "aggregate household consumption C_t (real)"),
     "investment": (GOODS, "gross investment I_t (fixed closure: household net saving; classical: saving; demand: q rule)"),
     "government_spending": (GOODS, "government consumption G_t"),
-    "wage": ("goods per efficiency unit per period", "wage w_t"),
-    "return_safe": ("gross, per period", "gross return on safe assets R_f"),
-    "return_risky": ("gross, per period", "realised gross return on risky holdings"),
+    "wage": ("goods / efficiency_unit / period", "wage w_t"),
+    "return_safe": ("1", "gross return on safe assets R_f, per period"),
+    "return_risky": ("1", "realised gross return on risky holdings, per period"),
     "labour_share": (SHARE, "labour income over output"),
     "unemployment_rate": (SHARE, "households not employed (unemployed + displaced)"),
     "displacement_rate": (SHARE, "households displaced by automation"),
@@ -36,14 +43,14 @@ SERIES: dict[str, tuple[str, str]] = {
     "inflation": (RATE, "inflation of the consumption price"),
     "nominal_rate": (RATE, "nominal policy rate"),
     "real_rate": (RATE, "real safe rate"),
-    "debt_to_gdp": ("ratio to annual output", "government debt over annual output"),
+    "debt_to_gdp": ("1", "government debt over annual output"),
     "ubi_cost": (GOODS, "total UBI paid"),
     "fee_revenue": (GOODS, "payment fees earned by intermediaries"),
     "dominant_capital_share": (SHARE, "share of capital owned by the dominant holder"),
     "mean_wealth": ("goods", "mean household wealth, end of period"),
-    "gini_wealth": ("index (0-1)", "Gini coefficient of household wealth (end of period)"),
-    "gini_income": ("index (0-1)", "Gini coefficient of disposable income"),
-    "gini_consumption": ("index (0-1)", "Gini coefficient of consumption"),
+    "gini_wealth": ("1", "Gini coefficient of household wealth (end of period)"),
+    "gini_income": ("1", "Gini coefficient of disposable income"),
+    "gini_consumption": ("1", "Gini coefficient of consumption"),
     "top1_wealth_share": (SHARE, "wealth share of the top 1% by wealth"),
     "top10_wealth_share": (SHARE, "wealth share of the top 10% by wealth"),
     "bottom50_wealth_share": (SHARE, "wealth share of the bottom 50% by wealth"),
@@ -51,7 +58,7 @@ SERIES: dict[str, tuple[str, str]] = {
     "top1_capital_share": (SHARE, "share of household risky capital owned by the top 1% by wealth"),
     "poverty_rate": (SHARE, "households with disposable income below the poverty line"),
     "median_income": (GOODS, "median disposable income"),
-    "sfc_residual": ("ratio to output", "largest stock-flow accounting residual / output"),
+    "sfc_residual": ("1", "largest stock-flow accounting residual / output"),
     # --- classical and demand closures (docs/economy.md) ---
     "planned_output": (GOODS, "output firms plan, Q_t = min(Y*_t, expected demand less inventory correction)"),
     "demand": (GOODS, "realised demand D_t = C + C_I + C_X + G + I"),
@@ -60,20 +67,20 @@ SERIES: dict[str, tuple[str, str]] = {
     "inventory_change": (GOODS, "unsold output Y_t - D_t added to inventories"),
     "capital": ("goods", "capital stock K_{t+1} installed for the next period"),
     "utilisation": (SHARE, "capacity utilisation Q_t / Y*_t (classical: 1)"),
-    "tobin_q": ("ratio", "utilisation-adjusted Tobin's q of the investment rule (classical: 1)"),
-    "rental_rate": ("per year", "gross marginal product of capital R_t (before depreciation)"),
+    "tobin_q": ("1", "utilisation-adjusted Tobin's q of the investment rule (classical: 1)"),
+    "rental_rate": ("1 / year", "gross marginal product of capital R_t (before depreciation)"),
     "employment_rate": (SHARE, "households employed"),
-    "effective_labour": ("efficiency units", "effective labour L_t: productivity summed over the employed"),
+    "effective_labour": ("efficiency_unit", "effective labour L_t: productivity summed over the employed"),
     "job_finding": (RATE, "probability a non-employed household finds a job"),
     "separation": (RATE, "probability an employed worker separates"),
-    "output_gap": ("ratio", "demand gap D_t / Y*_t - 1 (slack < 0) driving the Phillips curve"),
-    "price_level": ("index (P_0 = 1)", "price level of the consumption good"),
+    "output_gap": ("1", "demand gap D_t / Y*_t - 1 (slack < 0) driving the Phillips curve"),
+    "price_level": ("1", "price level of the consumption good (P_0 = 1)"),
     "government_debt": ("goods", "government debt B_G, end of period (negative: net assets)"),
     "government_deficit": (GOODS, "government borrowing: spending + transfers + interest - revenue"),
     "tax_revenue": (GOODS, "taxes collected (plus payment fees where the government earns them)"),
     "tax_labour_rate": (SHARE, "labour income tax rate in force (after any fiscal-rule surcharge)"),
     "tax_capital_rate": (SHARE, "capital income tax rate in force (after any fiscal-rule surcharge)"),
-    "ubi_level": (GOODS + " per household", "UBI per household (cash + auto-invested)"),
+    "ubi_level": (GOODS, "UBI per household (cash + auto-invested)"),
     "benefit_cost": (GOODS, "unemployment benefits paid"),
     "intermediaries_spending": (GOODS, "payment intermediaries' consumption C_I"),
     "intermediaries_assets": ("goods", "payment intermediaries' safe assets S_I"),
@@ -81,7 +88,7 @@ SERIES: dict[str, tuple[str, str]] = {
     "firm_net_worth": ("goods", "firm sector net worth NW_F = K + N - D_F - equity (paid out next period)"),
     "equity_value": ("goods", "firm equity at its holders' value E = households + fund + dominant holder"),
     "fund_capital_share": (SHARE, "share of firm equity owned by the public / tokenised capital fund"),
-    "fund_dividend": (GOODS + " per household", "the fund's equal per-household dividend"),
+    "fund_dividend": (GOODS, "the fund's equal per-household dividend"),
     "dominant_consumption": (GOODS, "the dominant holder's consumption C_X"),
     "household_capital_share": (SHARE, "share of firm equity owned by households"),
     "bottom50_consumption_share": (SHARE, "share of consumption by the bottom 50% by wealth"),
@@ -90,7 +97,7 @@ BOUNDED = ["gini_wealth", "gini_income", "gini_consumption", "top1_wealth_share"
            "top10_wealth_share", "bottom50_wealth_share", "bottom50_capital_share",
            "top1_capital_share", "bottom50_consumption_share"]
 for _name in BOUNDED:
-    SERIES[f"{_name}_bound"] = ("same as " + _name, f"bound on the sketch error of {_name}: |true - value| <= bound")
+    SERIES[f"{_name}_bound"] = (SERIES[_name][0], f"bound on the sketch error of {_name}: |true - value| <= bound")
 
 SNAPSHOTS: dict[str, tuple[str, str, str]] = {  # name -> (second dim, units, description)
     "lorenz_wealth": ("quantile", SHARE, "Lorenz curve of wealth: share held by the poorest p"),
@@ -104,21 +111,44 @@ def build_dataset(rows: list[dict[str, float]], snapshots: dict[int, dict[str, n
                   quantiles: np.ndarray, attrs: dict) -> xr.Dataset:
     periods = np.arange(len(rows), dtype=np.int64)
     data = {}
-    for name, (units, desc) in SERIES.items():
+    for name in SERIES:
         if name in rows[0]:
-            values = np.array([r[name] for r in rows], dtype=np.float64)
-            data[name] = xr.Variable("period", values, {"units": units, "description": desc})
+            data[name] = xr.Variable("period", np.array([r[name] for r in rows], dtype=np.float64))
     snap_periods = np.array(sorted(snapshots), dtype=np.int64)
-    for name, (dim, units, desc) in SNAPSHOTS.items():
-        values = np.stack([snapshots[p][name] for p in snap_periods])
-        data[name] = xr.Variable(("snapshot", dim), values, {"units": units, "description": desc})
-    coords = {
-        "period": ("period", periods, {"units": "period", "description": "simulation period"}),
-        "snapshot": ("snapshot", snap_periods, {"units": "period", "description": "period of the snapshot"}),
-        "quantile": ("quantile", quantiles, {"units": SHARE, "description": "population share"}),
-        "decile": ("decile", np.arange(1, 11), {"units": "decile", "description": "wealth decile"}),
-    }
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    for name, (dim, _, _) in SNAPSHOTS.items():
+        data[name] = xr.Variable(("snapshot", dim), np.stack([snapshots[p][name] for p in snap_periods]))
+    coords = {"period": periods, "snapshot": snap_periods, "quantile": quantiles, "decile": np.arange(1, 11)}
+    return annotate(xr.Dataset(data, coords=coords, attrs=attrs))
+
+
+COORDS: dict[str, tuple[str, str]] = {  # name -> (units, description)
+    "period": ("period", "simulation period (0 = first)"),
+    "year": ("year", "time since the start in years, period / periods_per_year"),
+    "snapshot": ("period", "period of the snapshot"),
+    "quantile": ("1", "population share"),
+    "decile": ("1", "wealth decile (1 = poorest tenth)"),
+}
+
+
+def annotate(ds: xr.Dataset) -> xr.Dataset:
+    """Set the CF metadata in place and return ``ds``: units, long_name and description of every
+    known variable, ancillary_variables linking statistics to their bounds, the ``year`` coordinate
+    (when ``periods_per_year`` is known) and ``Conventions``. Idempotent, so it also upgrades
+    datasets written before these attributes existed."""
+    ppy = ds.attrs.get("periods_per_year")
+    if "period" in ds.coords and "year" not in ds.coords and ppy:
+        ds.coords["year"] = ("period", ds["period"].values / float(ppy))
+    known = dict(SERIES)
+    known.update({name: (units, desc) for name, (_, units, desc) in SNAPSHOTS.items()})
+    known.update(COORDS)
+    for name, (units, desc) in known.items():
+        if name in ds.variables:
+            ds[name].attrs.update(units=units, long_name=desc, description=desc)
+    for name in BOUNDED:
+        if name in ds.data_vars and f"{name}_bound" in ds.data_vars:
+            ds[name].attrs["ancillary_variables"] = f"{name}_bound"
+    ds.attrs["Conventions"] = CONVENTIONS
+    return ds
 
 
 def write_results(ds: xr.Dataset, run_dir: Path) -> Path:

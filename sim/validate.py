@@ -9,7 +9,10 @@ Targets:
 * ``merton`` -- the risky share at large wealth beside the Merton-Samuelson limit of the
   discretised returns and the lognormal Merton share.
 
-Exit status 0 when every figure is within its tolerance, 1 otherwise (2 for usage errors).
+Exit status 0 when every figure printed is within its tolerance, 1 otherwise (2 for usage
+errors). No hidden subset: ``sim validate aiyagari`` judges all 24 cells and fails, because 7
+cells (marked "chain") are not reproduced by the standard Tauchen chain; ``--cells ci`` prints
+and judges only the cells the tests check.
 Run as ``sim validate ...`` or ``python -m sim.validate ...``.
 """
 from __future__ import annotations
@@ -27,9 +30,10 @@ __all__ = ["main"]
 # Tolerances (also used by the tests): Aiyagari rate in percentage points by rho, HARK relative.
 AIYAGARI_TOL_PP = {0.0: 0.05, 0.3: 0.05, 0.6: 0.05, 0.9: 0.25}
 HARK_RTOL = 1e-3
-#: Cells the CI tests check: those the standard Tauchen chain reproduces within tolerance with a
-#: margin well above the numerical error (~0.006 pp). Within tolerance but left out for a thin
-#: margin: (0.4, 0.6, 1) at +0.046 pp. See docs/solver.md for all 24.
+#: ``--cells ci``, the cells the tests check: those the standard Tauchen chain reproduces within
+#: tolerance with a margin well above the numerical error (~0.006 pp). Within tolerance but left
+#: out for a thin margin: (0.4, 0.6, 1) at +0.046 pp. The command judges whatever cells it prints
+#: (all 24 by default); see docs/solver.md for all 24.
 AIYAGARI_CI_CELLS = [
     (0.2, 0.0, 1.0), (0.2, 0.3, 1.0), (0.2, 0.3, 3.0), (0.2, 0.3, 5.0), (0.2, 0.6, 1.0),
     (0.2, 0.6, 3.0), (0.2, 0.6, 5.0), (0.2, 0.9, 1.0), (0.2, 0.9, 3.0), (0.2, 0.9, 5.0),
@@ -74,31 +78,47 @@ def _run_aiyagari(args) -> dict:
         )
 
     rows = ai.reproduce_table(todo, settings=settings, progress=progress)
+    return _judge_aiyagari(rows, settings)
+
+
+def _judge_aiyagari(rows: list[dict], settings) -> dict:
+    """Judge every printed cell against the paper; ``ok`` only when none misses its tolerance."""
+    from sim.solver import aiyagari as ai
+    from sim.solver.aiyagari_table import CHAIN_CELLS, REPLICATION_R_PERCENT
+
     for row in rows:
+        cell = (row["sigma"], row["rho"], row["mu"])
         row["tol_pp"] = AIYAGARI_TOL_PP[row["rho"]]
-        row["within_tol"] = abs(row["diff_pp"]) <= row["tol_pp"]
-        row["claimed"] = (row["sigma"], row["rho"], row["mu"]) in AIYAGARI_CI_CELLS
+        row["within_tol"] = bool(abs(row["diff_pp"]) <= row["tol_pp"])
+        row["chain"] = cell in CHAIN_CELLS
+        row["replication_r_percent"] = REPLICATION_R_PERCENT.get(cell)
     table = ai.format_table(rows).splitlines()
-    lines = [table[0] + "  tol  within  tested", "-" * (len(table[0]) + 21)]
+    lines = [table[0] + "   tol  within  note", "-" * (len(table[0]) + 40)]
     for row, text in zip(rows, table[2:]):
-        lines.append(
-            f"{text}  {row['tol_pp']:.2f}  {'yes' if row['within_tol'] else 'no':>6}  "
-            f"{'yes' if row['claimed'] else '':>6}"
-        )
-    n_ok = sum(r["within_tol"] for r in rows)
+        note = "chain" if row["chain"] else ""
+        if row["replication_r_percent"] is not None:
+            note += f"{' ' if note else ''}(replication {row['replication_r_percent']:.2f})"
+        lines.append(f"{text}  {row['tol_pp']:.2f}  {'yes' if row['within_tol'] else 'NO':>6}  {note}")
+    misses = [r for r in rows if not r["within_tol"]]
+    chain_misses = sum(r["chain"] for r in misses)
     lines.append(
-        f"\n{n_ok}/{len(rows)} cells within tolerance (0.05 pp for rho <= 0.6, 0.25 pp for rho = 0.9); "
-        "'tested' = checked by CI, and the exit status covers those.\n"
-        "Chain: standard Tauchen, 7 states, m = 3, sigma = stationary std of log labour. Larger gaps "
-        "come from the paper's own discretisation and numerics, which an independent standard-Tauchen "
-        "replication shares with this one (docs/solver.md)."
+        f"\n{len(rows) - len(misses)}/{len(rows)} cells within tolerance of the paper (0.05 pp for "
+        f"rho <= 0.6, 0.25 pp for rho = 0.9); {len(misses)} miss"
+        + (f", {chain_misses} of them marked 'chain'." if misses else ".")
+    )
+    lines.append(
+        "Chain: standard Tauchen (1986), 7 states on [-3 sigma, 3 sigma], sigma = stationary std of "
+        "log labour. 'chain' marks the 7 of 24 cells this chain does not reproduce: the gap is the "
+        "chain against the paper's own discretisation and numerics, not the solver (stable under grid "
+        "refinement; an independent standard-Tauchen replication, its number shown where known, "
+        "shows the same pattern; docs/solver.md). They are still misses and fail the command."
     )
     return {
         "target": "aiyagari",
         "reference": "Aiyagari (1994, QJE) Table II, net return to capital in percent",
         "settings": dataclasses.asdict(settings),
         "rows": rows,
-        "ok": all(r["within_tol"] for r in rows if r["claimed"]),
+        "ok": not misses,
         "text": "\n".join(lines),
     }
 
@@ -227,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Reproduce the household solver's validation figures beside their references: "
             "Aiyagari (1994) Table II, econ-ark/HARK policy functions (computed live), and the "
-            "Merton-Samuelson limiting risky share. Exit status 0 if all are within tolerance."
+            "Merton-Samuelson limiting risky share. Exit status 0 only if every figure printed is "
+            "within tolerance; 1 (FAIL) if any misses."
         ),
         epilog=(
             "examples:\n"
@@ -243,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     parser.add_argument(
         "--cells", type=_parse_cells, default="all",
-        help="aiyagari only: 'all' (default, 24 cells), 'ci' (the cells the tests check), or "
+        help="aiyagari only: 'all' (default, 24 cells; 7 'chain' cells miss, so it fails), 'ci' "
+             "(the 16 cells the tests check), or "
              "'sigma,rho,mu[;sigma,rho,mu...]'",
     )
     parser.add_argument("--out", metavar="PATH", help="also write the output (text or JSON) to PATH")

@@ -387,3 +387,52 @@ def test_secret_example_is_a_valid_opaque_secret_with_placeholders():
     bad = copy.deepcopy(secret)
     del bad["metadata"]["name"]
     assert list(jsonschema.Draft202012Validator(SECRET_SCHEMA).iter_errors(bad))
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+def _hardened_pod(where: str, pod: dict) -> None:
+    assert pod.get("automountServiceAccountToken") is False, where
+    sec = pod["securityContext"]
+    assert sec["runAsNonRoot"] is True and sec["runAsUser"] == 1000, where
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for container in pod["containers"]:
+        csec = container["securityContext"]
+        assert csec["allowPrivilegeEscalation"] is False, where
+        assert csec["readOnlyRootFilesystem"] is True, where
+        assert csec["capabilities"]["drop"] == ["ALL"], where
+        assert container["resources"]["limits"]["memory"], where
+        mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+        assert "/tmp" in mounts and "emptyDir" in volumes[mounts["/tmp"]], where  # writable scratch
+
+
+def test_ray_pods_are_hardened_with_a_memory_backed_object_store():
+    for fname, doc in ray_docs():
+        for cspec in cluster_specs(doc):
+            assert cspec.get("enableInTreeAutoscaling") is False, fname
+            for group in cspec.get("workerGroupSpecs", []):
+                # Autoscaling off: no range that looks like one.
+                assert group.get("minReplicas", group["replicas"]) == group["replicas"], fname
+                assert group.get("maxReplicas", group["replicas"]) == group["replicas"], fname
+            for group, pod in pod_specs(cspec):
+                where = f"{fname}:{group}"
+                _hardened_pod(where, pod)
+                volumes = {v["name"]: v for v in pod["volumes"]}
+                container = pod["containers"][0]
+                mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+                shm = volumes[mounts["/dev/shm"]]["emptyDir"]
+                assert shm["medium"] == "Memory", where
+                # The memory-backed shm counts against the container's memory: keep it below half.
+                to_gi = lambda q: float(q.removesuffix("Gi"))  # noqa: E731
+                assert 0 < to_gi(shm["sizeLimit"]) <= to_gi(container["resources"]["limits"]["memory"]) / 2
+                assert "/app/outputs" in mounts, where  # `sim run`'s default output directory
+
+
+def test_rayjob_submitter_pods_are_hardened():
+    for fname, doc in ray_docs():
+        if doc["kind"] != "RayJob" or doc["spec"].get("submissionMode") != "K8sJobMode":
+            continue
+        pod = doc["spec"]["submitterPodTemplate"]["spec"]
+        assert pod["restartPolicy"] == "Never", fname
+        _hardened_pod(f"{fname}:submitter", pod)

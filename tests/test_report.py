@@ -228,7 +228,8 @@ def test_output_gap_is_output_over_potential_minus_one(one_run):
 def test_units_reach_the_axis_labels(one_run):
     units = one_run.plots["rates"].meta["units"]
     assert units["inflation"] == "% per year"
-    assert one_run.plots["output"].meta["units"]["output"] == "goods per period"
+    # 4 periods a year: the period is named ("goods per period" in the dataset).
+    assert one_run.plots["output"].meta["units"]["output"] == "goods per quarter"
     assert one_run.plots["unemployment"].meta["units"]["unemployment_rate"] == "%"
 
 
@@ -288,8 +289,8 @@ def test_html_is_self_contained_and_embeds_every_png(one_run):
 def test_summary_percentages_in_the_page(one_run):
     page = one_run.html.read_text()
     row = one_run.summary.iloc[0]
-    assert f"{row['final_debt_to_gdp'] * 100:.1f}%" in page
-    assert f"{row['peak_unemployment'] * 100:.1f}%" in page
+    assert f"{row['final_debt_to_gdp'] * 100:.2f}%" in page
+    assert f"{row['peak_unemployment'] * 100:.2f}%" in page
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,7 +463,7 @@ def test_cli_default_out_dirs_and_output(tmp_path, capsys, monkeypatch):
     assert "scenario=baseline" in out and str(run / "report" / "report.html") in out
     header, row = out.splitlines()[:2]
     assert header.split()[:3] == ["run", "output", "x"] and "peak unemp" in header
-    assert row.startswith("scenario=baseline") and "110.0%" in row  # final debt/GDP, in percent
+    assert row.startswith("scenario=baseline") and "110.00%" in row  # final debt/GDP, in percent
     for k in ALL_KEYS:
         assert (run / "report" / f"{k}.png").is_file()
 
@@ -495,3 +496,50 @@ def test_cli_errors_and_help(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main([])
     assert exc.value.code == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# several seeds of one scenario, number formats, rate units
+
+
+def test_seeds_of_one_scenario_are_drawn_as_mean_and_band(tmp_path):
+    # Three seeds of one scenario (different output paths) and one other scenario.
+    dirs = [make_run(tmp_path / f"s{seed}", scenario="ubi", seed=seed, shift=0.01 * seed) for seed in (1, 2, 3)]
+    dirs.append(make_run(tmp_path / "base", scenario="baseline", seed=1))
+    result = report.build_report(dirs, tmp_path / "out")
+    plot = result.plots["output"]
+    bands = plot.bands["output"]
+    assert len(bands) == 1
+    (label, band), = bands.items()
+    assert label.startswith("scenario=ubi") and "mean of 3 seeds" in label
+    runs = plot.data["output"][[f"scenario=ubi seed={seed}" for seed in (1, 2, 3)]]
+    # Hand-worked: the three paths differ only by the constant shift 0.01 * seed times potential,
+    # so the mean is seed 2's path and the band runs from seed 3's (lowest) to seed 1's (highest).
+    np.testing.assert_allclose(band["mean"].values, runs.iloc[:, 1].values)
+    np.testing.assert_allclose(band["min"].values, runs.iloc[:, 2].values)
+    np.testing.assert_allclose(band["max"].values, runs.iloc[:, 0].values)
+    assert any("mean with a min-max band" in note for note in plot.notes)
+
+
+def test_ratios_and_shares_keep_their_digits():
+    from sim.report.summary import _fmt
+
+    assert (_fmt(1.0004, "ratio"), _fmt(0.998, "ratio")) == ("1.000", "0.998")
+    assert _fmt(0.12345, "share") == "12.35%"
+
+
+def test_per_period_rates_name_the_period(tmp_path):
+    from sim.report.drawing import plain_units
+
+    assert plain_units("1 / period", 4) == "per quarter"
+    assert plain_units("goods / period", 12) == "goods per month"
+    assert plain_units("1 / period", None) == "per period"
+    path = make_run(tmp_path / "r")
+    with xr.open_zarr(path / "results.zarr") as ds:
+        ds = ds.load()
+    ds["inflation"].attrs["units"] = "1 / period"  # as sim.results writes it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.to_zarr(path / "results.zarr", mode="w")
+    result = report.build_report([path], tmp_path / "out", html=False)
+    assert result.plots["rates"].meta["units"]["inflation"] == "% per quarter"

@@ -176,7 +176,8 @@ def plot_consumption_by_decile(runs: Sequence[RunLike], out_dir: Path) -> PlotRe
     df.columns.name = "run"
     result.data[var] = df
     result.meta["snapshot"] = snap_of
-    unit = unit_text([runs[i].ds[var] for i in ok], percent=False)
+    unit = unit_text([runs[i].ds[var] for i in ok], percent=False,
+                     periods_per_year=runs[ok[0]].periods_per_year)
     result.meta["units"] = {var: unit}
     describe(result, var, "Consumption by wealth decile", [runs[i].ds[var] for i in ok])
     ax.set_xticks(np.arange(1, 11))

@@ -55,6 +55,9 @@ class PlotResult:
     data: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Runs that differ only by seed, drawn as a mean with a min-max band: variable -> group label
+    #: -> DataFrame with columns mean, min, max (indexed like ``data``).
+    bands: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
 
     @property
     def skipped(self) -> bool:
@@ -123,26 +126,45 @@ def percent_scale(da: xr.DataArray) -> float:
     return 100.0 if ("%" in units or "percent" in units) else 1.0
 
 
+PERIOD_NAMES = {1.0: "year", 2.0: "half-year", 4.0: "quarter", 12.0: "month", 52.0: "week"}
+
+
+def period_name(periods_per_year: float | None) -> str:
+    """What one simulation period is called: 'quarter' for 4 a year, else 'period'."""
+    return PERIOD_NAMES.get(float(periods_per_year), "period") if periods_per_year else "period"
+
+
+def plain_units(units: str, periods_per_year: float | None = None) -> str:
+    """Units for an axis label: pint's '/' read as 'per', and 'period' named by its length.
+
+    'goods / period' -> 'goods per quarter' (4 periods a year); '1 / period' -> 'per quarter';
+    'goods per period' (older runs) likewise; '1' or 'fraction' -> ''.
+    """
+    text = " ".join(units.replace("/", " per ").replace("_", " ").split())
+    if text.startswith("1 per "):
+        text = text[2:]
+    words = [period_name(periods_per_year) if w == "period" else w for w in text.split(" ")]
+    text = " ".join(words)
+    return "" if text in ("", "1", "dimensionless", "fraction", "ratio", "index", "relative") else text
+
+
 def _per_what(units: str) -> str:
-    """' per year' from 'fraction per year', '' when the units name no time basis."""
-    u = units.lower()
-    i = u.find(" per ")
-    if i >= 0:
-        return units[i:]
-    return ""
+    """' per year' from 'fraction per year' (the time basis), '' when the units name none."""
+    i = units.find("per ")
+    return " " + units[i:] if i >= 0 else ""
 
 
-def unit_text(run_das: list[xr.DataArray], percent: bool) -> str:
+def unit_text(run_das: list[xr.DataArray], percent: bool, periods_per_year: float | None = None) -> str:
+    """The axis-label units of a plotted variable; a percent keeps the time basis ('% per quarter')."""
     units = ""
     for da in run_das:
         units = str(da.attrs.get("units", "")).strip()
         if units:
             break
+    text = plain_units(units, periods_per_year)
     if percent:
-        return "%" + _per_what(units)
-    if units in ("", "1", "dimensionless", "fraction", "ratio", "index"):
-        return ""
-    return units
+        return "%" + _per_what(text)
+    return text
 
 
 def describe(result: PlotResult, name: str, label: str, das: Sequence[xr.DataArray]) -> None:
@@ -156,6 +178,34 @@ def describe(result: PlotResult, name: str, label: str, das: Sequence[xr.DataArr
 
 def shorten(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _seed_free(run) -> tuple:
+    overrides = getattr(run, "overrides", None) or []
+    return tuple(sorted(o for o in overrides if not o.lstrip("+~").startswith("seed=")))
+
+
+def seed_groups(runs: Sequence[RunLike]) -> list[tuple[str, list[int]]]:
+    """Runs that differ only by seed, grouped: [(label, run indices)], in first-run order.
+
+    Two runs are one scenario when their scenario, periods per year and Hydra overrides other than
+    ``seed=`` agree and their seeds differ. A group of one keeps its run's label; a larger group is
+    labelled by what its runs share and how many seeds it averages.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, run in enumerate(runs):
+        key = (getattr(run, "scenario", None), run.periods_per_year, _seed_free(run))
+        groups.setdefault(key, []).append(i)
+    out = []
+    for key, members in groups.items():
+        seeds = {getattr(runs[i], "seed", None) for i in members}
+        if len(members) > 1 and len(seeds) == len(members) and None not in seeds:
+            name = " ".join(w for w in runs[members[0]].label.split(" ") if not w.startswith("seed="))
+            name = name.split(" [")[0].strip() or key[0] or "runs"
+            out.append((f"{name} (mean of {len(members)} seeds, min-max band)", members))
+        else:
+            out.extend((runs[i].label, [i]) for i in members)
+    return sorted(out, key=lambda item: min(item[1]))
 
 
 def palette(n: int) -> list:

@@ -87,10 +87,10 @@ def _share_scale(runs: Sequence[Run], var: str) -> float:
 def _fmt(value: Any, kind: str, pct: float = 100.0) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if kind == "ratio":
-        return f"{value:.3g}"
+    if kind == "ratio":  # fixed decimals: 1.000 beside 0.998, never 1 beside 0.998
+        return f"{value:.3f}"
     if kind == "share":
-        return f"{value * pct:.1f}%"
+        return f"{value * pct:.2f}%"
     if kind == "gini":
         return f"{value:.3f}"
     if kind == "sci":

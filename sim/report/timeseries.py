@@ -15,7 +15,8 @@ from matplotlib.ticker import PercentFormatter
 
 from sim.report.drawing import (LINESTYLES, Panel, PlotResult, RunLike, Var, available, describe,
                                 group_notes, missing_reason, new_figure, palette, percent_scale,
-                                period_values, run_legend, save, shorten, time_axis, unit_text)
+                                period_values, run_legend, save, seed_groups, shorten, time_axis,
+                                unit_text)
 
 
 def timeseries_figure(runs: Sequence[RunLike], out_dir: Path, key: str, title: str,
@@ -24,9 +25,14 @@ def timeseries_figure(runs: Sequence[RunLike], out_dir: Path, key: str, title: s
     result = PlotResult(key=key, title=title)
     xlabel, index_name, divisors = time_axis(runs)
     result.meta["time_axis"] = index_name
-    labels = [r.label for r in runs]
-    colours = palette(len(runs))
-    several = len(runs) > 1
+    groups = seed_groups(runs)  # runs that differ only by seed: one mean line and a band
+    labels = [label for label, _ in groups]
+    colours = palette(len(groups))
+    several = len(groups) > 1
+    averaged = [label for label, members in groups if len(members) > 1]
+    if averaged:
+        result.notes.append("Runs that differ only by seed are drawn as their mean with a min-max band: "
+                            + "; ".join(averaged) + ".")
 
     # Which (panel, var, run) can be drawn.
     drawable: list[tuple[Panel, list[tuple[Var, list[int]]]]] = []
@@ -72,16 +78,30 @@ def timeseries_figure(runs: Sequence[RunLike], out_dir: Path, key: str, title: s
                 x = period_values(run.ds) / divisors[i]
                 y = np.asarray(da.values, dtype=float)
                 series[run.label] = pd.Series(y, index=pd.Index(x, name=index_name), name=run.label)
-                colour = colours[i] if several else palette(max(len(pvars), 1))[j]
-                ax.plot(x, y, color=colour, linestyle=LINESTYLES[j % len(LINESTYLES)], linewidth=1.8,
-                        label=None if several else var.label)
                 all_vals.append(y[np.isfinite(y)])
+            for g, (group_label, members) in enumerate(groups):
+                drawn = [runs[i].label for i in members if i in ok]
+                if not drawn:
+                    continue
+                colour = colours[g] if several else palette(max(len(pvars), 1))[j]
+                style = LINESTYLES[j % len(LINESTYLES)]
+                label = None if several else var.label
+                if len(drawn) == 1:
+                    line = series[drawn[0]]
+                    ax.plot(line.index, line.values, color=colour, linestyle=style, linewidth=1.8, label=label)
+                    continue
+                members_df = pd.concat([series[lab] for lab in drawn], axis=1)
+                band = pd.DataFrame({"mean": members_df.mean(axis=1), "min": members_df.min(axis=1),
+                                     "max": members_df.max(axis=1)})
+                result.bands.setdefault(var.name, {})[group_label] = band
+                ax.fill_between(band.index, band["min"], band["max"], color=colour, alpha=0.2, linewidth=0)
+                ax.plot(band.index, band["mean"], color=colour, linestyle=style, linewidth=1.8, label=label)
             df = pd.concat(series, axis=1)
             df.columns.name = "run"
             result.data[var.name] = df
             if var.percent:
                 pct_xmax = percent_scale(das[0])
-            unit = unit_text(das, var.percent)
+            unit = unit_text(das, var.percent, runs[ok[0]].periods_per_year)
             result.meta.setdefault("units", {})[var.name] = unit
             describe(result, var.name, var.label, das)
         ax.set_title(panel.title, fontsize=11)
