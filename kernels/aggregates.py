@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels import household
 from kernels import schema as S
 
-SUMMED = (
-    S.A_HOUSEHOLDS, S.A_EMPLOYED, S.A_UNEMPLOYED, S.A_DISPLACED, S.A_AUTOMATED_EMPLOYED, S.A_POOR,
-    S.A_EFFECTIVE_LABOUR, S.A_CONSUMPTION, S.A_SAFE_BEGIN, S.A_RISKY_BEGIN, S.A_SAFE_END,
-    S.A_RISKY_END, S.A_INCOME,
-)
+SUMMED = household.SUMMED  # declared beside the household step, with each household's terms
 
 
 def complete(aggregates: np.ndarray, params: np.ndarray) -> np.ndarray:
