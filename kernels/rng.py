@@ -36,7 +36,7 @@ STREAM_INIT_EMPLOYMENT = 5
 STREAM_INIT_TASK = 6
 
 
-def mix64(x):
+def mix64(x: np.uint64):
     """SplitMix64 finaliser of uint64 ``x`` (an np.uint64 or a uint64 array), modulo 2**64:
     x ^= x >> 30; x *= MIX1; x ^= x >> 27; x *= MIX2; x ^= x >> 31."""
     x = (x ^ (x >> np.uint64(30))) * np.uint64(MIX1)
@@ -44,12 +44,12 @@ def mix64(x):
     return x ^ (x >> np.uint64(31))
 
 
-def household_hash(key, household_id):
+def household_hash(key: np.uint64, household_id: np.uint64):
     """First stage, h = mix64(key + GOLDEN id): one independent stream per household (uint64)."""
     return mix64(key + np.uint64(GOLDEN) * household_id)
 
 
-def uniform(h, word):
+def uniform(h: np.uint64, word: np.uint64) -> float:
     """Second stage: the uniform on [0, 1) of hash ``h`` and (period, stream) ``word``, 53 bits."""
     return np.float64(mix64(h ^ word) >> np.uint64(11)) * TO_UNIT
 
