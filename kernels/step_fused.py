@@ -82,6 +82,21 @@ _ROW_INCOME = household.SUMMED.index(schema.A_INCOME)
 _ROW_RISKY_END = household.SUMMED.index(schema.A_RISKY_END)
 _ROW_SAFE_END = household.SUMMED.index(schema.A_SAFE_END)
 
+
+
+def _make_adder(n: int):
+    """``add(acc, terms)``: the n-tuple acc + terms, element by element. Tuples stay in registers,
+    so the n running sums are n independent chains (generated for n = len(SUMMED))."""
+    source = (f"def add(acc, terms):\n    return ("
+              + ", ".join(f"acc[{q}] + terms[{q}]" for q in range(n)) + ",)\n")
+    scope: dict = {}
+    exec(compile(source, f"<add{n}>", "exec"), scope)  # noqa: S102 (our own generated source)
+    return njit(inline="always")(scope["add"])
+
+
+_add_terms = _make_adder(N_SUMMED)
+_NO_SUMS = (0.0,) * N_SUMMED
+
 # Numba's disk cache keys a function by its own bytecode and closure, not by the modules it
 # inlines: the kernel closes over a fingerprint of their sources, so an edit there recompiles.
 _SOURCES_FINGERPRINT = hashlib.sha256(b"".join(
@@ -130,10 +145,10 @@ def _bin(v):
 def _make_kernel(sources_fingerprint: str):
     @njit(cache=True, nogil=True, **_NOALIAS)
     def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf, c_table,
-              share_table, block_size, agg, hist, ext, grid_lo, inv_width, sums,
+              share_table, block_size, agg, hist, ext, grid_lo, inv_width,
               t_uz, t_uj, t_ut, t_m, t_q0, t_row, t_zn, t_e, t_auto, t_b0, t_k0, t_eff, t_c, t_inc,
               t_bw, t_by, t_bc):
-        # grid_lo, inv_width, sums and the t_* tile buffers are arguments, not locals, so that
+        # grid_lo, inv_width and the t_* tile buffers are arguments, not locals, so that
         # they too are noalias: LLVM cannot vectorise a pass if a buffer might overlap the state
         # it writes.
         sources_fingerprint  # noqa: B018 (keys the disk cache, see _SOURCES_FINGERPRINT)
@@ -156,7 +171,7 @@ def _make_kernel(sources_fingerprint: str):
         for blk in range(n_blocks):
             lo = blk * block_size
             hi = min(lo + block_size, n)
-            sums[:] = 0.0
+            sums = _NO_SUMS
             w_min, w_max = np.inf, -np.inf
             y_min, y_max = np.inf, -np.inf
             c_min, c_max = np.inf, -np.inf
@@ -220,8 +235,7 @@ def _make_kernel(sources_fingerprint: str):
                     wealth_end = b_new + k_new
                     terms = _contributions(t_e[ii], t_auto[ii], t_eff[ii], income, c,
                                                  t_b0[ii], t_k0[ii], b_new, k_new, p)
-                    for q in range(N_SUMMED):
-                        sums[q] += terms[q]
+                    sums = _add_terms(sums, terms)
                     bw, by, bc = t_bw[ii], t_by[ii], t_bc[ii]
                     hist[hb, bw, schema.H_WEALTH_COUNT] += 1.0
                     hist[hb, bw, schema.H_WEALTH_SUM] += wealth_end
@@ -274,7 +288,7 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     # array the kernel writes, and every written array is fresh here or checked above)
     tables = [np.ascontiguousarray(a, dtype=np.float64)
               for a in (params, productivity, transition_cdf, c_table, share_table)]
-    grid = [np.empty(n_grid - 1) for _ in range(2)] + [np.empty(N_SUMMED)]  # and the sums
+    grid = [np.empty(n_grid - 1) for _ in range(2)]
     tiles = ([np.empty(TILE) for _ in range(4)]  # t_uz, t_uj, t_ut, t_m
              + [np.empty(TILE, np.int64), np.empty(TILE, np.uint64), np.empty(TILE, np.int64)]
              + [np.empty(TILE, np.int64), np.empty(TILE, np.bool_)]  # t_e, t_auto
