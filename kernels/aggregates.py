@@ -18,7 +18,8 @@ import numpy as np
 from kernels import household
 from kernels import schema as S
 
-SUMMED = household.SUMMED  # declared beside the household step, with each household's terms
+SUMMED = household.SUMMED  # names, declared beside the household step with each household's terms
+DERIVED = S.DERIVED  # the columns ``complete`` fills
 
 
 def complete(aggregates: np.ndarray, params: np.ndarray) -> np.ndarray:

@@ -148,31 +148,35 @@ def portfolio(cash: float, consumption: float, share: float, p: np.ndarray):
 
 # --- 5. per-block sums ------------------------------------------------------------------------------
 
-# The aggregates summed over households, in the order ``contributions`` returns them. Every other
-# aggregate follows from these sums by ``kernels.aggregates.complete``. Adding a summed quantity is
-# one edit here: its schema name below and its value in ``contributions`` (docs/kernels.md).
-SUMMED = (
-    schema.A_HOUSEHOLDS, schema.A_EMPLOYED, schema.A_UNEMPLOYED, schema.A_DISPLACED,
-    schema.A_AUTOMATED_EMPLOYED, schema.A_POOR, schema.A_EFFECTIVE_LABOUR, schema.A_CONSUMPTION,
-    schema.A_SAFE_BEGIN, schema.A_RISKY_BEGIN, schema.A_SAFE_END, schema.A_RISKY_END,
-    schema.A_INCOME,
-)
+# The aggregates summed over households, by name, in the order ``contributions`` returns their
+# terms. ``kernels.schema.AGGREGATES`` starts with these names (column q is SUMMED[q]); every other
+# aggregate follows from the sums by ``kernels.aggregates.complete``. Adding a summed quantity is one
+# edit here: its name in COUNTED or AMOUNTS, and its term in ``contributions`` (docs/kernels.md).
+#
+# COUNTED: households that meet a condition. The term is the condition (a bool); the sums are
+# integers, exact in any order, so the fused kernel adds them in its vectorised pass.
+COUNTED = ("households", "employed", "unemployed", "displaced", "automated_employed", "poor")
+# AMOUNTS: floating-point quantities (goods, efficiency units), summed in household order.
+AMOUNTS = ("effective_labour", "consumption", "safe_begin", "risky_begin", "safe_end", "risky_end",
+           "income")
+SUMMED = COUNTED + AMOUNTS
 
 
 def contributions(employment_new: int, automated_employed: bool, efficiency: float,
                   disposable_income: float, consumption: float, safe: float, risky: float,
                   safe_new: float, risky_new: float, p: np.ndarray):
-    """What one household adds to each sum of ``SUMMED`` (float64, counts as 0/1), in that order.
+    """What one household adds to each sum of ``SUMMED``, in that order: the conditions of
+    ``COUNTED`` (bools: the household counts or not), then the amounts of ``AMOUNTS`` (float64).
 
     Also evaluated by the NumPy oracle on arrays, so only operations that work on both.
     """
     return (
-        1.0,
-        np.float64(employment_new == schema.EMPLOYED),
-        np.float64(employment_new == schema.UNEMPLOYED),
-        np.float64(employment_new == schema.DISPLACED),
-        np.float64(automated_employed),
-        np.float64(disposable_income < p[schema.P_POVERTY_LINE]),
+        True,  # households
+        employment_new == schema.EMPLOYED,
+        employment_new == schema.UNEMPLOYED,
+        employment_new == schema.DISPLACED,
+        automated_employed,
+        disposable_income < p[schema.P_POVERTY_LINE],
         efficiency,
         consumption,
         safe,

@@ -20,9 +20,9 @@ from kernels import cuda_c, household, rng
 from kernels import schema as S
 from kernels.step_numpy import Partials
 
-# per-household contribution columns: the summed aggregates (kernels.aggregates.SUMMED, in that
+# per-household contribution columns: the summed aggregates (kernels.household.SUMMED, in that
 # order), then end-of-period wealth for the wealth histogram and extrema
-COLUMN = {a: j for j, a in enumerate(aggregates_rules.SUMMED)}
+COLUMN = {S.AGGREGATES[name]: j for j, name in enumerate(household.SUMMED)}
 WEALTH_END = len(COLUMN)
 N_COLUMNS = len(COLUMN) + 1
 

@@ -11,10 +11,11 @@ Households go through in tiles of ``TILE`` (a few L1-resident buffers), in passe
 0. the three uniforms from one hash, and the productivity transition (the inverse CDF column by
    column);
 1. everything else a household does, independent across households, so LLVM vectorises it: (a)
-   job transitions and income, (b) decisions from the policy tables and the portfolio; counts are
-   integer sums here;
-2. the floating-point sums, histograms and extrema, sequentially in household order (the order
-   the specification fixes, so no reassociation is needed to keep the bits).
+   job transitions and income, (b) decisions from the policy tables and the portfolio; the counted
+   terms of ``household.contributions`` (``household.COUNTED``) are integer sums here;
+2. the floating-point sums (``household.AMOUNTS``), histograms and extrema, sequentially in
+   household order (the order the specification fixes, so no reassociation is needed to keep the
+   bits).
 
 Passes 0 and 1 vectorise only when LLVM knows the arrays do not overlap (``noalias``; ``step`` checks it)
 and indices are unsigned (no negative-index wrap-around); it is asked for 512-bit vectors where the
@@ -74,28 +75,28 @@ _mix64, _household_hash, _uniform = _inline_all(rng, ("mix64", "household_hash",
  _portfolio, _contributions) = _inline_all(household, (
      "job_transition", "income", "grid_point", "grid_interval", "grid_index",
      "consumption_and_share", "portfolio", "contributions"))
-N_SUMMED = len(household.SUMMED)
-_SUMMED_COLUMNS = np.array(household.SUMMED, dtype=np.int64)
-# the rows of contributions the histograms and extrema also need
-_ROW_CONSUMPTION = household.SUMMED.index(schema.A_CONSUMPTION)
-_ROW_INCOME = household.SUMMED.index(schema.A_INCOME)
-_ROW_RISKY_END = household.SUMMED.index(schema.A_RISKY_END)
-_ROW_SAFE_END = household.SUMMED.index(schema.A_SAFE_END)
+# household.SUMMED = COUNTED + AMOUNTS, and aggregate column q is SUMMED[q] (kernels.schema)
+N_COUNTED = schema.N_COUNTED
+N_AMOUNTS = schema.N_SUMMED - N_COUNTED
 
 
-
-def _make_adder(n: int):
-    """``add(acc, terms)``: the n-tuple acc + terms, element by element. Tuples stay in registers,
-    so the n running sums are n independent chains (generated for n = len(SUMMED))."""
+def _make_adder(first: int, n: int, cast: str):
+    """``add(acc, terms)``: the n-tuple acc + cast(terms[first:first + n]), element by element.
+    Tuples stay in registers, so the n running sums are n independent chains (generated: Numba
+    has no loop over a tuple's elements of mixed types)."""
     source = (f"def add(acc, terms):\n    return ("
-              + ", ".join(f"acc[{q}] + terms[{q}]" for q in range(n)) + ",)\n")
-    scope: dict = {}
-    exec(compile(source, f"<add{n}>", "exec"), scope)  # noqa: S102 (our own generated source)
+              + ", ".join(f"acc[{q}] + {cast}(terms[{first + q}])" for q in range(n)) + ",)\n")
+    scope = {"np": np}
+    exec(compile(source, f"<add{first}_{n}>", "exec"), scope)  # noqa: S102 (our own generated source)
     return njit(inline="always")(scope["add"])
 
 
-_add_terms = _make_adder(N_SUMMED)
-_NO_SUMS = (0.0,) * N_SUMMED
+# counts: integer sums in the vectorised pass 1b (exact in any order, like the oracle's float sums
+# of 0/1, which stay exact below 2**53); amounts: float sums in household order in pass 2
+_add_counts = _make_adder(0, N_COUNTED, "np.int64")
+_add_amounts = _make_adder(N_COUNTED, N_AMOUNTS, "np.float64")
+_NO_COUNTS = (np.int64(0),) * N_COUNTED
+_NO_AMOUNTS = (0.0,) * N_AMOUNTS
 
 # Numba's disk cache keys a function by its own bytecode and closure, not by the modules it
 # inlines: the kernel closes over a fingerprint of their sources, so an edit there recompiles.
@@ -110,6 +111,19 @@ def _float_bits(typingctx, v):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _data_pointer(typingctx, array):
+    """An array's data as a bare pointer (indexing reads the same memory). The phases take their
+    tables as pointers: an array passed to an inlined function brings reference-count calls into
+    the loop, and a loop with calls does not vectorise."""
+    sig = types.CPointer(array.dtype)(array)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(signature.args[0])(context, builder, args[0]).data
 
     return sig, codegen
 
@@ -144,7 +158,7 @@ def _bin(v):
 
 def _make_kernel(sources_fingerprint: str):
     @njit(cache=True, nogil=True, **_NOALIAS)
-    def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf, c_table,
+    def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, params, productivity, cdf, c_table,
               share_table, block_size, agg, hist, ext, grid_lo, inv_width,
               t_uz, t_uj, t_ut, t_m, t_q0, t_row, t_zn, t_e, t_auto, t_b0, t_k0, t_eff, t_c, t_inc,
               t_bw, t_by, t_bc):
@@ -153,6 +167,7 @@ def _make_kernel(sources_fingerprint: str):
         # it writes.
         sources_fingerprint  # noqa: B018 (keys the disk cache, see _SOURCES_FINGERPRINT)
         _prefer_512_bit_vectors()
+        p = _data_pointer(params)  # the phases read parameters p[schema.P_...]
         n = b.shape[0]
         n_z = productivity.shape[0]
         n_grid = c_table.shape[1]
@@ -164,14 +179,14 @@ def _make_kernel(sources_fingerprint: str):
             grid_lo[jj], inv_width[jj] = _grid_interval(jj, grid_min, span, step)
         key64 = np.uint64(key)
         cdf_flat = cdf.ravel()
-        c_flat = c_table.ravel()
-        s_flat = share_table.ravel()
+        c_flat = _data_pointer(c_table)  # C-contiguous (step): the flattened table
+        s_flat = _data_pointer(share_table)
 
         n_blocks = agg.shape[0]
         for blk in range(n_blocks):
             lo = blk * block_size
             hi = min(lo + block_size, n)
-            sums = _NO_SUMS
+            counts, amounts = _NO_COUNTS, _NO_AMOUNTS
             w_min, w_max = np.inf, -np.inf
             y_min, y_max = np.inf, -np.inf
             c_min, c_max = np.inf, -np.inf
@@ -224,6 +239,10 @@ def _make_kernel(sources_fingerprint: str):
                     b_new, k_new = _portfolio(cash, c, share, p)
                     b[i], k[i] = b_new, k_new
                     t_c[ii] = c
+                    # the counted terms only (the amounts are left to pass 2, and unused, dropped)
+                    counts = _add_counts(counts, _contributions(
+                        t_e[ii], t_auto[ii], t_eff[ii], t_inc[ii], c, t_b0[ii], t_k0[ii], b_new,
+                        k_new, p))
                     t_bw[ii], t_bc[ii] = _bin(b_new + k_new), _bin(c)
 
                 # pass 2: the sums in household order (as np.bincount sums), histograms (bin-major:
@@ -233,9 +252,9 @@ def _make_kernel(sources_fingerprint: str):
                     c, income = t_c[ii], t_inc[ii]
                     b_new, k_new = b[i], k[i]
                     wealth_end = b_new + k_new
-                    terms = _contributions(t_e[ii], t_auto[ii], t_eff[ii], income, c,
-                                                 t_b0[ii], t_k0[ii], b_new, k_new, p)
-                    sums = _add_terms(sums, terms)
+                    amounts = _add_amounts(amounts, _contributions(
+                        t_e[ii], t_auto[ii], t_eff[ii], income, c, t_b0[ii], t_k0[ii], b_new,
+                        k_new, p))
                     bw, by, bc = t_bw[ii], t_by[ii], t_bc[ii]
                     hist[hb, bw, schema.H_WEALTH_COUNT] += 1.0
                     hist[hb, bw, schema.H_WEALTH_SUM] += wealth_end
@@ -249,8 +268,10 @@ def _make_kernel(sources_fingerprint: str):
                     y_min, y_max = min(y_min, income), max(y_max, income)
                     c_min, c_max = min(c_min, c), max(c_max, c)
 
-            for q in range(N_SUMMED):
-                agg[blk, _SUMMED_COLUMNS[q]] = sums[q]
+            for q in range(N_COUNTED):
+                agg[blk, q] = counts[q]
+            for q in range(N_AMOUNTS):
+                agg[blk, N_COUNTED + q] = amounts[q]
             e_row = ext[blk]
             e_row[schema.X_WEALTH_MIN], e_row[schema.X_WEALTH_MAX] = w_min, w_max
             e_row[schema.X_INCOME_MIN], e_row[schema.X_INCOME_MAX] = y_min, y_max

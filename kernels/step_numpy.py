@@ -156,9 +156,10 @@ def step(
     terms = household.contributions(e_new, automated_employed, np.where(working, productivity[z_new], 0.0),
                                     income, c, b, k, b_new, k_new, p)  # the quantities summed per block
     aggregates = np.zeros((n_blocks, S.N_AGGREGATES))
-    for col, values in zip(household.SUMMED, terms, strict=True):
+    for name, values in zip(household.SUMMED, terms, strict=True):
+        # counts as 0/1 floats: their sums are whole numbers, exact in any order
         values = np.broadcast_to(np.asarray(values, dtype=np.float64), (n,))
-        aggregates[:, col] = np.bincount(blk, weights=values, minlength=n_blocks)
+        aggregates[:, S.AGGREGATES[name]] = np.bincount(blk, weights=values, minlength=n_blocks)
     aggregates_rules.complete(aggregates, p)
 
     histograms = np.empty((n_blocks, S.N_HISTOGRAMS, S.N_BINS))
