@@ -1,7 +1,8 @@
 """Which per-block aggregates are sums over households, and how the others follow from them.
 
-A kernel sums only the household quantities in ``SUMMED`` (counts, efficiency units, consumption,
-assets at the start and end of the period, disposable income). Every other aggregate is a linear
+A kernel sums only the household quantities in ``SUMMED``, declared in ``kernels.household``
+(counts, efficiency units, consumption, assets at the start and end of the period, disposable
+income). Every other aggregate (``DERIVED``) is a linear
 rule of the model applied to those sums: taxes are proportional, UBI and the dividend are per
 head, benefits go to everyone not working, and capital income is the two returns on the two
 assets. ``complete`` applies the rules, once, for every backend.

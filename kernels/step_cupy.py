@@ -2,7 +2,7 @@
 
 One thread per household runs ``kernels.household``'s scalar phases (translated to CUDA C by
 ``kernels.cuda_c``; the same functions the fused CPU kernel compiles), writing the new state in place and the household's contributions to the per-block sums
-of ``kernels.aggregates.SUMMED``; the per-block reductions are then CuPy reductions over a (column,
+of ``kernels.household.SUMMED``; the per-block reductions are then CuPy reductions over a (column,
 block, household) view, and ``kernels.aggregates.complete`` derives the other aggregates. The parameter
 and aggregate layouts come from ``kernels.schema`` and ``kernels.household.SUMMED``.
 
