@@ -1,7 +1,8 @@
 """Which per-block aggregates are sums over households, and how the others follow from them.
 
-A kernel sums only the household quantities in ``SUMMED`` (counts, efficiency units, consumption,
-assets at the start and end of the period, disposable income). Every other aggregate is a linear
+A kernel sums only the household quantities in ``SUMMED``, declared in ``kernels.household``
+(counts, efficiency units, consumption, assets at the start and end of the period, disposable
+income). Every other aggregate (``DERIVED``) is a linear
 rule of the model applied to those sums: taxes are proportional, UBI and the dividend are per
 head, benefits go to everyone not working, and capital income is the two returns on the two
 assets. ``complete`` applies the rules, once, for every backend.
@@ -15,13 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels import household
 from kernels import schema as S
 
-SUMMED = (
-    S.A_HOUSEHOLDS, S.A_EMPLOYED, S.A_UNEMPLOYED, S.A_DISPLACED, S.A_AUTOMATED_EMPLOYED, S.A_POOR,
-    S.A_EFFECTIVE_LABOUR, S.A_CONSUMPTION, S.A_SAFE_BEGIN, S.A_RISKY_BEGIN, S.A_SAFE_END,
-    S.A_RISKY_END, S.A_INCOME,
-)
+SUMMED = household.SUMMED  # names, declared beside the household step with each household's terms
+DERIVED = S.DERIVED  # the columns ``complete`` fills
 
 
 def complete(aggregates: np.ndarray, params: np.ndarray) -> np.ndarray:

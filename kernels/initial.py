@@ -20,7 +20,7 @@ def initial_state(first_id: int, n: int, key: int, wealth_mean: float, risky_sha
     household from the not-yet-automated range, x ~ U(automation, 1) (MODEL.md: workers hold tasks
     that are not automated).
     """
-    h = rng.household_hash(key, np.arange(first_id, first_id + n, dtype=np.uint64))
+    h = rng.household_hashes(key, np.arange(first_id, first_id + n, dtype=np.uint64))
     draw = lambda stream: rng.uniforms_from_hash(h, -1, stream)  # noqa: E731
     wealth = -wealth_mean * np.log1p(-draw(rng.STREAM_INIT_WEALTH))
     cdf = np.cumsum(stationary)

@@ -9,8 +9,10 @@ passes BigCrush in counter mode) applied twice:
     u64 = mix64(h ^ (MULT * (period * N_STREAMS + stream + 1)))
     u   = (u64 >> 11) * 2**-53                             # uniform on [0, 1), 53 random bits
 
-The same integer arithmetic is written three times (NumPy arrays, Numba scalars, CUDA C for CuPy);
-tests hold them bit-identical. All arithmetic is modulo 2**64 (unsigned wrap-around).
+``mix64``, ``household_hash`` and ``uniform`` are written once, with NumPy uint64 operations that
+work on arrays and scalars alike: NumPy runs them on arrays, Numba compiles them for the fused
+kernel, and ``kernels.cuda_c`` translates them into the GPU kernel (tests hold all three
+bit-identical). All arithmetic is modulo 2**64 (unsigned wrap-around).
 """
 from __future__ import annotations
 
@@ -34,12 +36,28 @@ STREAM_INIT_EMPLOYMENT = 5
 STREAM_INIT_TASK = 6
 
 
+def mix64(x: np.uint64):
+    """SplitMix64 finaliser of uint64 ``x`` (an np.uint64 or a uint64 array), modulo 2**64:
+    x ^= x >> 30; x *= MIX1; x ^= x >> 27; x *= MIX2; x ^= x >> 31."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(MIX1)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(MIX2)
+    return x ^ (x >> np.uint64(31))
+
+
+def household_hash(key: np.uint64, household_id: np.uint64):
+    """First stage, h = mix64(key + GOLDEN id): one independent stream per household (uint64)."""
+    return mix64(key + np.uint64(GOLDEN) * household_id)
+
+
+def uniform(h: np.uint64, word: np.uint64) -> float:
+    """Second stage: the uniform on [0, 1) of hash ``h`` and (period, stream) ``word``, 53 bits."""
+    return np.float64(mix64(h ^ word) >> np.uint64(11)) * TO_UNIT
+
+
 def mix64_int(x: int) -> int:
-    """SplitMix64 finaliser on a Python int (used for scalar keys, e.g. the seed)."""
-    x &= MASK64
-    x = ((x ^ (x >> 30)) * MIX1) & MASK64
-    x = ((x ^ (x >> 27)) * MIX2) & MASK64
-    return x ^ (x >> 31)
+    """``mix64`` of a Python int (used for scalar keys, e.g. the seed); arrays do not warn on
+    the intended wrap-around, so the int goes through a one-element array."""
+    return int(mix64(np.array([x & MASK64], dtype=np.uint64))[0])
 
 
 def seed_key(seed: int) -> int:
@@ -56,27 +74,16 @@ def period_word(period: int, stream: int) -> int:
     return (MULT * ((period + 1) * N_STREAMS + stream + 1)) & MASK64
 
 
-def _mix64_array(x: np.ndarray) -> np.ndarray:
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(MIX1)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(MIX2)
-    return x ^ (x >> np.uint64(31))
-
-
 def uniforms(key: int, household_ids: np.ndarray, period: int, stream: int) -> np.ndarray:
-    """Uniform [0, 1) draws for the given households (NumPy reference implementation)."""
-    ids = np.asarray(household_ids, dtype=np.uint64)
-    h = _mix64_array(np.uint64(key) + np.uint64(GOLDEN) * ids)
-    u64 = _mix64_array(h ^ np.uint64(period_word(period, stream)))
-    return (u64 >> np.uint64(11)).astype(np.float64) * TO_UNIT
+    """Uniform [0, 1) draws for the given households (NumPy, arrays)."""
+    return uniforms_from_hash(household_hashes(key, household_ids), period, stream)
 
 
-def household_hash(key: int, household_ids: np.ndarray) -> np.ndarray:
-    """First stage of the generator, h(seed, household): reused across a household's streams."""
-    ids = np.asarray(household_ids, dtype=np.uint64)
-    return _mix64_array(np.uint64(key) + np.uint64(GOLDEN) * ids)
+def household_hashes(key: int, household_ids: np.ndarray) -> np.ndarray:
+    """``household_hash`` of many households: reused across a household's streams."""
+    return household_hash(np.uint64(key), np.asarray(household_ids, dtype=np.uint64))
 
 
 def uniforms_from_hash(h: np.ndarray, period: int, stream: int) -> np.ndarray:
-    """Second stage: uniform draws for (period, stream) from per-household hashes."""
-    u64 = _mix64_array(h ^ np.uint64(period_word(period, stream)))
-    return (u64 >> np.uint64(11)).astype(np.float64) * TO_UNIT
+    """``uniform`` for (period, stream) of many per-household hashes."""
+    return uniform(h, np.uint64(period_word(period, stream)))

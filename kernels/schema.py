@@ -54,14 +54,16 @@ PARAMS = _names(
 N_PARAMS = len(PARAMS)
 globals().update({f"P_{k.upper()}": v for k, v in PARAMS.items()})
 
-# --- per-block partial sums (and counts) --------------------------------------------------------
-AGGREGATES = _names(
-    "households",
-    "employed",
-    "unemployed",
-    "displaced",
-    "automated_employed",  # employed on a task below the automation frontier (before transitions)
-    "effective_labour",  # sum of z over employed households (efficiency units)
+# --- per-block aggregates ----------------------------------------------------------------------
+# The summed ones first, declared beside the household step that computes their terms
+# (``kernels.household.SUMMED``: counts, then amounts), so adding one is an edit there alone. That
+# module reads nothing from this one while it loads (only inside its functions), and
+# ``kernels/__init__`` imports this module first, so the import below never meets a half-loaded
+# household module.
+from kernels import household  # noqa: E402
+
+# The rest follow from the sums by the model's linear rules (``kernels.aggregates.complete``).
+DERIVED = (
     "labour_income",  # gross wages
     "labour_tax",
     "benefits",
@@ -71,18 +73,16 @@ AGGREGATES = _names(
     "capital_income",  # gross returns on safe and risky holdings
     "capital_tax",
     "wealth_tax",
-    "consumption",  # real consumption c
     "consumption_tax",
     "fees",
-    "safe_begin",
-    "risky_begin",
-    "safe_end",
-    "risky_end",
-    "income",  # disposable income
-    "poor",  # households with disposable income below the poverty line
     "revaluation",  # unexpected gains on risky holdings, net of capital tax (not income)
 )
+AGGREGATES = _names(*household.SUMMED, *DERIVED)
 N_AGGREGATES = len(AGGREGATES)
+N_SUMMED = len(household.SUMMED)  # columns 0 .. N_SUMMED-1 are sums over households,
+N_COUNTED = len(household.COUNTED)  # the first N_COUNTED of them counts of households
+# A_<NAME> = column index. Generated, not written out: a name added in kernels.household gets its
+# constant with no edit here.
 globals().update({f"A_{k.upper()}": v for k, v in AGGREGATES.items()})
 
 # --- distribution histograms --------------------------------------------------------------------

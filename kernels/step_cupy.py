@@ -1,11 +1,10 @@
 """The household step on a CUDA GPU (CuPy RawKernel).
 
-One thread per household does the arithmetic of ``kernels.step_numpy`` (the specification) in the
-same order, writing the new state in place and the household's contributions to the per-block sums
-of ``kernels.aggregates.SUMMED``; the per-block reductions are then CuPy reductions over a (column,
-block, household) view, and ``kernels.aggregates.complete`` derives the other aggregates. The CUDA
-source is generated from ``kernels.schema`` so the parameter and aggregate layouts have one source
-of truth.
+One thread per household runs ``kernels.household``'s scalar phases (translated to CUDA C by
+``kernels.cuda_c``; the same functions the fused CPU kernel compiles), writing the new state in place and the household's contributions to the per-block sums
+of ``kernels.household.SUMMED``; the per-block reductions are then CuPy reductions over a (column,
+block, household) view, and ``kernels.aggregates.complete`` derives the other aggregates. The parameter
+and aggregate layouts come from ``kernels.schema`` and ``kernels.household.SUMMED``.
 
 Agreement: the per-household arithmetic is IEEE double with no contraction (``--fmad=false``), so
 states match the CPU bit for bit; per-block sums use CuPy's tree reductions and histogram sums use
@@ -17,13 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from kernels import aggregates as aggregates_rules
-from kernels import rng
+from kernels import cuda_c, household, rng
 from kernels import schema as S
 from kernels.step_numpy import Partials
 
-# per-household contribution columns: the summed aggregates (kernels.aggregates.SUMMED, in that
+# per-household contribution columns: the summed aggregates (kernels.household.SUMMED, in that
 # order), then end-of-period wealth for the wealth histogram and extrema
-COLUMN = {a: j for j, a in enumerate(aggregates_rules.SUMMED)}
+COLUMN = {S.AGGREGATES[name]: j for j, name in enumerate(household.SUMMED)}
 WEALTH_END = len(COLUMN)
 N_COLUMNS = len(COLUMN) + 1
 
@@ -37,18 +36,15 @@ def aggregates_from_columns(sums: np.ndarray, params: np.ndarray) -> np.ndarray:
 
 
 def _source() -> str:
-    P = {k: v for k, v in S.PARAMS.items()}
-    A = {name: COLUMN[a] for name, a in S.AGGREGATES.items() if a in COLUMN}  # name -> column
-    return f"""
-typedef unsigned long long u64;
-__device__ __forceinline__ u64 mix64(u64 x) {{
-    x = (x ^ (x >> 30)) * {rng.MIX1}ULL;
-    x = (x ^ (x >> 27)) * {rng.MIX2}ULL;
-    return x ^ (x >> 31);
-}}
-__device__ __forceinline__ double uniform(u64 h, u64 word) {{
-    return (double)(mix64(h ^ word) >> 11) * {rng.TO_UNIT!r};
-}}
+    """The kernel's CUDA C: ``kernels.household``'s phases and ``kernels.rng``'s generator as
+    translated by ``kernels.cuda_c``, and a thread that runs them for household i (the same
+    composition as the fused kernel's passes) and writes its state and contributions."""
+    phases = cuda_c.translate(rng.household_hash, rng.uniform, household.productivity_after,
+                              household.job_transition, household.income, household.grid_interval,
+                              household.grid_index, household.consumption_and_share,
+                              household.portfolio, household.contributions)
+    columns = "\n".join(f"    o[{q} * stride] = terms.v{q};" for q in range(len(COLUMN)))
+    return phases + f"""
 __device__ __forceinline__ int bin_of(double v) {{
     if (v < {S.V_MIN!r}) return 0;
     if (v >= {S.V_MAX!r}) return {S.N_BINS - 1};
@@ -63,86 +59,36 @@ extern "C" __global__ void household_step(
 {{
     long long i = (long long)blockDim.x * blockIdx.x + threadIdx.x;
     if (i >= n) return;
-    const double phi = p[{P['automation']}];
-    const double ubi = p[{P['ubi']}];
-    const double ubi_invested = ubi * p[{P['ubi_invest_share']}];
-    const double price = 1.0 + p[{P['tax_consumption']}] + p[{P['payment_fee']}];
-    u64 hh = mix64(key + {rng.GOLDEN}ULL * (first_id + (u64)i));
-    double u_job = uniform(hh, w_job);
-    double u_z = uniform(hh, w_z);
+    u64 hh = household_hash(key, first_id + (u64)i);
+    double u_z = uniform(hh, w_z), u_job = uniform(hh, w_job), u_task = uniform(hh, w_task);
     double bi = b[i], ki = k[i];
-    float xi = x[i];
-    int zi = z[i], ei = e[i];
-
-    bool automated = xi < phi;
-    bool employed = ei == {S.EMPLOYED};
-    double hazard = automated ? p[{P['hazard_displacement']}] : 0.0;
-    int e_new = ei;
-    if (employed) {{
-        if (u_job < hazard) e_new = {S.DISPLACED};
-        else if (u_job < hazard + p[{P['separation']}]) e_new = {S.UNEMPLOYED};
-    }} else if (u_job < p[{P['job_finding']}]) {{
-        e_new = {S.EMPLOYED};
-        if (automated) xi = (float)(phi + uniform(hh, w_task) * (1.0 - phi));
-    }}
-    int z_new = 0;
-    for (int j = 0; j < n_z - 1; ++j) z_new += u_z >= cdf[zi * n_z + j];
-
+    long long z_new = productivity_after(u_z, cdf, (long long)z[i] * n_z, n_z);
+    auto job = job_transition((long long)e[i], x[i], u_job, u_task, p);
+    long long e_new = job.v0;
     bool working = e_new == {S.EMPLOYED};
-    double labour_income = working ? p[{P['wage']}] * productivity[z_new] : 0.0;
-    double labour_tax = p[{P['tax_labour']}] * labour_income;
-    double benefit = working ? 0.0 : p[{P['benefit']}];
-    double capital_income = bi * (p[{P['return_safe']}] - 1.0) + ki * (p[{P['return_risky']}] - 1.0);
-    double capital_tax = p[{P['tax_capital']}] * capital_income;
-    double wealth_begin = bi + ki;
-    double wealth_tax = p[{P['tax_wealth']}] * wealth_begin;
-    double income_total = ((labour_income - labour_tax) + benefit + ubi + p[{P['dividend']}]
-                           + (capital_income - capital_tax)) - wealth_tax;
-    double m = wealth_begin + income_total - ubi_invested;
-    double revaluation = (ki * (p[{P['return_risky']}] - p[{P['return_risky_income']}]))
-                         * (1.0 - p[{P['tax_capital']}]);
-    double income = income_total - revaluation;
+    double efficiency = working ? productivity[z_new] : 0.0;
+    auto earned = income(bi, ki, working, productivity[z_new], p);
+    double cash = earned.v0, disposable = earned.v1;
 
-    int s = e_new * n_z + z_new;
-    double grid_min = p[{P['grid_min']}];
-    double span = p[{P['grid_max']}] - grid_min;
-    double inv = 1.0 / (n_grid - 1);
-    double t = sqrt(fmax(m - grid_min, 0.0) * (1.0 / span)) * (n_grid - 1);
-    int j = min((int)t, n_grid - 2);
-    double x0 = j * inv, x1 = (j + 1) * inv;
-    double m0 = grid_min + span * (x0 * x0);
-    double m1 = grid_min + span * (x1 * x1);
-    double w = (m - m0) * (1.0 / (m1 - m0));
-    const double* ct = c_table + (long long)s * n_grid;
-    const double* st = share_table + (long long)s * n_grid;
-    double c = ct[j] + w * (ct[j + 1] - ct[j]);
-    double ws = fmin(fmax(w, 0.0), 1.0);
-    double share = fmin(fmax(st[j] + ws * (st[j + 1] - st[j]), 0.0), 1.0);
-    c = fmax(fmin(c, (m + p[{P['borrowing_limit']}]) * (1.0 / price)), 0.0);
+    double grid_min = p[{S.P_GRID_MIN}];
+    double span = p[{S.P_GRID_MAX}] - grid_min;
+    long long j = grid_index(cash, grid_min, 1.0 / span, n_grid);
+    auto interval = grid_interval(j, grid_min, span, 1.0 / (n_grid - 1));
+    double weight = (cash - interval.v0) * interval.v1;
+    auto chosen = consumption_and_share(cash, weight, (e_new * n_z + z_new) * n_grid + j, c_table,
+                                        share_table, p);
+    double c = chosen.v0;
+    auto assets = portfolio(cash, c, chosen.v1, p);
+    double b_new = assets.v0, k_new = assets.v1;
+    b[i] = b_new; k[i] = k_new; x[i] = job.v1;
+    z[i] = (unsigned char)z_new; e[i] = (unsigned char)e_new;
 
-    double a = m - price * c;
-    double invested = share * fmax(a, 0.0);
-    double k_new = invested + ubi_invested;
-    double b_new = a - invested;
-    b[i] = b_new; k[i] = k_new; x[i] = xi; z[i] = (unsigned char)z_new; e[i] = (unsigned char)e_new;
-
+    auto terms = contributions(e_new, job.v2, efficiency, disposable, c, bi, ki, b_new, k_new, p);
     double* o = out + i;
-    o[{A['households']} * stride] = 1.0;
-    o[{A['employed']} * stride] = working ? 1.0 : 0.0;
-    o[{A['unemployed']} * stride] = e_new == {S.UNEMPLOYED} ? 1.0 : 0.0;
-    o[{A['displaced']} * stride] = e_new == {S.DISPLACED} ? 1.0 : 0.0;
-    o[{A['automated_employed']} * stride] = (employed && automated) ? 1.0 : 0.0;
-    o[{A['effective_labour']} * stride] = working ? productivity[z_new] : 0.0;
-    o[{A['consumption']} * stride] = c;
-    o[{A['safe_begin']} * stride] = bi;
-    o[{A['risky_begin']} * stride] = ki;
-    o[{A['safe_end']} * stride] = b_new;
-    o[{A['risky_end']} * stride] = k_new;
-    o[{A['income']} * stride] = income;
-    o[{A['poor']} * stride] = income < p[{P['poverty_line']}] ? 1.0 : 0.0;
+{columns}
     o[{WEALTH_END} * stride] = b_new + k_new;
     bins[i] = bin_of(b_new + k_new);
-    bins[stride + i] = bin_of(income);
+    bins[stride + i] = bin_of(disposable);
     bins[2 * stride + i] = bin_of(c);
 }}
 """

@@ -18,12 +18,13 @@ One call advances every household of a shard by one period (MODEL.md, "Household
 3. Decisions: c = c(m, s), share = share(m, s) from the solver's tables at the discrete state
    s = e * n_z + z, linear in m on the kernel grid; spending costs (1 + tau_c + f) c.
 4. Portfolio: a = m - (1 + tau_c + f) c >= -borrowing_limit; k' = share a^+ + s_ubi UBI, b' = a - share a^+.
-5. Partial aggregates per block of households: the quantities of ``kernels.aggregates.SUMMED``
-   summed sequentially in household order (np.bincount accumulates in index order, like the fused
+5. Partial aggregates per block of households: the quantities of ``kernels.household.SUMMED``
+   (each household's terms from ``household.contributions``) summed sequentially in household order (np.bincount accumulates in index order, like the fused
    loop), so every backend gets the same bits; the others (taxes, transfers, capital income)
    follow from those sums by ``kernels.aggregates.complete``.
 
-The fused and CuPy kernels implement exactly this arithmetic, in this order.
+The fused and CuPy kernels run ``kernels.household``'s scalar phases, which implement exactly this
+arithmetic, in this order; the tests hold them bit-identical to this readable oracle.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernels import aggregates as aggregates_rules
-from kernels import rng
+from kernels import household, rng
 from kernels import schema as S
 
 
@@ -54,20 +55,17 @@ def policy_weights(m: np.ndarray, grid_min: float, grid_max: float, n_grid: int)
     tabulates): every backend forms the same reciprocals, so the bits agree.
     """
     span = grid_max - grid_min
-    inv = 1.0 / (n_grid - 1)
+    step = 1.0 / (n_grid - 1)
     t = np.sqrt(np.maximum(m - grid_min, 0.0) * (1.0 / span)) * (n_grid - 1)
     j = np.minimum(t.astype(np.int64), n_grid - 2)
-    x0 = j * inv
-    x1 = (j + 1) * inv
-    m0 = grid_min + span * (x0 * x0)
-    m1 = grid_min + span * (x1 * x1)
+    m0 = household.grid_point(j, grid_min, span, step)
+    m1 = household.grid_point(j + 1, grid_min, span, step)
     return j, (m - m0) * (1.0 / (m1 - m0))
 
 
 def kernel_grid(grid_min: float, grid_max: float, n_grid: int) -> np.ndarray:
-    """The cash-on-hand points the policy tables are evaluated at (same arithmetic as above)."""
-    x = np.arange(n_grid) * (1.0 / (n_grid - 1))
-    return grid_min + (grid_max - grid_min) * (x * x)
+    """The cash-on-hand points m_j the policy tables are evaluated at (``household.grid_point``)."""
+    return household.grid_point(np.arange(n_grid), grid_min, grid_max - grid_min, 1.0 / (n_grid - 1))
 
 
 def step(
@@ -89,7 +87,7 @@ def step(
     n = b.shape[0]
     n_z = productivity.shape[0]
     ids = np.arange(first_id, first_id + n, dtype=np.uint64)
-    h = rng.household_hash(key, ids)
+    h = rng.household_hashes(key, ids)
     u_job = rng.uniforms_from_hash(h, period, rng.STREAM_JOB)
     u_z = rng.uniforms_from_hash(h, period, rng.STREAM_PRODUCTIVITY)
     u_task = rng.uniforms_from_hash(h, period, rng.STREAM_TASK)
@@ -155,25 +153,13 @@ def step(
     # 5. partial aggregates per block
     n_blocks = -(-n // block_size)
     blk = np.arange(n, dtype=np.int64) // block_size
-    summed = {  # the household quantities summed per block; the other aggregates follow from them
-        S.A_HOUSEHOLDS: np.ones(n),
-        S.A_EMPLOYED: working.astype(np.float64),
-        S.A_UNEMPLOYED: (e_new == S.UNEMPLOYED).astype(np.float64),
-        S.A_DISPLACED: (e_new == S.DISPLACED).astype(np.float64),
-        S.A_AUTOMATED_EMPLOYED: automated_employed.astype(np.float64),
-        S.A_POOR: (income < p[S.P_POVERTY_LINE]).astype(np.float64),
-        S.A_EFFECTIVE_LABOUR: np.where(working, productivity[z_new], 0.0),
-        S.A_CONSUMPTION: c,
-        S.A_SAFE_BEGIN: b,
-        S.A_RISKY_BEGIN: k,
-        S.A_SAFE_END: b_new,
-        S.A_RISKY_END: k_new,
-        S.A_INCOME: income,
-    }
-    assert tuple(summed) == aggregates_rules.SUMMED
-    aggregates = np.empty((n_blocks, S.N_AGGREGATES))
-    for col, values in summed.items():
-        aggregates[:, col] = np.bincount(blk, weights=values, minlength=n_blocks)
+    terms = household.contributions(e_new, automated_employed, np.where(working, productivity[z_new], 0.0),
+                                    income, c, b, k, b_new, k_new, p)  # the quantities summed per block
+    aggregates = np.zeros((n_blocks, S.N_AGGREGATES))
+    for name, values in zip(household.SUMMED, terms, strict=True):
+        # counts as 0/1 floats: their sums are whole numbers, exact in any order
+        values = np.broadcast_to(np.asarray(values, dtype=np.float64), (n,))
+        aggregates[:, S.AGGREGATES[name]] = np.bincount(blk, weights=values, minlength=n_blocks)
     aggregates_rules.complete(aggregates, p)
 
     histograms = np.empty((n_blocks, S.N_HISTOGRAMS, S.N_BINS))

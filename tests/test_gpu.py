@@ -246,3 +246,45 @@ def test_bench_gpu_figures_run_on_the_stand_in(host_run_grid, monkeypatch):
     assert figures["device"] == "host stand-in" and figures["households"] == 20_000
     assert figures["household_steps_per_second"] > 0 and figures["kernel_alone_household_steps_per_second"] > 0
     assert "device_bytes_per_household" in figures
+
+
+# --- the translator from the household's Python phases to CUDA C ---------------------------------
+
+def test_translator_refuses_constructs_outside_its_subset():
+    from kernels import cuda_c
+
+    def rebinds(a: float) -> float:
+        b = a * 2.0
+        b = b + 1.0
+        return b
+
+    def floors(a: int) -> int:
+        return a // 2
+
+    def unannotated(a):
+        return a
+
+    for func, message in ((rebinds, "second assignment to 'b'"), (floors, "a // 2"),
+                          (unannotated, "annotation None")):
+        with pytest.raises(cuda_c.TranslationError, match=message):
+            cuda_c.translate(func)
+
+
+def test_translator_literals_keep_their_values():
+    from kernels import cuda_c
+
+    assert cuda_c.literal(2**64 - 1) == "18446744073709551615ULL"
+    assert cuda_c.literal(-3) == "-3LL"
+    assert float(cuda_c.literal(0.1)) == 0.1  # shortest round-trip repr: the same double
+    with pytest.raises(cuda_c.TranslationError):
+        cuda_c.literal(float("inf"))
+
+
+def test_every_summed_quantity_reaches_a_gpu_column():
+    # the GPU's contribution columns follow household.SUMMED: one store per summed quantity
+    from kernels import household, step_cupy
+
+    source = step_cupy._source()
+    for q in range(len(household.SUMMED)):
+        assert f"o[{q} * stride] = terms.v{q};" in source
+    assert f"tuple{len(household.SUMMED)}<" in source  # contributions returns all of them

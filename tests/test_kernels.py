@@ -235,3 +235,41 @@ def test_revaluation_is_not_income(setup, backend):
     np.testing.assert_allclose(col(ps.aggregates, "income") + expected, col(pb.aggregates, "income"),
                                rtol=0, atol=1e-12)
     assert np.array_equal(shocked["safe"], base["safe"]) and np.array_equal(shocked["risky"], base["risky"])
+
+
+def test_summed_aggregates_are_declared_once_in_household():
+    # schema.AGGREGATES, the fused kernel's split, the GPU's columns and aggregates.complete all
+    # follow household.SUMMED = COUNTED + AMOUNTS, so adding a quantity is one edit there
+    import subprocess
+    import sys
+
+    from kernels import aggregates, household, step_cupy
+
+    names = list(S.AGGREGATES)
+    assert names == [*household.COUNTED, *household.AMOUNTS, *S.DERIVED]
+    assert (S.N_SUMMED, S.N_COUNTED) == (len(household.SUMMED), len(household.COUNTED))
+    assert step_cupy.COLUMN == {S.AGGREGATES[name]: q for q, name in enumerate(household.SUMMED)}
+    # complete fills every derived column and leaves the summed ones alone
+    agg = np.full((2, S.N_AGGREGATES), np.nan)
+    agg[:, : S.N_SUMMED] = np.arange(1.0, 1.0 + 2 * S.N_SUMMED).reshape(2, -1)
+    before = agg.copy()
+    aggregates.complete(agg, S.new_params())
+    assert np.array_equal(agg[:, : S.N_SUMMED], before[:, : S.N_SUMMED])
+    assert not np.isnan(agg).any()
+    # one household's terms: a condition per counted name, an amount per summed amount
+    terms = household.contributions(S.UNEMPLOYED, False, 0.0, -1.0, 2.0, 3.0, 4.0, 5.0, 6.0,
+                                     S.new_params())
+    assert len(terms) == len(household.SUMMED)
+    got = dict(zip(household.SUMMED, terms, strict=True))
+    assert all(isinstance(got[name], (bool, np.bool_)) for name in household.COUNTED)
+    expected = {"households": True, "employed": False, "unemployed": True, "displaced": False,
+                "automated_employed": False, "poor": True,  # y = -1 below the line at 0
+                "effective_labour": 0.0, "consumption": 2.0, "safe_begin": 3.0, "risky_begin": 4.0,
+                "safe_end": 5.0, "risky_end": 6.0, "income": -1.0}
+    assert {name: got[name] for name in expected} == expected
+    # schema reads household while it loads: either module imported first must work
+    for first in ("kernels.household", "kernels.schema"):
+        code = f"import {first}; from kernels import schema; print(schema.A_{household.SUMMED[-1].upper()})"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert int(done.stdout) == S.N_SUMMED - 1
