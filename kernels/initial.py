@@ -17,7 +17,7 @@ def initial_state(first_id: int, n: int, key: int, wealth_mean: float, risky_sha
 
     wealth ~ Exponential(mean wealth_mean), split risky_share into risky holdings; productivity from
     the chain's stationary law; unemployed with probability ``unemployment``; the task of every
-    household from the not-yet-automated range, x ~ U(automation, 1) (MODEL.md: workers hold tasks
+    household from the not-yet-automated range, x ~ U(automation, 1) (docs/model.md: workers hold tasks
     that are not automated).
     """
     h = rng.household_hashes(key, np.arange(first_id, first_id + n, dtype=np.uint64))

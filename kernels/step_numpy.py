@@ -1,6 +1,6 @@
 """The household step, NumPy reference implementation: the readable specification.
 
-One call advances every household of a shard by one period (MODEL.md, "Households"):
+One call advances every household of a shard by one period (docs/model.md, "Households"):
 
 1. Job transitions. With one uniform u (stream JOB) per household:
    employed on an automated task (x < Phi):  displaced if u < hazard,

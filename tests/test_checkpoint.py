@@ -381,3 +381,17 @@ def test_shard_writes_a_snapshot_in_the_background_while_it_steps(base, tmp_path
     with pytest.raises(Exception, match="ckpt-missing|not found|No such") as failed:
         shard.finish_checkpoint()
     assert not isinstance(failed.value, RuntimeError) or "in flight" not in str(failed.value)
+
+
+def test_record_types_name_classes_that_exist():
+    """A record type is named by its module path: moving the class must fail here, not in a run's
+    first checkpoint."""
+    import dataclasses
+    import importlib
+
+    from sim.checkpoint.macro_state import RECORD_TYPES
+
+    for kind in RECORD_TYPES:
+        module, _, name = kind.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        assert dataclasses.is_dataclass(cls) and f"{cls.__module__}.{cls.__qualname__}" == kind

@@ -33,7 +33,7 @@ TAG = "$type"
 RECORD_TYPES = (
     "sim.accounts.Totals",
     "sim.distribution.Sketch",
-    "sim.solver.household.PolicySolution",
+    "sim.solver.policy.PolicySolution",
 )
 
 
