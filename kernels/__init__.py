@@ -5,9 +5,6 @@
 """
 from __future__ import annotations
 
-# first, so that schema loads before household (schema reads household.SUMMED while it loads)
-from kernels import schema  # noqa: F401
-
 BACKENDS = ("numpy", "fused", "cupy")
 
 # Peak host bytes per household while a shard initialises or steps (measured with tracemalloc,

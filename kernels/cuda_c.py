@@ -13,7 +13,7 @@ and refuses anything else with a one-line error naming the function and the cons
 * arithmetic, comparisons, ``not``, ``&``, ``|``, ``^``, shifts, ``a if c else b``;
   ``min``/``max`` of two values with Python's semantics (``py_min``/``py_max``), ``int``,
   ``float``, ``np.float32``/``np.float64``/``np.int64``/``np.uint64`` casts, ``math.sqrt``;
-* names and module attributes that are numbers become literals (``schema.P_WAGE`` -> 13);
+* names and module attributes that are numbers become literals (``inputs.P_WAGE`` -> 13);
   calls to other plain functions translate those too (callees first).
 
 IEEE double arithmetic in C is the same as NumPy's and Numba's operation by operation, provided

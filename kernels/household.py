@@ -6,7 +6,7 @@ compiled by Numba into the fused CPU kernel (``kernels.step_fused``) and transla
 kernel (``kernels.step_cupy``), so both run this arithmetic, in this order; the NumPy oracle
 (``kernels.step_numpy``) writes it out again on arrays and the tests hold all three bit-identical.
 
-A period, with ``p`` the params vector (``kernels.schema.P_*``), goods per period throughout:
+A period, with ``p`` the params vector (``kernels.inputs.P_*``), goods per period throughout:
 
 1. shocks: uniforms u_job, u_z, u_task (``kernels.rng``); ``productivity_after`` moves z along
    its Markov chain, ``job_transition`` moves the employment state e and maybe the task x;
@@ -19,7 +19,7 @@ A period, with ``p`` the params vector (``kernels.schema.P_*``), goods per perio
 
 Rules of the subset (checked by the translator): one assignment per local name (``+=`` aside),
 no ``//`` or ``%``, ``int()`` only of non-negative values, ``min``/``max`` of two arguments,
-annotated parameters, constants read from modules (``schema.P_WAGE``), calls only to other
+annotated parameters, constants read from modules (``inputs.P_WAGE``), calls only to other
 functions of this subset.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from kernels import schema
+from kernels import inputs
 
 # --- 1. shocks and transitions ------------------------------------------------------------------
 
@@ -50,14 +50,14 @@ def job_transition(employment: int, task: np.float32, u_job: float, u_task: floa
     a human task: unemployed if u_job < separation; not employed: employed if u_job < job_finding,
     and a hired worker whose task is automated gets x' = Phi + u_task (1 - Phi) (float32).
     """
-    phi = p[schema.P_AUTOMATION]
+    phi = p[inputs.P_AUTOMATION]
     automated = task < phi
-    employed = employment == schema.EMPLOYED
-    hazard = p[schema.P_HAZARD_DISPLACEMENT] if automated else 0.0
-    leaves_to = (schema.DISPLACED if u_job < hazard
-                 else (schema.UNEMPLOYED if u_job < hazard + p[schema.P_SEPARATION] else schema.EMPLOYED))
-    hired = u_job < p[schema.P_JOB_FINDING]
-    employment_new = leaves_to if employed else (schema.EMPLOYED if hired else employment)
+    employed = employment == inputs.EMPLOYED
+    hazard = p[inputs.P_HAZARD_DISPLACEMENT] if automated else 0.0
+    leaves_to = (inputs.DISPLACED if u_job < hazard
+                 else (inputs.UNEMPLOYED if u_job < hazard + p[inputs.P_SEPARATION] else inputs.EMPLOYED))
+    hired = u_job < p[inputs.P_JOB_FINDING]
+    employment_new = leaves_to if employed else (inputs.EMPLOYED if hired else employment)
     redrawn = np.float32(phi + u_task * (1.0 - phi))
     task_new = redrawn if ((not employed) & hired & automated) else task
     return employment_new, task_new, employed & automated
@@ -77,18 +77,18 @@ def income(safe: float, risky: float, working: bool, level: float, p: np.ndarray
     r = R - 1 the net returns; v, the revaluation of risky holdings, is not income (R_inc is the
     payout part of R_k). Each tax is the rate times its base, as ``kernels.aggregates`` writes it.
     """
-    labour_income = p[schema.P_WAGE] * level if working else 0.0
-    labour_tax = p[schema.P_TAX_LABOUR] * labour_income
-    benefit = 0.0 if working else p[schema.P_BENEFIT]
-    capital_income = safe * (p[schema.P_RETURN_SAFE] - 1.0) + risky * (p[schema.P_RETURN_RISKY] - 1.0)
-    capital_tax = p[schema.P_TAX_CAPITAL] * capital_income
+    labour_income = p[inputs.P_WAGE] * level if working else 0.0
+    labour_tax = p[inputs.P_TAX_LABOUR] * labour_income
+    benefit = 0.0 if working else p[inputs.P_BENEFIT]
+    capital_income = safe * (p[inputs.P_RETURN_SAFE] - 1.0) + risky * (p[inputs.P_RETURN_RISKY] - 1.0)
+    capital_tax = p[inputs.P_TAX_CAPITAL] * capital_income
     wealth_begin = safe + risky
-    wealth_tax = p[schema.P_TAX_WEALTH] * wealth_begin
-    income_total = ((labour_income - labour_tax) + benefit + p[schema.P_UBI] + p[schema.P_DIVIDEND]
+    wealth_tax = p[inputs.P_TAX_WEALTH] * wealth_begin
+    income_total = ((labour_income - labour_tax) + benefit + p[inputs.P_UBI] + p[inputs.P_DIVIDEND]
                     + (capital_income - capital_tax)) - wealth_tax
-    cash = wealth_begin + income_total - p[schema.P_UBI] * p[schema.P_UBI_INVEST_SHARE]
-    revaluation = ((risky * (p[schema.P_RETURN_RISKY] - p[schema.P_RETURN_RISKY_INCOME]))
-                   * (1.0 - p[schema.P_TAX_CAPITAL]))
+    cash = wealth_begin + income_total - p[inputs.P_UBI] * p[inputs.P_UBI_INVEST_SHARE]
+    revaluation = ((risky * (p[inputs.P_RETURN_RISKY] - p[inputs.P_RETURN_RISKY_INCOME]))
+                   * (1.0 - p[inputs.P_TAX_CAPITAL]))
     return cash, income_total - revaluation
 
 
@@ -129,8 +129,8 @@ def consumption_and_share(cash: float, weight: float, q: int, c_flat: np.ndarray
     weight_inside = min(max(weight, 0.0), 1.0)
     s0 = share_flat[q]
     share = min(max(s0 + weight_inside * (share_flat[q + 1] - s0), 0.0), 1.0)
-    price = 1.0 + p[schema.P_TAX_CONSUMPTION] + p[schema.P_PAYMENT_FEE]
-    consumption = max(min(c_rule, (cash + p[schema.P_BORROWING_LIMIT]) * (1.0 / price)), 0.0)
+    price = 1.0 + p[inputs.P_TAX_CONSUMPTION] + p[inputs.P_PAYMENT_FEE]
+    consumption = max(min(c_rule, (cash + p[inputs.P_BORROWING_LIMIT]) * (1.0 / price)), 0.0)
     return consumption, share
 
 
@@ -140,10 +140,10 @@ def consumption_and_share(cash: float, weight: float, q: int, c_flat: np.ndarray
 def portfolio(cash: float, consumption: float, share: float, p: np.ndarray):
     """(b', k'): end-of-period assets a = m - (1 + tau_c + f) c >= -borrowing limit; the share of
     a^+ goes to risky holdings, plus the auto-invested UBI s_ubi UBI; the rest is safe."""
-    price = 1.0 + p[schema.P_TAX_CONSUMPTION] + p[schema.P_PAYMENT_FEE]
+    price = 1.0 + p[inputs.P_TAX_CONSUMPTION] + p[inputs.P_PAYMENT_FEE]
     assets = cash - price * consumption
     invested = share * max(assets, 0.0)
-    return assets - invested, invested + p[schema.P_UBI] * p[schema.P_UBI_INVEST_SHARE]
+    return assets - invested, invested + p[inputs.P_UBI] * p[inputs.P_UBI_INVEST_SHARE]
 
 
 # --- 5. per-block sums ------------------------------------------------------------------------------
@@ -172,11 +172,11 @@ def contributions(employment_new: int, automated_employed: bool, efficiency: flo
     """
     return (
         True,  # households
-        employment_new == schema.EMPLOYED,
-        employment_new == schema.UNEMPLOYED,
-        employment_new == schema.DISPLACED,
+        employment_new == inputs.EMPLOYED,
+        employment_new == inputs.UNEMPLOYED,
+        employment_new == inputs.DISPLACED,
         automated_employed,
-        disposable_income < p[schema.P_POVERTY_LINE],
+        disposable_income < p[inputs.P_POVERTY_LINE],
         efficiency,
         consumption,
         safe,

@@ -267,8 +267,8 @@ def test_summed_aggregates_are_declared_once_in_household():
                 "effective_labour": 0.0, "consumption": 2.0, "safe_begin": 3.0, "risky_begin": 4.0,
                 "safe_end": 5.0, "risky_end": 6.0, "income": -1.0}
     assert {name: got[name] for name in expected} == expected
-    # schema reads household while it loads: either module imported first must work
-    for first in ("kernels.household", "kernels.schema"):
+    # schema reads household, household reads inputs: any module imported first must work
+    for first in ("kernels.household", "kernels.schema", "kernels.inputs"):
         code = f"import {first}; from kernels import schema; print(schema.A_{household.SUMMED[-1].upper()})"
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
