@@ -87,16 +87,36 @@ def test_dominant_holder_share_moves_with_its_reinvestment_rule():
     keep = simulate("scenario=compute_monopoly", "policy.dominant.reinvest=1.0", periods=12)
     spend = simulate("scenario=compute_monopoly", "policy.dominant.reinvest=0.0", periods=12)
     s_keep, s_spend = keep.series("dominant_capital_share"), spend.series("dominant_capital_share")
-    # opening stake: 30% of the equity households and others held at t = -1, then it earns R_k
-    opening = keep.totals[0]["risky_begin"] / (1 - 0.3) * 0.3
-    assert s_keep[0] * keep.rows[0]["equity_value"] == pytest.approx(opening * keep.rows[0]["return_risky"],
-                                                                       rel=1e-12)
+    # the stake as configured at t = 0 (not diluted by period 0's issuance to households) ...
+    assert s_keep[0] == pytest.approx(0.3, abs=1e-12) and s_spend[0] == pytest.approx(0.3, abs=1e-12)
+    # ... reached from an opening stake that then earned R_k under its own rule
+    equity0 = keep.rows[0]["equity_value"]
+    assert keep.totals[0]["risky_end"] == pytest.approx(0.7 * equity0, rel=1e-12)
     assert s_keep[-1] > s_spend[-1] + 0.01
     assert np.all(keep.series("dominant_consumption") == 0.0)
     assert spend.series("dominant_consumption").max() > 0.0
     # consuming its income, its equity cannot grow: E_X,t = E_X,t-1 + min(income, 0)
     ex = [r["dominant_capital_share"] * r["equity_value"] for r in spend.rows]
     assert np.all(np.diff(ex) <= 1e-9 * ex[0])
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["policy.fund.initial_share=0.3"], "fund_capital_share"),
+    (["policy.dominant.initial_share=0.3", "policy.dominant.reinvest=0.5"], "dominant_capital_share"),
+    (["policy.fund.initial_share=0.2", "policy.dominant.initial_share=0.25"], "dominant_capital_share"),
+])
+def test_stakes_hold_their_configured_share_at_t0(overrides, key):
+    """Households move from their initial 20% risky share in period 0 and firms issue the equity
+    they buy; the configured stake is the share at the close of period 0 all the same."""
+    run = simulate("scenario=agi_20y", *overrides, periods=1)
+    row = run.rows[0]
+    theta = {"fund_capital_share": run.cfg.policy.fund.initial_share,
+             "dominant_capital_share": run.cfg.policy.dominant.initial_share}
+    for name, value in theta.items():
+        assert row[name] == pytest.approx(value, abs=1e-12), name
+    assert row["household_capital_share"] == pytest.approx(1 - sum(theta.values()), abs=1e-12)
+    assert run.totals[0]["risky_end"] > 1.5 * run.totals[0]["risky_begin"]  # the issuance happened
+    assert row["sfc_residual"] < 1e-12
 
 
 def test_classical_closure_saving_finances_capital_at_marginal_products():

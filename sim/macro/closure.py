@@ -218,7 +218,8 @@ class MacroEconomy:
         if t == 0:
             self._store_stocks(period.open_balance_sheet(
                 tot, capital=self.K, theta_fund=self.theta_fund, theta_dominant=self.theta_dominant,
-                payout=plan.payout, intermediaries=self.intermediaries.safe))
+                payout=plan.payout, intermediaries=self.intermediaries.safe, return_risky=env.return_risky,
+                dividends=env.dividend * tot["households"], dominant=self.dominant))
         else:  # the households' holdings carry over from the last period, bit for bit
             residuals.update(period.continuity(tot, self._stocks()))
         opening = replace(self._stocks(), household_safe=tot["safe_begin"], household_equity=tot["risky_begin"])

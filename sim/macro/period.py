@@ -90,17 +90,31 @@ class Flows:
 
 
 def open_balance_sheet(tot: Totals, *, capital: float, theta_fund: float, theta_dominant: float,
-                       payout: float, intermediaries: float) -> Stocks:
-    """The opening stocks (t = -1) from the households' reported initial holdings b_0, k_0:
-    E = k_0 / (1 - theta_P - theta_X), E_P = theta_P E, E_X = theta_X E, NW_F = payout E (what period
-    0's equity return pays out), N = 0, D_F = K_0 + N - E - NW_F, B_G = b_0 + S_I - D_F."""
+                       payout: float, intermediaries: float, return_risky: float, dividends: float,
+                       dominant: Owner, tax_rate: float = 0.0) -> Stocks:
+    """The opening stocks (t = -1), set when period 0's households' totals arrive, so that the fund
+    and the dominant holder hold their configured shares theta_P, theta_X of firm equity at the
+    close of period 0 (the first period reported):
+
+    E_0 = k_0' / (1 - theta_P - theta_X) with k_0' the households' equity at the close of period 0;
+    E_P,-1 = (theta_P E_0 + Div_0) / (1 + (1 - tau_k)(R_k - 1))  (the fund's dividend is fixed ex ante);
+    E_X,-1 = theta_X E_0 / g_X, g_X its growth factor under its payout rule (``Owner.growth``);
+    E_-1 = k_0 + E_P,-1 + E_X,-1, NW_F = payout E_-1 (what period 0's equity return pays out),
+    N = 0, D_F = K_0 + N - E_-1 - NW_F, B_G = b_0 + S_I - D_F.
+
+    Households buy equity in period 0 (their portfolio moves to its chosen share), which firms
+    issue; anchoring the stakes at t = -1 instead would dilute them in period 0 by that issuance.
+    """
     b0, k0 = tot["safe_begin"], tot["risky_begin"]
-    equity = k0 / (1.0 - theta_fund - theta_dominant)
+    target = tot["risky_end"] / (1.0 - theta_fund - theta_dominant)
+    fund = (theta_fund * target + dividends) / (1.0 + (1.0 - tax_rate) * (return_risky - 1.0)) if theta_fund > 0 else 0.0
+    held = theta_dominant * target / dominant.growth(return_risky, tax_rate) if theta_dominant > 0 else 0.0
+    equity = k0 + fund + held
     net_worth = payout * equity
     inventories = 0.0
     firm_debt = capital + inventories - equity - net_worth
-    return Stocks(household_safe=b0, household_equity=k0, fund=theta_fund * equity,
-                  dominant=theta_dominant * equity, intermediaries=intermediaries,
+    return Stocks(household_safe=b0, household_equity=k0, fund=fund,
+                  dominant=held, intermediaries=intermediaries,
                   government_debt=b0 + intermediaries - firm_debt, firm_debt=firm_debt, capital=capital,
                   inventories=inventories, firm_net_worth=net_worth)
 
