@@ -34,6 +34,7 @@ SERIES: dict[str, tuple[str, str]] = {
     "displacement_rate": (SHARE, "households displaced by automation"),
     "automation": (SHARE, "automation frontier Phi_t: share of tasks automated"),
     "inflation": (RATE, "inflation of the consumption price"),
+    "expected_inflation": (RATE, "expected inflation pi^e_t (anchored: weight on the target and on last inflation)"),
     "nominal_rate": (RATE, "nominal policy rate"),
     "real_rate": (RATE, "real safe rate"),
     "debt_to_gdp": ("ratio to annual output", "government debt over annual output"),

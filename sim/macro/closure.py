@@ -71,6 +71,7 @@ class Plan:
     belief_job_finding: float | None = None  # households' expected job finding (None: the actual)
     premium: float = 0.0  # households' expected excess equity return, per period (demand closure)
     return_risky_income: float | None = None  # payout part of return_risky, counted as income
+    expected_inflation: float = 0.0  # pi^e_t, annual (demand closure)
 
 
 class MacroEconomy:
@@ -287,7 +288,8 @@ class MacroEconomy:
         raise NotImplementedError
 
     def _update_expectations(self, plan: Plan, env: PeriodEnvironment, Y: float, demand: float) -> dict:
-        return {"inflation": 0.0, "price_level": 1.0, "output_gap": demand / plan.potential - 1.0}
+        return {"inflation": 0.0, "price_level": 1.0, "output_gap": demand / plan.potential - 1.0,
+                "expected_inflation": 0.0}
 
     # ----- checkpoints ---------------------------------------------------------------------------
     _STATE = ("t", "K", "inventories", "firm_debt", "firm_net_worth", "government_debt", "hh_safe",
