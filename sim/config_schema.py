@@ -282,7 +282,8 @@ class Checkpoint:
 class Output:
     snapshot_every: int = param(10, ge=1)  # distribution snapshots every k periods, and the last
     lorenz_points: int = param(101, ge=2)  # population shares at which Lorenz curves are stored
-    poverty_share: float = positive(0.5)  # poverty line = share of last period's median income
+    poverty_share: float = positive(0.5)  # poverty line = share of the smoothed median disposable income
+    poverty_smoothing: float = param(0.1, gt=0.0, le=1.0)  # weight of the latest median in it, per period
     progress: bool = True  # progress bar on stderr
 
 

@@ -147,3 +147,26 @@ def test_classical_closure_saving_finances_capital_at_marginal_products():
         assert abs(row["firm_net_worth"]) < 1e-2 * K[t + 1]
         assert row["sfc_residual"] < 1e-9
     assert np.all(run.series("inflation") == 0.0)
+
+
+def test_expected_demand_grows_with_potential():
+    """With lambda = 1 firms expect last period's demand times the growth of potential."""
+    run = simulate("scenario=agi_20y", "economy.demand.expectation_weight=1.0", periods=12)
+    D, De, Ys = run.series("demand"), run.series("expected_demand"), run.series("potential_output")
+    assert De[0] == pytest.approx(Ys[0], rel=1e-12)  # initial_utilisation = 1
+    assert De[1:] == pytest.approx(D[:-1] * Ys[1:] / Ys[:-1], rel=1e-12)
+    assert np.all(np.diff(Ys) > 0)  # a growing economy, which expectations in levels would lag
+
+
+def test_poverty_line_is_a_share_of_the_smoothed_median():
+    run = simulate("scenario=baseline", periods=16)
+    share, weight = run.cfg.output.poverty_share, run.cfg.output.poverty_smoothing
+    median = run.series("median_income")
+    line = np.array([env.poverty_line for env in run.envs])
+    assert line[0] == pytest.approx(share * run.envs[0].wage, rel=1e-12)  # no income observed yet
+    reference = median[0]
+    for t in range(1, len(line)):
+        assert line[t] == pytest.approx(share * reference, rel=1e-12)
+        reference += weight * (median[t] - reference)
+    # the quarterly median swings with the equity payout; the line moves a tenth as much
+    assert np.abs(np.diff(line[2:])).max() < 0.25 * np.abs(np.diff(median[1:])).max()

@@ -40,8 +40,12 @@ Per period t (annual rates; x dt or ``period_rate`` per period):
    (negative: an order backlog), financed by firm debt.
 8. Phillips curve: pi_t = pi^e_t + kappa h(D_t/Y*_t - 1), h flattening in deep slack (downward
    rigidity, ``policy_rules.slack_response``); price level
-   P_t = P_{t-1} (1 + pi_t)^dt. Expected demand D^e_{t+1} = D^e_t + lambda (D_t - D^e_t) (lambda = 1:
-   last period's demand).
+   P_t = P_{t-1} (1 + pi_t)^dt. Expected demand is growth-adjusted: firms expect demand in
+   proportion to potential, d^e_{t+1} = d^e_t + lambda (D_t / Y*_t - d^e_t), D^e_{t+1} = d^e_{t+1} Y*_{t+1}
+   (lambda = 1: last period's demand times the growth of potential, D_t Y*_{t+1} / Y*_t, a growth
+   factor firms know from their capital stock and the technology). Expectations in levels,
+   D^e_{t+1} = D^e_t + lambda (D_t - D^e_t), lag a growing economy by (1 - lambda) / lambda
+   periods of growth, which held unemployment above its natural rate for decades in agi_20y.
 """
 from __future__ import annotations
 
@@ -54,7 +58,7 @@ from sim.macro.shocks import equity_shock
 
 class DemandEconomy(MacroEconomy):
     closure = "demand"
-    _STATE = MacroEconomy._STATE + ("inflation", "gap", "price", "expected_demand", "premium", "nominal")
+    _STATE = MacroEconomy._STATE + ("inflation", "gap", "price", "demand_ratio", "premium", "nominal")
 
     def __init__(self, cfg, key: int):
         super().__init__(cfg, key)
@@ -62,7 +66,6 @@ class DemandEconomy(MacroEconomy):
         self.nu = float(e.demand.inventory_adjustment)
         self.employment_adjustment = float(e.labour.adjustment)
         self.demand_weight = float(e.demand.expectation_weight)
-        self.initial_utilisation = float(e.demand.initial_utilisation)
         self.chi = float(e.investment.chi)
         self.xi = float(e.investment.risk_premium)
         self.premium_weight = float(e.equity.expectation_weight)
@@ -80,7 +83,7 @@ class DemandEconomy(MacroEconomy):
         self.inflation = float(ty.pi_target)  # annual, last period's
         self.gap = 0.0  # last period's D/Y* - 1
         self.price = 1.0  # price level P_{t-1}
-        self.expected_demand: float | None = None  # D^e_t (None: initial_utilisation x Y*_0)
+        self.demand_ratio = float(e.demand.initial_utilisation)  # expected D_t / Y*_t
         self.premium = float(e.equity_premium)  # households' expected excess equity return, per period
         self.nominal = float(ty.r_star + ty.pi_target)  # last period's policy rate, annual
 
@@ -92,7 +95,7 @@ class DemandEconomy(MacroEconomy):
         expected = float(pr.expected_inflation(self.inflation, **self.anchoring))
         r = float(pr.fisher_real_rate(i, expected))
         Rf = 1.0 + self._period_rate(r)
-        De = self.expected_demand if self.expected_demand is not None else self.initial_utilisation * potential
+        De = self.demand_ratio * potential  # growth-adjusted: scales with this period's potential
         Q = min(potential, max(0.0, De - self.nu * self.inventories))
         u = Q / potential if potential > 0 else 0.0
         # labour hoarding: planned employment closes a share of the gap to u E* each period
@@ -145,8 +148,7 @@ class DemandEconomy(MacroEconomy):
         pi = float(pr.phillips_curve(plan.expected_inflation, gap, **self.phillips))
         pi_period = self._period_rate(pi)
         self.price = self.price * (1.0 + pi_period)
-        De = plan.expected_demand
-        self.expected_demand = De + self.demand_weight * (demand - De)
+        self.demand_ratio = self.demand_ratio + self.demand_weight * (gap + 1.0 - self.demand_ratio)
         self.premium = plan.premium
         self.nominal = plan.nominal_rate
         self.inflation, self.gap = pi, gap
