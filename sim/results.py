@@ -58,6 +58,7 @@ SERIES: dict[str, tuple[str, str]] = {
     "demand": (GOODS, "realised demand D_t = C + C_I + C_X + G + I"),
     "expected_demand": (GOODS, "firms' expected demand D^e_t"),
     "inventories": ("goods", "firms' inventories N_t, end of period (negative: order backlog)"),
+    "rationed_demand": (GOODS, "orders not served because they exceed output plus inventories (rationing queue)"),
     "inventory_change": (GOODS, "unsold output Y_t - D_t added to inventories"),
     "capital": ("goods", "capital stock K_{t+1} installed for the next period"),
     "utilisation": (SHARE, "capacity utilisation Q_t / Y*_t (classical: 1)"),

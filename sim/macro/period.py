@@ -81,12 +81,36 @@ class Flows:
     government_spending: float  # G_t
     investment: float  # I_t, gross
     inventory_change: float  # dN_t = N_t - N_t-1
+    rationed: float = 0.0  # orders not served: notional demand less what was delivered
 
     @property
     def demand(self) -> float:
-        """D_t = C + C_I + C_X + G + I (final demand; inventories are what output leaves over)."""
+        """Notional final demand D_t = C + C_I + C_X + G + I as ordered: served plus rationed."""
         return (self.consumption + self.consumption_intermediaries + self.consumption_dominant
-                + self.government_spending + self.investment)
+                + self.government_spending + self.investment + self.rationed)
+
+
+# Who is rationed first when orders exceed output plus inventories (docs/economy.md, "Rationing"):
+# the dominant holder's and the intermediaries' consumption (what they do not spend stays as their
+# saving: equity, safe assets), then government purchases (it borrows less), then investment
+# (ordered at the start of the period under contract, so served before the government's and the
+# owners' later orders). Households' consumption, decided in the kernels, is served last.
+RATIONING_ORDER = ("dominant", "intermediaries", "government", "investment")
+
+
+def ration(orders: dict[str, float], excess: float) -> tuple[dict[str, float], float]:
+    """Serve ``orders`` (goods per period, by buyer) when they exceed the goods available by
+    ``excess`` >= 0: the buyers of ``RATIONING_ORDER`` are cut in that order, each down to 0 at
+    most, until the excess is gone (a queue, Benassy 1982, ch. 2: uniform and efficient; no order
+    is served beyond what was asked). Returns the served orders and what is left unserved (the
+    households' orders beyond that remain an order backlog, N < 0)."""
+    served = dict(orders)
+    left = excess
+    for buyer in RATIONING_ORDER:
+        cut = min(left, served[buyer])
+        served[buyer] -= cut
+        left -= cut
+    return served, left
 
 
 def open_balance_sheet(tot: Totals, *, capital: float, theta_fund: float, theta_dominant: float,
@@ -143,10 +167,20 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
     dividends = env.dividend * tot["households"]
     investment, inventory_change = realise(consumption + spent_intermediaries + spent_dominant
                                            + government_spending)
+    excess = -(opening.inventories + inventory_change)  # orders beyond output + inventories
+    rationed = 0.0
+    if excess > 0.0:
+        orders = {"investment": investment, "government": government_spending,
+                  "dominant": spent_dominant, "intermediaries": spent_intermediaries}
+        served, left = ration(orders, excess)
+        investment, government_spending = served["investment"], served["government"]
+        spent_dominant, spent_intermediaries = served["dominant"], served["intermediaries"]
+        rationed = excess - left
+        inventory_change = -opening.inventories - left
     return Flows(output=output, consumption=consumption, fees=fees, interest_intermediaries=interest,
                  consumption_intermediaries=spent_intermediaries, consumption_dominant=spent_dominant,
                  dividends=dividends, government_spending=government_spending, investment=investment,
-                 inventory_change=inventory_change)
+                 inventory_change=inventory_change, rationed=rationed)
 
 
 def book(env: PeriodEnvironment, tot: Totals, opening: Stocks, flows: Flows, fee_earner: str) -> Ledger:
@@ -277,6 +311,7 @@ def output_row(plan, env: PeriodEnvironment, tot: Totals, opening: Stocks, closi
         "potential_output": plan.potential,
         "planned_output": plan.planned_output,
         "demand": flows.demand,
+        "rationed_demand": flows.rationed,
         "expected_demand": plan.expected_demand,
         "consumption": C,
         "investment": flows.investment,
