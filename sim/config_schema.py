@@ -142,10 +142,11 @@ class Equity:
 
 @dataclass
 class Phillips:
-    """pi = persistence pi_-1 + (1 - persistence) anchor + kappa (D/Y* - 1), annual."""
-    kappa: float = nonnegative(0.1)
-    persistence: float = share(0.75)  # per period
-    anchor: float = within(-0.5, 0.5, 0.02)  # per YEAR
+    """pi = pi^e + kappa h(D/Y* - 1), pi^e = anchoring pi_target + (1 - anchoring) pi_-1, annual;
+    h(g) = g above potential, -slack_scale (1 - exp(g / slack_scale)) below (sim/macro/policy_rules.py)."""
+    kappa: float = nonnegative(0.1)  # change in annual inflation per unit gap near potential
+    anchoring: float = share(0.25)  # weight of economy.taylor.pi_target in expected inflation, per period
+    slack_scale: float = positive(0.075)  # gap scale of downward rigidity (h >= -slack_scale)
 
 
 @dataclass
@@ -281,7 +282,8 @@ class Checkpoint:
 class Output:
     snapshot_every: int = param(10, ge=1)  # distribution snapshots every k periods, and the last
     lorenz_points: int = param(101, ge=2)  # population shares at which Lorenz curves are stored
-    poverty_share: float = positive(0.5)  # poverty line = share of last period's median income
+    poverty_share: float = positive(0.5)  # poverty line = share of the smoothed median disposable income
+    poverty_smoothing: float = param(0.1, gt=0.0, le=1.0)  # weight of the latest median in it, per period
     progress: bool = True  # progress bar on stderr
 
 

@@ -19,7 +19,7 @@ sim/macro/demand.py on the shared machinery of sim/macro/closure.py.
 """
 from __future__ import annotations
 
-from sim.accounts import Totals, household_budget_residual
+from sim.accounts import Totals, household_budget_residual, poverty_reference
 from sim.errors import ConfigError
 from sim.environment import PeriodEnvironment
 from sim.macro import government as gov
@@ -60,6 +60,7 @@ class FixedPriceEconomy:
         self.fee_earner = str(p.fee.earner)
         self.periods_per_year = int(cfg.periods_per_year)
         self.poverty_share = float(cfg.output.poverty_share)
+        self.poverty_smoothing = float(cfg.output.poverty_smoothing)
         self.base = PeriodEnvironment(
             wage=float(e.wage),
             return_safe=float(e.return_safe),
@@ -83,6 +84,7 @@ class FixedPriceEconomy:
         )
         self.debt = 0.0  # government debt (goods), held by the rest of the economy
         self.debt_ratio: float | None = None  # last period's debt over annual output (fiscal rule)
+        self.poverty_income: float | None = None  # reference income of the poverty line
 
     @property
     def initial_automation(self) -> float:
@@ -91,11 +93,12 @@ class FixedPriceEconomy:
 
     def state_dict(self) -> dict:
         """The mutable state (checkpoints); everything else comes from the config."""
-        return {"debt": self.debt, "debt_ratio": self.debt_ratio}
+        return {"debt": self.debt, "debt_ratio": self.debt_ratio, "poverty_income": self.poverty_income}
 
     def load_state_dict(self, state: dict) -> None:
         self.debt = float(state["debt"])
         self.debt_ratio = None if state["debt_ratio"] is None else float(state["debt_ratio"])
+        self.poverty_income = None if state["poverty_income"] is None else float(state["poverty_income"])
 
     def _stance(self, t: int) -> gov.FiscalStance:
         """The shared government block. The UBI index is 1 under every indexation this closure
@@ -105,7 +108,8 @@ class FixedPriceEconomy:
 
     def environment(self, t: int, previous: Totals | None, median_income: float | None) -> PeriodEnvironment:
         b = self.base
-        line = self.poverty_share * (median_income if median_income is not None else b.wage)
+        # the smoothed median of accounts.poverty_reference (``median_income`` is not used)
+        line = self.poverty_share * (self.poverty_income if self.poverty_income is not None else b.wage)
         automated = 0.0
         if previous is not None and previous["employed"] > 0:
             automated = previous["automated_employed"] / previous["employed"]
@@ -135,6 +139,7 @@ class FixedPriceEconomy:
         spending = tot["benefits"] + tot["ubi"] + tot["dividends"] + government_spending
         self.debt = self.debt * env.return_safe + spending - revenue
         self.debt_ratio = self.debt / (output * self.periods_per_year) if output > 0 else None
+        self.poverty_income = poverty_reference(self.poverty_income, tot, self.poverty_smoothing)
         saving = tot["income"] - (tot["consumption"] + tot["consumption_tax"] + tot["fees"])
         residual = household_budget_residual(tot)
         return {

@@ -10,6 +10,7 @@ from economy_driver import simulate
 from sim.config import ConfigError, compose
 from sim.economy import make_economy
 from sim.macro import government as gov
+from sim.macro import period
 from sim.macro.labour import LabourMarket
 from sim.macro.sfc import SECTORS, Ledger, flow_of_funds, largest_residual
 
@@ -148,3 +149,34 @@ def test_ubi_ramp_index_and_fiscal_rule():
 def test_bad_economy_config_is_refused(overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         compose(overrides)
+
+
+def test_rationing_queue_hand_worked():
+    """Orders 10 (investment) + 4 (government) + 3 (dominant) + 2 (intermediaries) exceed what is
+    available by 6: the dominant holder (3) and the intermediaries (2) are cut to 0, the
+    government by the last 1; investment is served in full."""
+    orders = {"investment": 10.0, "government": 4.0, "dominant": 3.0, "intermediaries": 2.0}
+    served, left = period.ration(orders, 6.0)
+    assert served == {"investment": 10.0, "government": 3.0, "dominant": 0.0, "intermediaries": 0.0}
+    assert left == 0.0
+    served, left = period.ration(orders, 25.0)  # more than all of them: the households' part is left
+    assert all(v == 0.0 for v in served.values()) and left == 25.0 - 19.0
+
+
+def test_rationed_orders_close_the_accounts():
+    """Two periods in which orders exceed output + inventories (government consumption at 60% of
+    potential): inventories end at 0, never below, the rationed goods are not bought, and the
+    accounts close."""
+    run = simulate("scenario=baseline", "policy.government.spending=0.6", periods=2)
+    for row in run.rows:
+        assert row["inventories"] >= 0.0
+        assert row["sfc_residual"] < 1e-12
+    rationed = run.series("rationed_demand")
+    assert rationed.max() > 0
+    for t, row in enumerate(run.rows):
+        if rationed[t] > 0:
+            opening = run.rows[t - 1]["inventories"] if t else 0.0
+            assert row["inventories"] == 0.0
+            served = row["demand"] - row["rationed_demand"]
+            assert served == pytest.approx(row["output"] + opening, rel=1e-12)  # all goods sold
+            assert row["government_spending"] < 0.6 * row["potential_output"]  # cut by the queue

@@ -87,16 +87,45 @@ def test_dominant_holder_share_moves_with_its_reinvestment_rule():
     keep = simulate("scenario=compute_monopoly", "policy.dominant.reinvest=1.0", periods=12)
     spend = simulate("scenario=compute_monopoly", "policy.dominant.reinvest=0.0", periods=12)
     s_keep, s_spend = keep.series("dominant_capital_share"), spend.series("dominant_capital_share")
-    # opening stake: 30% of the equity households and others held at t = -1, then it earns R_k
-    opening = keep.totals[0]["risky_begin"] / (1 - 0.3) * 0.3
-    assert s_keep[0] * keep.rows[0]["equity_value"] == pytest.approx(opening * keep.rows[0]["return_risky"],
-                                                                       rel=1e-12)
+    # the stake as configured at t = 0 (not diluted by period 0's issuance to households) ...
+    assert s_keep[0] == pytest.approx(0.3, abs=1e-12)
+    # consuming its income, its period-0 purchases may be rationed (period.ration): what it could
+    # not buy stays as equity, so its stake ends a little above the configured one
+    assert spend.rows[0]["rationed_demand"] > 0 and 0.3 <= s_spend[0] <= 0.31
+    # ... reached from an opening stake that then earned R_k under its own rule
+    equity0 = keep.rows[0]["equity_value"]
+    assert keep.totals[0]["risky_end"] == pytest.approx(0.7 * equity0, rel=1e-12)
     assert s_keep[-1] > s_spend[-1] + 0.01
     assert np.all(keep.series("dominant_consumption") == 0.0)
     assert spend.series("dominant_consumption").max() > 0.0
-    # consuming its income, its equity cannot grow: E_X,t = E_X,t-1 + min(income, 0)
-    ex = [r["dominant_capital_share"] * r["equity_value"] for r in spend.rows]
-    assert np.all(np.diff(ex) <= 1e-9 * ex[0])
+    # consuming its income, its equity grows only by what it could not buy (rationing):
+    # E_X,t = R_k E_X,t-1 - C_X,t with C_X,t <= max(0, (R_k - 1) E_X,t-1), equal when not rationed
+    ex = np.array([r["dominant_capital_share"] * r["equity_value"] for r in spend.rows])
+    rk, cx = spend.series("return_risky")[1:], spend.series("dominant_consumption")[1:]
+    assert ex[1:] == pytest.approx(rk * ex[:-1] - cx, rel=1e-9)
+    income = np.maximum(0.0, (rk - 1) * ex[:-1])
+    assert np.all(cx <= income * (1 + 1e-12))
+    served = spend.series("rationed_demand")[1:] == 0
+    assert served.any() and cx[served] == pytest.approx(income[served], rel=1e-12)
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["policy.fund.initial_share=0.3"], "fund_capital_share"),
+    (["policy.dominant.initial_share=0.3", "policy.dominant.reinvest=0.5"], "dominant_capital_share"),
+    (["policy.fund.initial_share=0.2", "policy.dominant.initial_share=0.25"], "dominant_capital_share"),
+])
+def test_stakes_hold_their_configured_share_at_t0(overrides, key):
+    """Households move from their initial 20% risky share in period 0 and firms issue the equity
+    they buy; the configured stake is the share at the close of period 0 all the same."""
+    run = simulate("scenario=agi_20y", *overrides, periods=1)
+    row = run.rows[0]
+    theta = {"fund_capital_share": run.cfg.policy.fund.initial_share,
+             "dominant_capital_share": run.cfg.policy.dominant.initial_share}
+    for name, value in theta.items():
+        assert row[name] == pytest.approx(value, abs=1e-12), name
+    assert row["household_capital_share"] == pytest.approx(1 - sum(theta.values()), abs=1e-12)
+    assert run.totals[0]["risky_end"] > 1.5 * run.totals[0]["risky_begin"]  # the issuance happened
+    assert row["sfc_residual"] < 1e-12
 
 
 def test_classical_closure_saving_finances_capital_at_marginal_products():
@@ -127,3 +156,26 @@ def test_classical_closure_saving_finances_capital_at_marginal_products():
         assert abs(row["firm_net_worth"]) < 1e-2 * K[t + 1]
         assert row["sfc_residual"] < 1e-9
     assert np.all(run.series("inflation") == 0.0)
+
+
+def test_expected_demand_grows_with_potential():
+    """With lambda = 1 firms expect last period's demand times the growth of potential."""
+    run = simulate("scenario=agi_20y", "economy.demand.expectation_weight=1.0", periods=12)
+    D, De, Ys = run.series("demand"), run.series("expected_demand"), run.series("potential_output")
+    assert De[0] == pytest.approx(Ys[0], rel=1e-12)  # initial_utilisation = 1
+    assert De[1:] == pytest.approx(D[:-1] * Ys[1:] / Ys[:-1], rel=1e-12)
+    assert np.all(np.diff(Ys) > 0)  # a growing economy, which expectations in levels would lag
+
+
+def test_poverty_line_is_a_share_of_the_smoothed_median():
+    run = simulate("scenario=baseline", periods=16)
+    share, weight = run.cfg.output.poverty_share, run.cfg.output.poverty_smoothing
+    median = run.series("median_income")
+    line = np.array([env.poverty_line for env in run.envs])
+    assert line[0] == pytest.approx(share * run.envs[0].wage, rel=1e-12)  # no income observed yet
+    reference = median[0]
+    for t in range(1, len(line)):
+        assert line[t] == pytest.approx(share * reference, rel=1e-12)
+        reference += weight * (median[t] - reference)
+    # the quarterly median swings with the equity payout; the line moves a tenth as much
+    assert np.abs(np.diff(line[2:])).max() < 0.25 * np.abs(np.diff(median[1:])).max()

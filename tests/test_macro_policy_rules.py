@@ -8,6 +8,7 @@ from sim.macro.policy_rules import (
     accelerator_investment,
     adaptive_expectation,
     annual_rate,
+    expected_inflation,
     fisher_real_rate,
     period_rate,
     phillips_curve,
@@ -42,17 +43,44 @@ def test_phillips_curve_signs_and_fixed_point():
     base = phillips_curve(0.02, 0.0)
     assert base == pytest.approx(0.02)  # at target with no slack inflation stays at target
     assert phillips_curve(0.02, -0.05) < base < phillips_curve(0.02, 0.05)  # slack lowers it
-    assert phillips_curve(0.02, -0.05) - base == pytest.approx(0.1 * -0.05)
-    # Persistent slack under an accelerationist curve: inflation keeps falling into deflation.
-    pi = 0.02
-    for _ in range(20):
-        pi = phillips_curve(pi, -0.05, persistence=1.0)
-    assert pi == pytest.approx(0.02 - 20 * 0.005) and pi < 0
-    # Anchored curve: inflation converges to pi* + kappa gap / (1 - persistence).
+    assert phillips_curve(0.02, 0.05) - base == pytest.approx(0.1 * 0.05)  # linear above potential
+    # a small gap: the slope is kappa (h(g) = g + O(g^2 / s))
+    assert phillips_curve(0.02, -1e-6) - base == pytest.approx(0.1 * -1e-6, rel=1e-4)
+    # hand-worked: h(-0.075) = -0.075 (1 - e^-1) = -0.04741, so pi = 0.02 - 0.004741
+    assert phillips_curve(0.02, -0.075) == pytest.approx(0.02 - 0.1 * 0.075 * (1 - np.exp(-1)), rel=1e-12)
+    # Anchored expectations: inflation converges to pi* + kappa h(gap) / w.
     pi = 0.02
     for _ in range(400):
-        pi = phillips_curve(pi, -0.05, persistence=0.75)
-    assert pi == pytest.approx(0.02 + 0.1 * -0.05 / 0.25)
+        pi = phillips_curve(expected_inflation(pi, anchoring=0.25, pi_target=0.02), -0.05)
+    assert pi == pytest.approx(0.02 + 0.1 * -0.075 * (1 - np.exp(-0.05 / 0.075)) / 0.25)
+    # With no anchor (w = 0) persistent slack keeps lowering inflation (the accelerationist case).
+    pi = 0.02
+    for _ in range(20):
+        pi = phillips_curve(expected_inflation(pi, anchoring=0.0), -0.05)
+    assert pi < 0.02 - 20 * 0.1 * 0.05 * 0.4
+
+
+def test_anchored_expectations_hand_worked():
+    # w = 0.25, target 2 %, last inflation 6 %: 0.25 x 0.02 + 0.75 x 0.06 = 0.05
+    assert expected_inflation(0.06, anchoring=0.25, pi_target=0.02) == pytest.approx(0.05, abs=1e-15)
+    assert expected_inflation(-0.04, anchoring=1.0, pi_target=0.02) == 0.02
+    assert expected_inflation(-0.04, anchoring=0.0, pi_target=0.02) == -0.04
+
+
+def test_phillips_curve_flattens_in_deep_slack():
+    gaps = np.array([-0.6, -0.3, -0.15, -0.05, -0.01])
+    slopes = (phillips_curve(0.0, gaps + 1e-7) - phillips_curve(0.0, gaps - 1e-7)) / 2e-7
+    assert np.all(np.diff(slopes) > 0)  # the slope rises toward kappa as slack shrinks
+    assert slopes[0] < 0.1 * 1e-3 and slopes[-1] == pytest.approx(0.1 * np.exp(-0.01 / 0.075), rel=1e-6)
+    # bounded: never more than kappa s below expected inflation, whatever the slack
+    assert phillips_curve(0.02, -10.0) == pytest.approx(0.02 - 0.1 * 0.075)
+    # deep slack for good (a -58 % gap, as compute_monopoly once had): about -1 %/yr, not -20 %
+    pi = 0.02
+    for _ in range(400):
+        pi = phillips_curve(expected_inflation(pi), -0.58)
+    assert -0.0101 < pi < -0.0099
+    # the linear curve of old, pi* + kappa gap / w, would sit at -21 %/yr
+    assert 0.02 + 0.1 * -0.58 / 0.25 < -0.2
 
 
 def test_fisher_relation():

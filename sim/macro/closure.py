@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sim.accounts import Totals
+from sim.accounts import Totals, poverty_reference
 from sim.environment import PeriodEnvironment
 from sim.macro import government as gov
 from sim.macro import period
@@ -71,6 +71,7 @@ class Plan:
     belief_job_finding: float | None = None  # households' expected job finding (None: the actual)
     premium: float = 0.0  # households' expected excess equity return, per period (demand closure)
     return_risky_income: float | None = None  # payout part of return_risky, counted as income
+    expected_inflation: float = 0.0  # pi^e_t, annual (demand closure)
 
 
 class MacroEconomy:
@@ -86,6 +87,7 @@ class MacroEconomy:
         self.n = int(pop.households)
         self.beta = float(cfg.household.beta)
         self.poverty_share = float(cfg.output.poverty_share)
+        self.poverty_smoothing = float(cfg.output.poverty_smoothing)
         tech_params = ({"A": float(e.tfp), "sigma": float(e.sigma)} if e.technology == "korinek_suh"
                        else {"A": float(e.tfp), "alpha": float(e.alpha)})
         self.tech = make_technology(str(e.technology), **tech_params)
@@ -125,6 +127,7 @@ class MacroEconomy:
         self.automated_share = 0.0
         self.debt_ratio: float | None = None
         self.output = 0.0
+        self.poverty_income: float | None = None  # reference income of the poverty line
         # UBI indexation bases (functions of the config only)
         fp0 = self._factor_prices(self.K, self.labour.full_employment, self.phi(0))
         self.wage0 = float(fp0.wage) * self.dt
@@ -169,7 +172,8 @@ class MacroEconomy:
         cap = self._belief_cap(st.tax_capital, st.tax_wealth)
         belief_safe = min(plan.return_safe, cap)
         risky_mean, risky_std = self._risky_belief(plan, belief_safe, cap)
-        line = self.poverty_share * (median_income if median_income is not None else plan.wage)
+        # the smoothed median of accounts.poverty_reference (``median_income``, last period's, is not used)
+        line = self.poverty_share * (self.poverty_income if self.poverty_income is not None else plan.wage)
         return PeriodEnvironment(
             wage=plan.wage,
             return_safe=plan.return_safe,
@@ -218,7 +222,8 @@ class MacroEconomy:
         if t == 0:
             self._store_stocks(period.open_balance_sheet(
                 tot, capital=self.K, theta_fund=self.theta_fund, theta_dominant=self.theta_dominant,
-                payout=plan.payout, intermediaries=self.intermediaries.safe))
+                payout=plan.payout, intermediaries=self.intermediaries.safe, return_risky=env.return_risky,
+                dividends=env.dividend * tot["households"], dominant=self.dominant))
         else:  # the households' holdings carry over from the last period, bit for bit
             residuals.update(period.continuity(tot, self._stocks()))
         opening = replace(self._stocks(), household_safe=tot["safe_begin"], household_equity=tot["risky_begin"])
@@ -238,6 +243,7 @@ class MacroEconomy:
         self._store_stocks(closing)
         self._carry_labour(tot)
         self.output = output
+        self.poverty_income = poverty_reference(self.poverty_income, tot, self.poverty_smoothing)
         self.debt_ratio = self.government_debt / (output * self.ppy) if output > 0 else None
         self.t = t + 1
         extra = self._update_expectations(plan, env, output, flows.demand)
@@ -286,11 +292,13 @@ class MacroEconomy:
         raise NotImplementedError
 
     def _update_expectations(self, plan: Plan, env: PeriodEnvironment, Y: float, demand: float) -> dict:
-        return {"inflation": 0.0, "price_level": 1.0, "output_gap": demand / plan.potential - 1.0}
+        return {"inflation": 0.0, "price_level": 1.0, "output_gap": demand / plan.potential - 1.0,
+                "expected_inflation": 0.0}
 
     # ----- checkpoints ---------------------------------------------------------------------------
     _STATE = ("t", "K", "inventories", "firm_debt", "firm_net_worth", "government_debt", "hh_safe",
-              "hh_risky", "employed", "labour_per_employed", "automated_share", "debt_ratio", "output")
+              "hh_risky", "employed", "labour_per_employed", "automated_share", "debt_ratio", "output",
+              "poverty_income")
 
     def state_dict(self) -> dict:
         """All mutable state as plain JSON-able values (everything else comes from the config)."""

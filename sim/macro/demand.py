@@ -7,8 +7,8 @@ Per period t (annual rates; x dt or ``period_rate`` per period):
 1. Potential Y*_t = F(K_t, L*_t, Phi_t) dt at full-employment effective labour L*_t (``labour.py``).
 2. Central bank: i_t = max(i_lb, s i_{t-1} + (1 - s)(r* + pi* + phi_pi (pi_{t-1} - pi*) + phi_y gap_{t-1}))
    (Taylor rule with smoothing s and a zero lower bound, on last period's inflation and demand
-   gap; i_{-1} = r* + pi*); expected inflation is last
-   period's, pi^e_t = pi_{t-1}; the real safe return is Fisher's, 1 + r_t = (1 + i_t)/(1 + pi^e_t), and
+   gap; i_{-1} = r* + pi*); expected inflation is anchored, pi^e_t = w pi* + (1 - w) pi_{t-1}
+   (w = ``economy.phillips.anchoring``); the real safe return is Fisher's, 1 + r_t = (1 + i_t)/(1 + pi^e_t), and
    R_f,t = (1 + r_t)^dt. Safe assets are real (indexed) claims paying the ex-ante real rate.
 3. Firms plan Q_t = min(Y*_t, max(0, D^e_t - nu N_{t-1})): expected demand, less a share nu of the
    inventory (or plus a share of the order backlog when N < 0). Utilisation u_t = Q_t / Y*_t;
@@ -38,9 +38,14 @@ Per period t (annual rates; x dt or ``period_rate`` per period):
    effective labour (extra hires are hoarded labour: paid, not producing more than planned).
 7. Demand D_t = C_t + C_I,t + C_X,t + G_t + I_t; unsold output is inventory, N_t = N_{t-1} + Y_t - D_t
    (negative: an order backlog), financed by firm debt.
-8. Phillips curve: pi_t = theta pi_{t-1} + (1 - theta) pi_anchor + kappa (D_t/Y*_t - 1); price level
-   P_t = P_{t-1} (1 + pi_t)^dt. Expected demand D^e_{t+1} = D^e_t + lambda (D_t - D^e_t) (lambda = 1:
-   last period's demand).
+8. Phillips curve: pi_t = pi^e_t + kappa h(D_t/Y*_t - 1), h flattening in deep slack (downward
+   rigidity, ``policy_rules.slack_response``); price level
+   P_t = P_{t-1} (1 + pi_t)^dt. Expected demand is growth-adjusted: firms expect demand in
+   proportion to potential, d^e_{t+1} = d^e_t + lambda (D_t / Y*_t - d^e_t), D^e_{t+1} = d^e_{t+1} Y*_{t+1}
+   (lambda = 1: last period's demand times the growth of potential, D_t Y*_{t+1} / Y*_t, a growth
+   factor firms know from their capital stock and the technology). Expectations in levels,
+   D^e_{t+1} = D^e_t + lambda (D_t - D^e_t), lag a growing economy by (1 - lambda) / lambda
+   periods of growth, which held unemployment above its natural rate for decades in agi_20y.
 """
 from __future__ import annotations
 
@@ -53,7 +58,7 @@ from sim.macro.shocks import equity_shock
 
 class DemandEconomy(MacroEconomy):
     closure = "demand"
-    _STATE = MacroEconomy._STATE + ("inflation", "gap", "price", "expected_demand", "premium", "nominal")
+    _STATE = MacroEconomy._STATE + ("inflation", "gap", "price", "demand_ratio", "premium", "nominal")
 
     def __init__(self, cfg, key: int):
         super().__init__(cfg, key)
@@ -61,7 +66,6 @@ class DemandEconomy(MacroEconomy):
         self.nu = float(e.demand.inventory_adjustment)
         self.employment_adjustment = float(e.labour.adjustment)
         self.demand_weight = float(e.demand.expectation_weight)
-        self.initial_utilisation = float(e.demand.initial_utilisation)
         self.chi = float(e.investment.chi)
         self.xi = float(e.investment.risk_premium)
         self.premium_weight = float(e.equity.expectation_weight)
@@ -70,16 +74,16 @@ class DemandEconomy(MacroEconomy):
         self.return_cap = float(e.equity.return_cap)
         self.shock_std = float(e.equity.shock_std)
         ph, ty = e.phillips, e.taylor
-        self.phillips = dict(kappa=float(ph.kappa), persistence=float(ph.persistence),
-                             pi_anchor=float(ph.anchor))
+        self.phillips = dict(kappa=float(ph.kappa), slack_scale=float(ph.slack_scale))
+        self.anchoring = dict(anchoring=float(ph.anchoring), pi_target=float(ty.pi_target))
         self.taylor = dict(r_star=float(ty.r_star), pi_target=float(ty.pi_target), phi_pi=float(ty.phi_pi),
                            phi_y=float(ty.phi_y), lower_bound=float(ty.lower_bound),
                            smoothing=float(ty.smoothing))
         # state
-        self.inflation = float(ph.anchor)  # annual, last period's
+        self.inflation = float(ty.pi_target)  # annual, last period's
         self.gap = 0.0  # last period's D/Y* - 1
         self.price = 1.0  # price level P_{t-1}
-        self.expected_demand: float | None = None  # D^e_t (None: initial_utilisation x Y*_0)
+        self.demand_ratio = float(e.demand.initial_utilisation)  # expected D_t / Y*_t
         self.premium = float(e.equity_premium)  # households' expected excess equity return, per period
         self.nominal = float(ty.r_star + ty.pi_target)  # last period's policy rate, annual
 
@@ -88,9 +92,10 @@ class DemandEconomy(MacroEconomy):
 
     def _plan(self, t, phi, L_full, fp, potential) -> Plan:
         i = float(pr.taylor_rule(self.inflation, self.gap, i_prev=self.nominal, **self.taylor))
-        r = float(pr.fisher_real_rate(i, self.inflation))
+        expected = float(pr.expected_inflation(self.inflation, **self.anchoring))
+        r = float(pr.fisher_real_rate(i, expected))
         Rf = 1.0 + self._period_rate(r)
-        De = self.expected_demand if self.expected_demand is not None else self.initial_utilisation * potential
+        De = self.demand_ratio * potential  # growth-adjusted: scales with this period's potential
         Q = min(potential, max(0.0, De - self.nu * self.inventories))
         u = Q / potential if potential > 0 else 0.0
         # labour hoarding: planned employment closes a share of the gap to u E* each period
@@ -122,7 +127,7 @@ class DemandEconomy(MacroEconomy):
             planned_output=Q, utilisation=u, investment=I, expected_demand=De, nominal_rate=i,
             real_rate=r, stance=stance, dividend=self._dividend(Rk), tobin_q=q,
             belief_job_finding=self.labour.belief_job_finding(self.automated_share, target),
-            premium=premium,
+            premium=premium, expected_inflation=expected,
         )
 
     def _risky_belief(self, plan, belief_safe, cap):
@@ -140,12 +145,12 @@ class DemandEconomy(MacroEconomy):
 
     def _update_expectations(self, plan, env, Y, demand):
         gap = demand / plan.potential - 1.0
-        pi = float(pr.phillips_curve(self.inflation, gap, **self.phillips))
+        pi = float(pr.phillips_curve(plan.expected_inflation, gap, **self.phillips))
         pi_period = self._period_rate(pi)
         self.price = self.price * (1.0 + pi_period)
-        De = plan.expected_demand
-        self.expected_demand = De + self.demand_weight * (demand - De)
+        self.demand_ratio = self.demand_ratio + self.demand_weight * (gap + 1.0 - self.demand_ratio)
         self.premium = plan.premium
         self.nominal = plan.nominal_rate
         self.inflation, self.gap = pi, gap
-        return {"inflation": pi_period, "price_level": self.price, "output_gap": gap}
+        return {"inflation": pi_period, "price_level": self.price, "output_gap": gap,
+                "expected_inflation": self._period_rate(plan.expected_inflation)}

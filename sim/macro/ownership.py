@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-def equity_after(equity: float, gross_return: float, paid: float) -> float:
-    """An owner's equity at the end of the period: E + (R_k - 1) E - paid (goods)."""
+def equity_after(equity: float, gross_return: float, paid: float, tax: float = 0.0) -> float:
+    """An owner's equity at the end of the period: E + (R_k - 1) E - paid - tax (goods)."""
     income = (gross_return - 1.0) * equity
-    return equity + income - paid
+    return equity + income - paid - tax
 
 
 @dataclass
@@ -34,10 +34,16 @@ class Owner:
     retain: float  # share of positive capital income kept as equity (fund: 1 - payout)
     equity: float = 0.0  # E, goods, end of the last closed period
 
-    def payout(self, gross_return: float, equity: float | None = None) -> float:
-        """What it pays out or consumes this period: (1 - retain) max(0, (R_k - 1) E)."""
+    def payout(self, gross_return: float, equity: float | None = None, tax_rate: float = 0.0) -> float:
+        """What it pays out or consumes this period: (1 - retain) max(0, (1 - tau_k)(R_k - 1) E)."""
         e = self.equity if equity is None else equity
-        return (1.0 - self.retain) * max(0.0, (gross_return - 1.0) * e)
+        return (1.0 - self.retain) * max(0.0, (1.0 - tax_rate) * (gross_return - 1.0) * e)
+
+    def growth(self, gross_return: float, tax_rate: float = 0.0) -> float:
+        """E_t / E_t-1 under its own payout rule (no fixed payment): 1 + (1 - tau_k)(R_k - 1)
+        less the share paid out of a positive after-tax return."""
+        after_tax = (1.0 - tax_rate) * (gross_return - 1.0)
+        return 1.0 + after_tax - (1.0 - self.retain) * max(0.0, after_tax)
 
     def state_dict(self) -> dict:
         return {"equity": self.equity}

@@ -81,26 +81,64 @@ class Flows:
     government_spending: float  # G_t
     investment: float  # I_t, gross
     inventory_change: float  # dN_t = N_t - N_t-1
+    rationed: float = 0.0  # orders not served: notional demand less what was delivered
 
     @property
     def demand(self) -> float:
-        """D_t = C + C_I + C_X + G + I (final demand; inventories are what output leaves over)."""
+        """Notional final demand D_t = C + C_I + C_X + G + I as ordered: served plus rationed."""
         return (self.consumption + self.consumption_intermediaries + self.consumption_dominant
-                + self.government_spending + self.investment)
+                + self.government_spending + self.investment + self.rationed)
+
+
+# Who is rationed first when orders exceed output plus inventories (docs/economy.md, "Rationing"):
+# the dominant holder's and the intermediaries' consumption (what they do not spend stays as their
+# saving: equity, safe assets), then government purchases (it borrows less), then investment
+# (ordered at the start of the period under contract, so served before the government's and the
+# owners' later orders). Households' consumption, decided in the kernels, is served last.
+RATIONING_ORDER = ("dominant", "intermediaries", "government", "investment")
+
+
+def ration(orders: dict[str, float], excess: float) -> tuple[dict[str, float], float]:
+    """Serve ``orders`` (goods per period, by buyer) when they exceed the goods available by
+    ``excess`` >= 0: the buyers of ``RATIONING_ORDER`` are cut in that order, each down to 0 at
+    most, until the excess is gone (a queue, Benassy 1982, ch. 2: uniform and efficient; no order
+    is served beyond what was asked). Returns the served orders and what is left unserved (the
+    households' orders beyond that remain an order backlog, N < 0)."""
+    served = dict(orders)
+    left = excess
+    for buyer in RATIONING_ORDER:
+        cut = min(left, served[buyer])
+        served[buyer] -= cut
+        left -= cut
+    return served, left
 
 
 def open_balance_sheet(tot: Totals, *, capital: float, theta_fund: float, theta_dominant: float,
-                       payout: float, intermediaries: float) -> Stocks:
-    """The opening stocks (t = -1) from the households' reported initial holdings b_0, k_0:
-    E = k_0 / (1 - theta_P - theta_X), E_P = theta_P E, E_X = theta_X E, NW_F = payout E (what period
-    0's equity return pays out), N = 0, D_F = K_0 + N - E - NW_F, B_G = b_0 + S_I - D_F."""
+                       payout: float, intermediaries: float, return_risky: float, dividends: float,
+                       dominant: Owner, tax_rate: float = 0.0) -> Stocks:
+    """The opening stocks (t = -1), set when period 0's households' totals arrive, so that the fund
+    and the dominant holder hold their configured shares theta_P, theta_X of firm equity at the
+    close of period 0 (the first period reported):
+
+    E_0 = k_0' / (1 - theta_P - theta_X) with k_0' the households' equity at the close of period 0;
+    E_P,-1 = (theta_P E_0 + Div_0) / (1 + (1 - tau_k)(R_k - 1))  (the fund's dividend is fixed ex ante);
+    E_X,-1 = theta_X E_0 / g_X, g_X its growth factor under its payout rule (``Owner.growth``);
+    E_-1 = k_0 + E_P,-1 + E_X,-1, NW_F = payout E_-1 (what period 0's equity return pays out),
+    N = 0, D_F = K_0 + N - E_-1 - NW_F, B_G = b_0 + S_I - D_F.
+
+    Households buy equity in period 0 (their portfolio moves to its chosen share), which firms
+    issue; anchoring the stakes at t = -1 instead would dilute them in period 0 by that issuance.
+    """
     b0, k0 = tot["safe_begin"], tot["risky_begin"]
-    equity = k0 / (1.0 - theta_fund - theta_dominant)
+    target = tot["risky_end"] / (1.0 - theta_fund - theta_dominant)
+    fund = (theta_fund * target + dividends) / (1.0 + (1.0 - tax_rate) * (return_risky - 1.0)) if theta_fund > 0 else 0.0
+    held = theta_dominant * target / dominant.growth(return_risky, tax_rate) if theta_dominant > 0 else 0.0
+    equity = k0 + fund + held
     net_worth = payout * equity
     inventories = 0.0
     firm_debt = capital + inventories - equity - net_worth
-    return Stocks(household_safe=b0, household_equity=k0, fund=theta_fund * equity,
-                  dominant=theta_dominant * equity, intermediaries=intermediaries,
+    return Stocks(household_safe=b0, household_equity=k0, fund=fund,
+                  dominant=held, intermediaries=intermediaries,
                   government_debt=b0 + intermediaries - firm_debt, firm_debt=firm_debt, capital=capital,
                   inventories=inventories, firm_net_worth=net_worth)
 
@@ -129,10 +167,20 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
     dividends = env.dividend * tot["households"]
     investment, inventory_change = realise(consumption + spent_intermediaries + spent_dominant
                                            + government_spending)
+    excess = -(opening.inventories + inventory_change)  # orders beyond output + inventories
+    rationed = 0.0
+    if excess > 0.0:
+        orders = {"investment": investment, "government": government_spending,
+                  "dominant": spent_dominant, "intermediaries": spent_intermediaries}
+        served, left = ration(orders, excess)
+        investment, government_spending = served["investment"], served["government"]
+        spent_dominant, spent_intermediaries = served["dominant"], served["intermediaries"]
+        rationed = excess - left
+        inventory_change = -opening.inventories - left
     return Flows(output=output, consumption=consumption, fees=fees, interest_intermediaries=interest,
                  consumption_intermediaries=spent_intermediaries, consumption_dominant=spent_dominant,
                  dividends=dividends, government_spending=government_spending, investment=investment,
-                 inventory_change=inventory_change)
+                 inventory_change=inventory_change, rationed=rationed)
 
 
 def book(env: PeriodEnvironment, tot: Totals, opening: Stocks, flows: Flows, fee_earner: str) -> Ledger:
@@ -263,6 +311,7 @@ def output_row(plan, env: PeriodEnvironment, tot: Totals, opening: Stocks, closi
         "potential_output": plan.potential,
         "planned_output": plan.planned_output,
         "demand": flows.demand,
+        "rationed_demand": flows.rationed,
         "expected_demand": plan.expected_demand,
         "consumption": C,
         "investment": flows.investment,

@@ -52,20 +52,46 @@ def adaptive_expectation(previous, realised, weight=0.5):
 # Inflation and interest rates
 # ----------------------------------------------------------------------------------------------
 
-def phillips_curve(pi_prev, gap, *, kappa=0.1, persistence=0.75, pi_anchor=0.02, shock=0.0):
-    """Expectations-augmented (hybrid) Phillips curve, annual inflation rate.
+def expected_inflation(pi_prev, *, anchoring=0.25, pi_target=0.02):
+    """Anchored expectations, annual: pi^e_t = w pi* + (1 - w) pi_{t-1}.
 
-        pi_t = persistence * pi_{t-1} + (1 - persistence) * pi_anchor + kappa * gap_t + shock_t
-
-    Expected inflation is a weighted average of last period's inflation (backward-looking) and the
-    central bank's target (anchoring); persistence = 1 is the accelerationist curve, 0 the fully
-    anchored one. gap = D/Y* - 1 (``utilisation_gap``): slack (gap < 0) lowers inflation, so a
-    persistent shortfall of demand produces disinflation and eventually deflation. kappa: change
-    in annual inflation per unit gap (0.1: a 1 % gap moves inflation by 0.1 pp).
+    w (``economy.phillips.anchoring``, per period) is the weight on the central bank's target:
+    w = 0 is adaptive (last period's inflation), w = 1 fully anchored. The hybrid form follows the
+    estimated "anchoring" of expectations in Blanchard (2016, "The Phillips curve: back to the
+    '60s?") and Ball & Mazumder (2011), who find US expectations have been close to anchored at
+    the target since the late 1990s.
     """
-    pi_prev = np.asarray(pi_prev, float)
-    return _out(persistence * pi_prev + (1.0 - persistence) * pi_anchor
-                + kappa * np.asarray(gap, float) + shock)
+    return _out(anchoring * pi_target + (1.0 - anchoring) * np.asarray(pi_prev, float))
+
+
+def slack_response(gap, *, slack_scale=0.075):
+    """The gap term of the Phillips curve, dimensionless: h(g) = g for g >= 0 and
+    h(g) = -s (1 - exp(g / s)) for g < 0 (s = ``slack_scale`` > 0).
+
+    The slope h' is 1 at g = 0 and exp(g / s) below: it flattens in deep slack and h never falls
+    below -s. This is downward nominal wage rigidity (Akerlof, Dickens & Perry 1996; Benigno &
+    Ricci 2011: a convex Phillips curve, flat at high unemployment), which is why Japan's two
+    decades of slack gave deflation of about -1 %/yr, not a spiral. s = inf would be linear.
+    """
+    g = np.asarray(gap, float)
+    below = -slack_scale * -np.expm1(np.minimum(g, 0.0) / slack_scale)
+    return _out(np.where(g >= 0.0, g, below))
+
+
+def phillips_curve(pi_expected, gap, *, kappa=0.1, slack_scale=0.075, shock=0.0):
+    """Expectations-augmented Phillips curve with downward rigidity, annual inflation rate.
+
+        pi_t = pi^e_t + kappa h(gap_t) + shock_t
+
+    pi^e_t from ``expected_inflation``; gap = D/Y* - 1 (``utilisation_gap``: notional demand, so
+    rationed excess demand raises inflation); h from ``slack_response``. kappa: change in annual
+    inflation per unit gap near potential (0.1: a 1 % gap moves inflation by 0.1 pp). With
+    anchoring w, persistent slack takes inflation to pi* + kappa h(gap) / w: in deep slack no
+    lower than pi* - kappa s / w (-1 %/yr at the defaults, pi* = 2 %, kappa = 0.1, s = 0.075,
+    w = 0.25).
+    """
+    return _out(np.asarray(pi_expected, float) + kappa * slack_response(gap, slack_scale=slack_scale)
+                + shock)
 
 
 def taylor_rule(pi, gap, *, r_star=0.02, pi_target=0.02, phi_pi=1.5, phi_y=0.5, lower_bound=0.0,

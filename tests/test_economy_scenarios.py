@@ -1,0 +1,36 @@
+"""Acceptance of every shipped scenario (issue 13's economy items), stepped in process
+(tests/economy_driver.py) at 2,000 households: inventories never negative, annualised inflation in
+[-10 %, +20 %] and the real rate below 15 %/yr in every period, closed accounts, the fund's and the
+dominant holder's stakes as configured at t = 0. The default suite runs 5 years; the slow mark
+runs the 30 years (120 quarters) of the acceptance criteria."""
+import numpy as np
+import pytest
+
+from economy_driver import simulate
+from sim.config import CONF_DIR
+
+SCENARIOS = sorted(p.stem for p in (CONF_DIR / "scenario").glob("*.yaml"))
+
+
+def check_scenario(name: str, periods: int) -> None:
+    run = simulate(f"scenario={name}", periods=periods)
+    s, cfg = run.series, run.cfg
+    assert np.all(s("inventories") >= 0.0), name
+    inflation = (1.0 + s("inflation")) ** 4 - 1.0
+    real = (1.0 + s("real_rate")) ** 4 - 1.0
+    assert np.all((inflation >= -0.10) & (inflation <= 0.20)), (name, inflation.min(), inflation.max())
+    assert np.all(real < 0.15), (name, real.max())
+    assert np.all(s("sfc_residual") <= 1e-9), name
+    assert s("fund_capital_share")[0] == pytest.approx(cfg.policy.fund.initial_share, abs=0.01)
+    assert s("dominant_capital_share")[0] == pytest.approx(cfg.policy.dominant.initial_share, abs=0.01)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_has_no_artefacts_over_5_years(name):
+    check_scenario(name, 20)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_has_no_artefacts_over_30_years(name):
+    check_scenario(name, 120)
