@@ -20,7 +20,8 @@ from omegaconf.errors import OmegaConfBaseException
 from sim.config_schema import CLOSURES, SimConfig  # noqa: F401 (CLOSURES: for callers)
 from sim.errors import ConfigError
 
-CONF_DIR = Path(os.environ.get("SIM_CONF_DIR", Path(__file__).resolve().parents[1] / "conf"))
+# sim/conf: in a checkout a link to the top-level conf/, in an installed wheel a copy of it
+CONF_DIR = Path(os.environ.get("SIM_CONF_DIR", Path(__file__).resolve().parent / "conf"))
 HINT = "see `sim run --help`, or sim/config_schema.py for every key"
 
 
