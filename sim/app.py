@@ -7,6 +7,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONF_DIR, ConfigError, validate
@@ -32,6 +33,16 @@ def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
     return "interrupted"
 
 
+def _refuse(exc: ConfigError) -> None:
+    """Stop the job on a bad configuration: one line, then exit status 2 for a single run; in a
+    sweep, the error itself, so the launcher records the job as failed with its reason and the
+    other jobs go on."""
+    print(f"sim run: error: {exc}", file=sys.stderr)
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise exc
+    raise SystemExit(2)
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)
 def hydra_main(cfg: DictConfig) -> float | None:
     from sim.coordinator import run
@@ -39,8 +50,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     try:
         cfg = validate(cfg)
     except ConfigError as exc:
-        print(f"sim run: error: {exc}", file=sys.stderr)
-        raise SystemExit(2)
+        _refuse(exc)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     before = earlier_run(run_dir, cfg)
     if before == "finished":
@@ -53,8 +63,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     try:
         summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
     except ConfigError as exc:  # e.g. an unreachable checkpoint store, found before any work
-        print(f"sim run: error: {exc}", file=sys.stderr)
-        raise SystemExit(2)
+        _refuse(exc)
     f = summary.final
     print(
         f"done: {summary.households:,} households x {summary.periods} periods in "

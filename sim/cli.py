@@ -65,7 +65,8 @@ def _error(cmd: str, message: str) -> int:
 
 
 def _check_overrides(args: list[str]) -> None:
-    """Compose and validate the config for the given overrides (each sweep value for -m)."""
+    """Compose and validate the config for the given overrides; for a sweep (-m), each swept value
+    with every other swept key at its first value."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from sim.config import compose
@@ -75,21 +76,21 @@ def _check_overrides(args: list[str]) -> None:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as exc:  # Hydra's grammar errors
         raise ConfigError(" ".join(str(exc).split())) from None
-    if not any(o.is_sweep_override() for o in parsed):
-        compose(overrides)
-        return
-    # a sweep: check each swept value with every other override at its first value
-    firsts = []
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    swept = []
     for o in parsed:
         if o.is_sweep_override():
-            values = [str(v) for v in o.sweep_string_iterator()]
-            firsts.append((o, values))
-        else:
-            firsts.append((o, [o.input_line.split("=", 1)[1]]))
-    for i, (o, values) in enumerate(firsts):
-        for v in values:
-            combo = [f"{p.input_line.split('=', 1)[0]}={vals[0]}" for j, (p, vals) in enumerate(firsts) if j != i]
-            compose(combo + [f"{o.input_line.split('=', 1)[0]}={v}"])
+            try:
+                swept.append([f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()])
+            except Exception:  # e.g. glob(): Hydra expands it against the group's options later
+                continue
+    if not swept:
+        compose(fixed)
+        return
+    firsts = [values[0] for values in swept]
+    for i, values in enumerate(swept):
+        for value in values:
+            compose(fixed + firsts[:i] + [value] + firsts[i + 1:])
 
 
 def cmd_run(args: list[str]) -> int:

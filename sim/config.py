@@ -238,6 +238,8 @@ def check_override_keys(overrides: list[str]) -> None:
             raise ConfigError(f"unknown config key '{key}' ({HINT})")
         if override.is_add() and typing.get_origin(found[0]) is not dict:
             raise ConfigError(f"'+{key}': the key already exists; drop the '+'")
+        if override.is_delete() and typing.get_origin(found[0]) is not dict:
+            raise ConfigError(f"'~{key}': a key of the schema cannot be deleted; set it instead ({key}=VALUE)")
 
 
 def explain_composition_error(exc: BaseException) -> str:
