@@ -21,6 +21,8 @@ commands:
   bench [--json]             performance figures (household-steps/s, bandwidth ratio, memory ...)
   validate aiyagari|hark|merton [--json]
                              reproduce the solver's reference results beside the published ones
+  completion bash            bash completion script: eval "$(sim completion bash)"
+  --version                  the installed version
 
 `sim <command> --help` explains each command.
 """
@@ -57,6 +59,17 @@ Examples:
   sim run --cfg job          print the resolved configuration (every key and value) and exit
   sim resume RUN_DIR         finish an interrupted run from its last committed checkpoint
 """
+
+
+def version() -> str:
+    """The installed distribution's version (from its metadata: one source, pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("agency-sim")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _error(cmd: str, message: str) -> int:
@@ -97,6 +110,12 @@ def cmd_run(args: list[str]) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(RUN_HELP)
         return 0
+    if any(a in ("-sc", "--shell-completion") for a in args):  # Hydra's, advertised in --hydra-help
+        from sim.completion import main as completion_main
+
+        if "install=bash" in args:
+            return completion_main(["bash"])
+        return _error("run", 'shell completion is for bash: eval "$(sim completion bash)"')
     if not any(a.startswith("--") for a in args):  # --cfg/--info etc. are Hydra's own
         try:
             _check_overrides([a for a in args if a not in ("-m", "--multirun")])
@@ -117,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    if argv[0] == "--version":
+        print(f"sim (agency-sim) {version()}")
+        return 0
     cmd, rest = argv[0], argv[1:]
     if cmd == "run":
         return cmd_run(rest)
@@ -136,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.resume import main as resume_main
 
         return resume_main(rest)
+    if cmd == "completion":
+        from sim.completion import main as completion_main
+
+        return completion_main(rest)
     return _error(cmd, f"unknown command {cmd!r}\n{USAGE}")
 
 
