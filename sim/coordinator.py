@@ -178,7 +178,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,
         every=every, max_recoveries=cfg.checkpoint.max_recoveries, on_event=on_event,
         meta={"seed": cfg.seed, "backend": cfg.backend.name, "periods": cfg.periods,
-              "package_version": results.package_version(), "git_revision": results.git_revision()})
+              "package_version": results.package_version(), "git_revision": code_revision()})
     prov = _Provenance(cfg, run_dir, command, shape, sup, resume, scenario)
     productivity_ref = ray.put(chain.levels)
     cdf_ref = ray.put(chain.cdf)
@@ -254,7 +254,7 @@ class _Provenance:
             "scenario": self.scenario,
             "seed": cfg.seed,
             "package_version": results.package_version(),
-            "git_revision": results.git_revision(),
+            "git_revision": code_revision(),
             "backend": cfg.backend.name,
             "shard_layout": [[s.lo, s.hi] for s in shape.shards],
             "block_size": shape.block_size,
@@ -286,6 +286,12 @@ def _scenario_name(cfg) -> str:
         return HydraConfig.get().runtime.choices.get("scenario", "custom")
     except ValueError:  # no Hydra runtime (library use)
         return str(OmegaConf.select(cfg, "scenario_name", default="custom"))
+
+
+def code_revision() -> str | None:
+    """The git revision of the code: the checkout's, else SIM_GIT_REVISION, which the Ray Job
+    submitter sets (a job's working directory is shipped without .git)."""
+    return results.git_revision() or os.environ.get("SIM_GIT_REVISION") or None
 
 
 class _progress:
