@@ -1,15 +1,22 @@
-"""Hydra's application for ``sim run``: one task = one simulation in Hydra's output directory."""
+"""Hydra's application for ``sim run``: one task = one simulation in Hydra's output directory.
+
+Its messages go through ``logging`` (logger ``sim.run``): Hydra's job logging
+(conf/hydra/job_logging/sim.yaml) shows them on stderr and keeps them in the run's ``app.log``.
+"""
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONF_DIR, ConfigError, validate
+
+log = logging.getLogger("sim.run")
 
 
 def _reproduce_command() -> str:
@@ -32,6 +39,16 @@ def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
     return "interrupted"
 
 
+def _refuse(exc: ConfigError) -> None:
+    """Stop the job on a bad configuration: one line, then exit status 2 for a single run; in a
+    sweep, the error itself, so the launcher records the job as failed with its reason and the
+    other jobs go on."""
+    log.error(f"sim run: error: {exc}")
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise exc
+    raise SystemExit(2)
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)
 def hydra_main(cfg: DictConfig) -> float | None:
     from sim.coordinator import run
@@ -39,30 +56,31 @@ def hydra_main(cfg: DictConfig) -> float | None:
     try:
         cfg = validate(cfg)
     except ConfigError as exc:
-        print(f"sim run: error: {exc}", file=sys.stderr)
-        raise SystemExit(2)
+        _refuse(exc)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     before = earlier_run(run_dir, cfg)
     if before == "finished":
-        print(f"{run_dir}: already finished with this configuration; skipped "
-              "(delete the directory to run it again)", file=sys.stderr)
+        log.info(f"{run_dir}: already finished with this configuration; skipped "
+                 "(delete the directory to run it again)")
         return None
     if before == "interrupted":  # e.g. a sweep re-run after a crash: continue, don't start over
-        print(f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint",
-              file=sys.stderr)
+        log.info(f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint")
     try:
         summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
     except ConfigError as exc:  # e.g. an unreachable checkpoint store, found before any work
-        print(f"sim run: error: {exc}", file=sys.stderr)
-        raise SystemExit(2)
+        _refuse(exc)
+    except Exception as exc:  # the traceback goes to app.log too (a Ray Job's only record of it)
+        log.exception(f"sim run: failed: {type(exc).__name__}: {exc}")
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        raise SystemExit(1) from None
     f = summary.final
-    print(
+    log.info(
         f"done: {summary.households:,} households x {summary.periods} periods in "
         f"{summary.seconds:.1f} s ({summary.household_steps_per_second / 1e6:.1f}M household-steps/s)\n"
         f"  final output {f['output']:.4g}, unemployment {f['unemployment_rate']:.1%}, "
         f"Gini wealth {f['gini_wealth']:.3f}, bottom-50% wealth share {f['bottom50_wealth_share']:.1%}\n"
         f"  results: {run_dir / 'results.zarr'}\n"
-        f"  report:  sim report {run_dir}",
-        file=sys.stderr,
+        f"  report:  sim report {run_dir}"
     )
     return float(f["output"])

@@ -21,6 +21,8 @@ commands:
   bench [--json]             performance figures (household-steps/s, bandwidth ratio, memory ...)
   validate aiyagari|hark|merton [--json]
                              reproduce the solver's reference results beside the published ones
+  completion bash            bash completion script: eval "$(sim completion bash)"
+  --version                  the installed version
 
 `sim <command> --help` explains each command.
 """
@@ -59,13 +61,25 @@ Examples:
 """
 
 
+def version() -> str:
+    """The installed distribution's version (from its metadata: one source, pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("agency-sim")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _error(cmd: str, message: str) -> int:
     print(f"sim {cmd}: error: {message}", file=sys.stderr)
     return 2
 
 
 def _check_overrides(args: list[str]) -> None:
-    """Compose and validate the config for the given overrides (each sweep value for -m)."""
+    """Compose and validate the config for the given overrides; for a sweep (-m), each swept value
+    with every other swept key at its first value."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from sim.config import compose
@@ -75,27 +89,33 @@ def _check_overrides(args: list[str]) -> None:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as exc:  # Hydra's grammar errors
         raise ConfigError(" ".join(str(exc).split())) from None
-    if not any(o.is_sweep_override() for o in parsed):
-        compose(overrides)
-        return
-    # a sweep: check each swept value with every other override at its first value
-    firsts = []
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    swept = []
     for o in parsed:
         if o.is_sweep_override():
-            values = [str(v) for v in o.sweep_string_iterator()]
-            firsts.append((o, values))
-        else:
-            firsts.append((o, [o.input_line.split("=", 1)[1]]))
-    for i, (o, values) in enumerate(firsts):
-        for v in values:
-            combo = [f"{p.input_line.split('=', 1)[0]}={vals[0]}" for j, (p, vals) in enumerate(firsts) if j != i]
-            compose(combo + [f"{o.input_line.split('=', 1)[0]}={v}"])
+            try:
+                swept.append([f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()])
+            except Exception:  # e.g. glob(): Hydra expands it against the group's options later
+                continue
+    if not swept:
+        compose(fixed)
+        return
+    firsts = [values[0] for values in swept]
+    for i, values in enumerate(swept):
+        for value in values:
+            compose(fixed + firsts[:i] + [value] + firsts[i + 1:])
 
 
 def cmd_run(args: list[str]) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(RUN_HELP)
         return 0
+    if any(a in ("-sc", "--shell-completion") for a in args):  # Hydra's, advertised in --hydra-help
+        from sim.completion import main as completion_main
+
+        if "install=bash" in args:
+            return completion_main(["bash"])
+        return _error("run", 'shell completion is for bash: eval "$(sim completion bash)"')
     if not any(a.startswith("--") for a in args):  # --cfg/--info etc. are Hydra's own
         try:
             _check_overrides([a for a in args if a not in ("-m", "--multirun")])
@@ -116,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    if argv[0] == "--version":
+        print(f"sim (agency-sim) {version()}")
+        return 0
     cmd, rest = argv[0], argv[1:]
     if cmd == "run":
         return cmd_run(rest)
@@ -135,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.resume import main as resume_main
 
         return resume_main(rest)
+    if cmd == "completion":
+        from sim.completion import main as completion_main
+
+        return completion_main(rest)
     return _error(cmd, f"unknown command {cmd!r}\n{USAGE}")
 
 

@@ -20,7 +20,8 @@ from omegaconf.errors import OmegaConfBaseException
 from sim.config_schema import CLOSURES, SimConfig  # noqa: F401 (CLOSURES: for callers)
 from sim.errors import ConfigError
 
-CONF_DIR = Path(os.environ.get("SIM_CONF_DIR", Path(__file__).resolve().parents[1] / "conf"))
+# sim/conf: in a checkout a link to the top-level conf/, in an installed wheel a copy of it
+CONF_DIR = Path(os.environ.get("SIM_CONF_DIR", Path(__file__).resolve().parent / "conf"))
 HINT = "see `sim run --help`, or sim/config_schema.py for every key"
 
 
@@ -237,6 +238,8 @@ def check_override_keys(overrides: list[str]) -> None:
             raise ConfigError(f"unknown config key '{key}' ({HINT})")
         if override.is_add() and typing.get_origin(found[0]) is not dict:
             raise ConfigError(f"'+{key}': the key already exists; drop the '+'")
+        if override.is_delete() and typing.get_origin(found[0]) is not dict:
+            raise ConfigError(f"'~{key}': a key of the schema cannot be deleted; set it instead ({key}=VALUE)")
 
 
 def explain_composition_error(exc: BaseException) -> str:

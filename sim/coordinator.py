@@ -182,7 +182,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,
         every=every, max_recoveries=cfg.checkpoint.max_recoveries, on_event=on_event,
         meta={"seed": cfg.seed, "backend": cfg.backend.name, "periods": cfg.periods,
-              "package_version": results.package_version(), "git_revision": results.git_revision()})
+              "package_version": results.package_version(), "git_revision": code_revision()})
     prov = _Provenance(cfg, run_dir, command, shape, sup, resume, scenario)
     productivity_ref = ray.put(chain.levels)
     cdf_ref = ray.put(chain.cdf)
@@ -258,7 +258,7 @@ class _Provenance:
             "scenario": self.scenario,
             "seed": cfg.seed,
             "package_version": results.package_version(),
-            "git_revision": results.git_revision(),
+            "git_revision": code_revision(),
             "backend": cfg.backend.name,
             "shard_layout": [[s.lo, s.hi] for s in shape.shards],
             "block_size": shape.block_size,
@@ -292,21 +292,40 @@ def _scenario_name(cfg) -> str:
         return str(OmegaConf.select(cfg, "scenario_name", default="custom"))
 
 
-class _progress:
-    """Periods done, household-steps/s and time left, on stderr (a tqdm bar when enabled)."""
+def code_revision() -> str | None:
+    """The git revision of the code: the checkout's, else SIM_GIT_REVISION, which the Ray Job
+    submitter sets (a job's working directory is shipped without .git)."""
+    return results.git_revision() or os.environ.get("SIM_GIT_REVISION") or None
 
-    def __init__(self, cfg):
-        self.bar = None
-        if bool(cfg.output.progress):
+
+class _progress:
+    """Periods done, household-steps/s and time left, on stderr: a tqdm bar on a terminal; where
+    stderr is not one (a job log, a file), a plain line at every tenth of the periods (no ANSI
+    codes, no carriage returns)."""
+
+    STEPS = 10
+
+    def __init__(self, cfg, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.total, self.enabled, self.bar = int(cfg.periods), bool(cfg.output.progress), None
+        self.marks = sorted({math.ceil(self.total * k / self.STEPS) for k in range(1, self.STEPS + 1)})
+        self.shown = 0  # periods done at the last plain line
+        if self.enabled and self.stream.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=int(cfg.periods), unit="period", file=sys.stderr,
+            self.bar = tqdm(total=self.total, unit="period", file=self.stream,
                             desc=f"{int(cfg.population.households):,} households", dynamic_ncols=True)
 
     def __call__(self, done: int, elapsed: float, households: int):
+        rate = done * households / max(elapsed, 1e-9) / 1e6
         if self.bar is not None:
             self.bar.update(done - self.bar.n)  # goes back after a recovery
-            self.bar.set_postfix_str(f"{done * households / max(elapsed, 1e-9) / 1e6:.1f}M household-steps/s")
+            self.bar.set_postfix_str(f"{rate:.1f}M household-steps/s")
+        elif self.enabled and done > self.shown and any(self.shown < m <= done for m in self.marks):
+            left = elapsed / max(done, 1) * (self.total - done)
+            print(f"period {done}/{self.total} ({done / self.total:.0%}), {rate:.1f}M household-steps/s, "
+                  f"{left:.0f} s left", file=self.stream, flush=True)
+            self.shown = done
 
     def close(self):
         if self.bar is not None:

@@ -85,3 +85,37 @@ def test_sim_run_cli_writes_run_directory(ray_session, tmp_path):
     assert prov["command"].startswith("sim run") and "seed=5" in prov["command"]
     assert prov["config"]["population"]["households"] == 20000
     assert "results:" in proc.stderr and str(run_dir) in proc.stderr
+    # the run's messages are also in Hydra's job log, app.log (one line each, time-stamped)
+    logged = (run_dir / "app.log").read_text().splitlines()
+    for line in ("done: ", "  results: ", "  report:  sim report "):
+        (shown,) = [ln for ln in proc.stderr.splitlines() if ln.startswith(line)]
+        assert any(ln.endswith(shown) for ln in logged), (shown, logged)
+
+
+def test_failed_run_is_explained_on_stderr_and_in_app_log(ray_session, tmp_path):
+    """A run refused at start (more actors than the 2-CPU test cluster has) says why in one line on
+    stderr, and the same line is in the run's app.log."""
+    run_dir = tmp_path / "refused"
+    env = dict(os.environ, RAY_ADDRESS=ray_session.address_info["address"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", *SMALL, "cluster.actors=8", "cluster.cpus_per_actor=1",
+         f"hydra.run.dir={run_dir}"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("sim run: error:")]
+    assert "cluster.actors=8 need 8 CPU" in line
+    assert (run_dir / "app.log").read_text().rstrip().endswith(line)
+
+
+def test_git_revision_recorded_at_submission_is_used_without_git(monkeypatch):
+    """A Ray Job's working directory has no .git: the revision the submitter put in
+    SIM_GIT_REVISION is recorded; a checkout's own revision wins where git can read it."""
+    from sim import coordinator, results
+
+    monkeypatch.setenv("SIM_GIT_REVISION", "0123abcd")
+    monkeypatch.setattr(results, "git_revision", lambda: None)
+    assert coordinator.code_revision() == "0123abcd"
+    monkeypatch.setattr(results, "git_revision", lambda: "fedc9876")
+    assert coordinator.code_revision() == "fedc9876"
+    monkeypatch.delenv("SIM_GIT_REVISION")
+    monkeypatch.setattr(results, "git_revision", lambda: None)
+    assert coordinator.code_revision() is None
