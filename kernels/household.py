@@ -63,18 +63,27 @@ def job_transition(employment: int, task: np.float32, u_job: float, u_task: floa
     return employment_new, task_new, employed & automated
 
 
+def treated(u_treat: float, wealth_begin: float, p: np.ndarray) -> bool:
+    """Whether the household gets this period's one-off transfer: a transfer is paid
+    (``P_TRANSFER`` > 0), its beginning-of-period wealth b + k is in [wealth_min, wealth_max), and
+    its uniform of stream TREATMENT is below 1/2 (a random half, drawn by the counter-based
+    generator, so the same households on every backend and layout)."""
+    return ((p[inputs.P_TRANSFER] > 0.0) & (u_treat < 0.5) & (wealth_begin >= p[inputs.P_TRANSFER_WEALTH_MIN])
+            & (wealth_begin < p[inputs.P_TRANSFER_WEALTH_MAX]))
+
+
 # --- 2. income ------------------------------------------------------------------------------------
 
 
-def income(safe: float, risky: float, working: bool, level: float, p: np.ndarray):
+def income(safe: float, risky: float, working: bool, level: float, is_treated: bool, p: np.ndarray):
     """(cash on hand m, disposable income y) of a household with assets b, k and productivity
     level z (efficiency units), after this period's job transition:
 
       m = b + k + (1 - tau_l) w z 1[working] + benefit 1[not working] + UBI + dividend
-          + (1 - tau_k)(r_b b + r_k k) - tau_w (b + k) - s_ubi UBI,
+          + (1 - tau_k)(r_b b + r_k k) - tau_w (b + k) + T 1[treated] - s_ubi UBI,
       y = m - (b + k) + s_ubi UBI - v,   v = k (R_k - R_inc)(1 - tau_k),
 
-    r = R - 1 the net returns; v, the revaluation of risky holdings, is not income (R_inc is the
+    r = R - 1 the net returns, T the one-off transfer (``treated``); v, the revaluation of risky holdings, is not income (R_inc is the
     payout part of R_k). Each tax is the rate times its base, as ``kernels.aggregates`` writes it.
     """
     labour_income = p[inputs.P_WAGE] * level if working else 0.0
@@ -84,8 +93,9 @@ def income(safe: float, risky: float, working: bool, level: float, p: np.ndarray
     capital_tax = p[inputs.P_TAX_CAPITAL] * capital_income
     wealth_begin = safe + risky
     wealth_tax = p[inputs.P_TAX_WEALTH] * wealth_begin
-    income_total = ((labour_income - labour_tax) + benefit + p[inputs.P_UBI] + p[inputs.P_DIVIDEND]
-                    + (capital_income - capital_tax)) - wealth_tax
+    transfer = p[inputs.P_TRANSFER] if is_treated else 0.0
+    income_total = (((labour_income - labour_tax) + benefit + p[inputs.P_UBI] + p[inputs.P_DIVIDEND]
+                     + (capital_income - capital_tax)) - wealth_tax) + transfer
     cash = wealth_begin + income_total - p[inputs.P_UBI] * p[inputs.P_UBI_INVEST_SHARE]
     revaluation = ((risky * (p[inputs.P_RETURN_RISKY] - p[inputs.P_RETURN_RISKY_INCOME]))
                    * (1.0 - p[inputs.P_TAX_CAPITAL]))
@@ -155,16 +165,16 @@ def portfolio(cash: float, consumption: float, share: float, p: np.ndarray):
 #
 # COUNTED: households that meet a condition. The term is the condition (a bool); the sums are
 # integers, exact in any order, so the fused kernel adds them in its vectorised pass.
-COUNTED = ("households", "employed", "unemployed", "displaced", "automated_employed", "poor")
+COUNTED = ("households", "employed", "unemployed", "displaced", "automated_employed", "poor", "treated")
 # AMOUNTS: floating-point quantities (goods, efficiency units), summed in household order.
 AMOUNTS = ("effective_labour", "consumption", "safe_begin", "risky_begin", "safe_end", "risky_end",
-           "income")
+           "income", "treated_consumption")
 SUMMED = COUNTED + AMOUNTS
 
 
 def contributions(employment_new: int, automated_employed: bool, efficiency: float,
                   disposable_income: float, consumption: float, safe: float, risky: float,
-                  safe_new: float, risky_new: float, p: np.ndarray):
+                  safe_new: float, risky_new: float, is_treated: bool, p: np.ndarray):
     """What one household adds to each sum of ``SUMMED``, in that order: the conditions of
     ``COUNTED`` (bools: the household counts or not), then the amounts of ``AMOUNTS`` (float64).
 
@@ -177,6 +187,7 @@ def contributions(employment_new: int, automated_employed: bool, efficiency: flo
         employment_new == inputs.DISPLACED,
         automated_employed,
         disposable_income < p[inputs.P_POVERTY_LINE],
+        is_treated,
         efficiency,
         consumption,
         safe,
@@ -184,4 +195,5 @@ def contributions(employment_new: int, automated_employed: bool, efficiency: flo
         safe_new,
         risky_new,
         disposable_income,
+        consumption * is_treated,  # c >= 0, so exactly c or 0.0
     )

@@ -54,6 +54,9 @@ PARAMS = _names(
     "grid_min",  # kernel policy grid: m_j = grid_min + (grid_max - grid_min) (j/(G-1))^2
     "grid_max",
     "poverty_line",  # households with disposable income below this count as poor
+    "transfer",  # one-off transfer to each treated household this period (0: none; sim experiment mpc)
+    "transfer_wealth_min",  # households are eligible iff transfer_wealth_min <= b + k < transfer_wealth_max
+    "transfer_wealth_max",  # (beginning-of-period wealth); the treated are a random half of them
 )
 N_PARAMS = len(PARAMS)
 globals().update({f"P_{k.upper()}": v for k, v in PARAMS.items()})

@@ -34,6 +34,7 @@ STREAM_INIT_WEALTH = 3  # initial conditions (period -1 by convention)
 STREAM_INIT_PRODUCTIVITY = 4
 STREAM_INIT_EMPLOYMENT = 5
 STREAM_INIT_TASK = 6
+STREAM_TREATMENT = 7  # assignment to the treated half of a one-off transfer (sim experiment mpc)
 
 
 def mix64(x: np.uint64):

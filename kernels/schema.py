@@ -31,6 +31,7 @@ DERIVED = (
     "consumption_tax",
     "fees",
     "revaluation",  # unexpected gains on risky holdings, net of capital tax (not income)
+    "transfers",  # one-off transfers paid (transfer x treated)
 )
 AGGREGATES = _names(*household.SUMMED, *DERIVED)
 N_AGGREGATES = len(AGGREGATES)

@@ -42,7 +42,7 @@ def _source() -> str:
     phases = cuda_c.translate(rng.household_hash, rng.uniform, household.productivity_after,
                               household.job_transition, household.income, household.grid_interval,
                               household.grid_index, household.consumption_and_share,
-                              household.portfolio, household.contributions)
+                              household.portfolio, household.contributions, household.treated)
     columns = "\n".join(f"    o[{q} * stride] = terms.v{q};" for q in range(len(COLUMN)))
     return phases + f"""
 __device__ __forceinline__ int bin_of(double v) {{
@@ -52,7 +52,7 @@ __device__ __forceinline__ int bin_of(double v) {{
 }}
 extern "C" __global__ void household_step(
     double* b, double* k, float* x, unsigned char* z, unsigned char* e,
-    const u64 first_id, const u64 key, const u64 w_job, const u64 w_z, const u64 w_task,
+    const u64 first_id, const u64 key, const u64 w_job, const u64 w_z, const u64 w_task, const u64 w_treat,
     const double* p, const double* productivity, const double* cdf, const int n_z,
     const double* c_table, const double* share_table, const int n_grid, const long long n,
     const long long stride, double* out, int* bins)
@@ -62,12 +62,13 @@ extern "C" __global__ void household_step(
     u64 hh = household_hash(key, first_id + (u64)i);
     double u_z = uniform(hh, w_z), u_job = uniform(hh, w_job), u_task = uniform(hh, w_task);
     double bi = b[i], ki = k[i];
+    bool is_treated = treated(uniform(hh, w_treat), bi + ki, p);
     long long z_new = productivity_after(u_z, cdf, (long long)z[i] * n_z, n_z);
     auto job = job_transition((long long)e[i], x[i], u_job, u_task, p);
     long long e_new = job.v0;
     bool working = e_new == {S.EMPLOYED};
     double efficiency = working ? productivity[z_new] : 0.0;
-    auto earned = income(bi, ki, working, productivity[z_new], p);
+    auto earned = income(bi, ki, working, productivity[z_new], is_treated, p);
     double cash = earned.v0, disposable = earned.v1;
 
     double grid_min = p[{S.P_GRID_MIN}];
@@ -83,7 +84,7 @@ extern "C" __global__ void household_step(
     b[i] = b_new; k[i] = k_new; x[i] = job.v1;
     z[i] = (unsigned char)z_new; e[i] = (unsigned char)e_new;
 
-    auto terms = contributions(e_new, job.v2, efficiency, disposable, c, bi, ki, b_new, k_new, p);
+    auto terms = contributions(e_new, job.v2, efficiency, disposable, c, bi, ki, b_new, k_new, is_treated, p);
     double* o = out + i;
 {columns}
     o[{WEALTH_END} * stride] = b_new + k_new;
@@ -125,7 +126,7 @@ def launch(state, first_id, period, key, tables, block_size):
     out = cp.zeros((N_COLUMNS, stride))
     bins = cp.zeros((3, stride), dtype=cp.int32)
     words = [np.uint64(rng.period_word(period, st))
-             for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
+             for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK, rng.STREAM_TREATMENT)]
     threads = 256
     _kernel()(((n + threads - 1) // threads,), (threads,), (
         state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],

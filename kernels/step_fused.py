@@ -72,9 +72,9 @@ def _inline_all(module, names: tuple[str, ...]) -> tuple:
 # module globals, which Numba resolves at compile time (it cannot see into a namespace object)
 _mix64, _household_hash, _uniform = _inline_all(rng, ("mix64", "household_hash", "uniform"))
 (_job_transition, _income, _grid_point, _grid_interval, _grid_index, _consumption_and_share,
- _portfolio, _contributions) = _inline_all(household, (
+ _portfolio, _contributions, _treated) = _inline_all(household, (
      "job_transition", "income", "grid_point", "grid_interval", "grid_index",
-     "consumption_and_share", "portfolio", "contributions"))
+     "consumption_and_share", "portfolio", "contributions", "treated"))
 # household.SUMMED = COUNTED + AMOUNTS, and aggregate column q is SUMMED[q] (kernels.schema)
 N_COUNTED = schema.N_COUNTED
 N_AMOUNTS = schema.N_SUMMED - N_COUNTED
@@ -158,10 +158,10 @@ def _bin(v):
 
 def _make_kernel(sources_fingerprint: str):
     @njit(cache=True, nogil=True, **_NOALIAS)
-    def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, params, productivity, cdf, c_table,
+    def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, w_treat, params, productivity, cdf, c_table,
               share_table, block_size, agg, hist, ext, grid_lo, inv_width,
               t_uz, t_uj, t_ut, t_m, t_q0, t_row, t_zn, t_e, t_auto, t_b0, t_k0, t_eff, t_c, t_inc,
-              t_bw, t_by, t_bc):
+              t_bw, t_by, t_bc, t_utr, t_tr):
         # grid_lo, inv_width and the t_* tile buffers are arguments, not locals, so that
         # they too are noalias: LLVM cannot vectorise a pass if a buffer might overlap the state
         # it writes.
@@ -204,6 +204,7 @@ def _make_kernel(sources_fingerprint: str):
                     t_uz[ii] = _uniform(hh, w_z)
                     t_uj[ii] = _uniform(hh, w_job)
                     t_ut[ii] = _uniform(hh, w_task)
+                    t_utr[ii] = _uniform(hh, w_treat)
                     t_row[ii] = np.uint64(z[np.uint64(t0 + ii)]) * np.uint64(n_z)
                     t_zn[ii] = 0
                 for jz in range(n_z - 1):
@@ -218,7 +219,9 @@ def _make_kernel(sources_fingerprint: str):
                         np.int64(e[i]), x[i], t_uj[ii], t_ut[ii], p)
                     working = e_new == schema.EMPLOYED
                     efficiency = productivity[z_new] if working else 0.0
-                    cash, income = _income(b[i], k[i], working, productivity[z_new], p)
+                    is_treated = _treated(t_utr[ii], b[i] + k[i], p)
+                    cash, income = _income(b[i], k[i], working, productivity[z_new], is_treated, p)
+                    t_tr[ii] = is_treated
                     x[i], z[i], e[i] = x_new, z_new, e_new
                     t_m[ii] = cash
                     t_q0[ii] = (e_new * n_z + z_new) * n_grid
@@ -242,7 +245,7 @@ def _make_kernel(sources_fingerprint: str):
                     # the counted terms only (the amounts are left to pass 2, and unused, dropped)
                     counts = _add_counts(counts, _contributions(
                         t_e[ii], t_auto[ii], t_eff[ii], t_inc[ii], c, t_b0[ii], t_k0[ii], b_new,
-                        k_new, p))
+                        k_new, t_tr[ii], p))
                     t_bw[ii], t_bc[ii] = _bin(b_new + k_new), _bin(c)
 
                 # pass 2: the sums in household order (as np.bincount sums), histograms (bin-major:
@@ -254,7 +257,7 @@ def _make_kernel(sources_fingerprint: str):
                     wealth_end = b_new + k_new
                     amounts = _add_amounts(amounts, _contributions(
                         t_e[ii], t_auto[ii], t_eff[ii], income, c, t_b0[ii], t_k0[ii], b_new,
-                        k_new, p))
+                        k_new, t_tr[ii], p))
                     bw, by, bc = t_bw[ii], t_by[ii], t_bc[ii]
                     hist[hb, bw, schema.H_WEALTH_COUNT] += 1.0
                     hist[hb, bw, schema.H_WEALTH_SUM] += wealth_end
@@ -304,7 +307,7 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     hist = np.zeros((n_blocks, schema.N_BINS, schema.N_HISTOGRAMS))  # bin-major inside the kernel
     ext = np.empty((n_blocks, schema.N_EXTREMA))
     words = [np.uint64(rng.period_word(period, st))
-             for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
+             for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK, rng.STREAM_TREATMENT)]
     # read-only inputs may share memory with each other (noalias only forbids overlap with an
     # array the kernel writes, and every written array is fresh here or checked above)
     tables = [np.ascontiguousarray(a, dtype=np.float64)
@@ -313,7 +316,8 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     tiles = ([np.empty(TILE) for _ in range(4)]  # t_uz, t_uj, t_ut, t_m
              + [np.empty(TILE, np.int64), np.empty(TILE, np.uint64), np.empty(TILE, np.int64)]
              + [np.empty(TILE, np.int64), np.empty(TILE, np.bool_)]  # t_e, t_auto
-             + [np.empty(TILE) for _ in range(5)] + [np.empty(TILE, np.uint64) for _ in range(3)])
+             + [np.empty(TILE) for _ in range(5)] + [np.empty(TILE, np.uint64) for _ in range(3)]
+             + [np.empty(TILE), np.empty(TILE, np.bool_)])  # t_utr, t_tr
     _step(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
           np.uint64(first_id), np.uint64(key), *words, *tables, block_size, agg, hist, ext, *grid,
           *tiles)

@@ -91,6 +91,7 @@ def step(
     u_job = rng.uniforms_from_hash(h, period, rng.STREAM_JOB)
     u_z = rng.uniforms_from_hash(h, period, rng.STREAM_PRODUCTIVITY)
     u_task = rng.uniforms_from_hash(h, period, rng.STREAM_TASK)
+    u_treat = rng.uniforms_from_hash(h, period, rng.STREAM_TREATMENT)
 
     # 1. job transitions
     phi = p[S.P_AUTOMATION]
@@ -119,6 +120,7 @@ def step(
     capital_tax = p[S.P_TAX_CAPITAL] * capital_income
     wealth_begin = b + k
     wealth_tax = p[S.P_TAX_WEALTH] * wealth_begin
+    treated = household.treated(u_treat, wealth_begin, p)  # a one-off transfer's random half
     income_total = (
         (labour_income - labour_tax)
         + benefit
@@ -126,6 +128,7 @@ def step(
         + p[S.P_DIVIDEND]
         + (capital_income - capital_tax)
         - wealth_tax
+        + np.where(treated, p[S.P_TRANSFER], 0.0)
     )
     m = wealth_begin + income_total - ubi_invested
     revaluation = (k * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME])) * (1.0 - p[S.P_TAX_CAPITAL])
@@ -154,7 +157,7 @@ def step(
     n_blocks = -(-n // block_size)
     blk = np.arange(n, dtype=np.int64) // block_size
     terms = household.contributions(e_new, automated_employed, np.where(working, productivity[z_new], 0.0),
-                                    income, c, b, k, b_new, k_new, p)  # the quantities summed per block
+                                    income, c, b, k, b_new, k_new, treated, p)  # the quantities summed per block
     aggregates = np.zeros((n_blocks, S.N_AGGREGATES))
     for name, values in zip(household.SUMMED, terms, strict=True):
         # counts as 0/1 floats: their sums are whole numbers, exact in any order

@@ -17,6 +17,8 @@ usage: sim <command> [arguments]
 commands:
   run [KEY=VALUE ...] [-m]   simulate (Hydra overrides; -m runs a sweep over comma-separated values)
   resume RUN_DIR             continue an interrupted run from its last committed checkpoint
+  fork RUN_DIR --at T --out DIR --arm NAME [KEY=VALUE ...] ...
+                             policy experiments: arms forked at period T with the same random numbers
   report RUN_DIR [...]       plots, HTML page and summary table for one or several runs or a sweep
   bench [--json]             performance figures (household-steps/s, bandwidth ratio, memory ...)
   validate aiyagari|hark|merton [--json]
@@ -162,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.completion import main as completion_main
 
         return completion_main(rest)
+    if cmd == "fork":
+        from sim.fork import main as fork_main
+
+        return fork_main(rest)
     return _error(cmd, f"unknown command {cmd!r}\n{USAGE}")
 
 

@@ -146,25 +146,59 @@ class PolicyCache:
         self.solves, self.solve_seconds = state["solves"], state["solve_seconds"]
 
 
+@dataclass(frozen=True)
+class ForkPoint:
+    """How an arm of ``sim fork`` (sim/fork.py) runs: ``schedule`` the configurations in force,
+    as (first period, config) pairs from period 0 (the parent's, then the arm's; a fork of a fork
+    has more), ``store_config`` the configuration whose checkpoints the arm's store holds (the
+    first one: the arm starts from a copy of its parent's checkpoint), ``record`` what
+    provenance.json keeps, ``transfer`` PeriodEnvironment fields set at the arm's first period
+    only (a one-off transfer, sim experiment mpc), or None."""
+
+    schedule: tuple
+    store_config: DictConfig
+    record: dict
+    transfer: dict | None = None
+
+    @property
+    def at(self) -> int:
+        return self.schedule[-1][0]
+
+    def config_at(self, period: int) -> DictConfig:
+        return [c for start, c in self.schedule if start <= period][-1]
+
+
+def switch_config(macro: MacroState, cfg: DictConfig, key: int) -> MacroState:
+    """The same macro state under configuration ``cfg``: its economy and policy cache rebuilt from
+    ``cfg`` and loaded with the state's own files (exactly what a checkpoint restores), so every
+    stock carries over and the policy takes the arm's switches from this period on."""
+    arm = MacroState(make_economy(cfg, key), PolicyCache(cfg.household))
+    return arm.load_files(macro.to_files())
+
+
 def snapshot_periods(periods: int, every: int) -> list[int]:
     return sorted(set(range(0, periods, every)) | {periods - 1})
 
 
 def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: bool = False,
-        scenario: str | None = None, on_event=None) -> RunSummary:
+        scenario: str | None = None, on_event=None, fork: ForkPoint | None = None) -> RunSummary:
     """Simulate ``cfg.periods`` periods and write the run directory; return a summary.
 
     ``resume``: continue from the newest good checkpoint in the run's store (``sim resume``).
     ``on_event(event, period, actors)``: an observer of the step loop (see Supervisor.notify).
+    ``fork``: periods before ``fork.at`` follow the parent's configuration ``fork.parent``, the
+    rest ``cfg`` (an arm of ``sim fork``, sim/fork.py).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     key = rng.seed_key(cfg.seed)
     pop, hh = cfg.population, cfg.household
+    before = fork.config_at(0) if fork is not None else cfg  # in force from period 0
     chain = ProductivityChain.tauchen(hh.productivity.states, hh.productivity.rho,
                                       hh.productivity.sigma)
     every = cfg.checkpoint.every
-    store = CheckpointStore.open(cfg, run_dir) if every > 0 or resume else None  # fails fast
+    store_cfg = fork.store_config if fork is not None else cfg
+    store = CheckpointStore.open(store_cfg, run_dir) if every > 0 or resume else None  # fails fast
     connect_ray(cfg.cluster)
     shape = RunShape.of(cfg)
     cpus = _cpus_per_actor(cfg.cluster)
@@ -176,14 +210,17 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         ).remote(s, shape.block_size, cfg.backend.name, key),
         list(shape.shards),
         (pop.initial_wealth_mean, pop.initial_risky_share, pop.initial_unemployment,
-         float(make_economy(cfg, key).initial_automation), chain.stationary))
+         float(make_economy(before, key).initial_automation), chain.stationary))
     sup = Supervisor(
-        pool, store, lambda: MacroState(make_economy(cfg, key), PolicyCache(hh)),
+        pool, store, lambda: MacroState(make_economy(before, key), PolicyCache(before.household)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,
         every=every, max_recoveries=cfg.checkpoint.max_recoveries, on_event=on_event,
         meta={"seed": cfg.seed, "backend": cfg.backend.name, "periods": cfg.periods,
               "package_version": results.package_version(), "git_revision": code_revision()})
     prov = _Provenance(cfg, run_dir, command, shape, sup, resume, scenario)
+    if fork is not None:
+        prov.record["fork"] = fork.record
+    built_from = before  # the configuration the macro state's economy was built from
     productivity_ref = ray.put(chain.levels)
     cdf_ref = ray.put(chain.cdf)
     quantiles = np.linspace(0.0, 1.0, cfg.output.lorenz_points)
@@ -192,14 +229,20 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     progress = _progress(cfg)
     t0 = time.perf_counter()
     try:
-        macro = sup.start(resume)
+        macro = sup.start(resume)  # built from `before`, whatever period it restored
         while macro.period < cfg.periods:
             t = macro.period
+            if fork is not None and fork.config_at(t) is not built_from:  # a fork's switch
+                built_from = fork.config_at(t)
+                macro = switch_config(macro, built_from, key)
             try:
                 sup.notify("period", t)
                 env = macro.economy.environment(t, macro.previous, macro.median_income)
-                c_table, share_table = macro.policy.tables(household_problem(env, chain, hh), t)
-                refs = [ray.put(x) for x in (kernel_params(env, hh), c_table, share_table)]
+                if fork is not None and t == fork.at and fork.transfer is not None:
+                    env = env.with_(**fork.transfer)  # a one-off payment (sim experiment mpc)
+                household_cfg = macro.policy.hh_cfg  # the parent's before a fork, cfg's after
+                c_table, share_table = macro.policy.tables(household_problem(env, chain, household_cfg), t)
+                refs = [ray.put(x) for x in (kernel_params(env, household_cfg), c_table, share_table)]
                 partials = ray.get([a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
                                     for a in pool.actors])
                 sup.settle(stepped=t)  # commit the checkpoint written in the background, when due
@@ -213,7 +256,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 if sup.due(macro.period):
                     sup.checkpoint(macro)
             except ray.exceptions.RayActorError as exc:  # a shard actor died: restore and replay
-                macro = sup.recover(exc, t)
+                macro, built_from = sup.recover(exc, t), before
                 prov.write(macro)
             progress(macro.period, time.perf_counter() - t0, shape.households)
     finally:

@@ -136,7 +136,7 @@ class FixedPriceEconomy:
         if self.fee_earner == "government":  # a public payment rail
             revenue = revenue + tot["fees"]
         government_spending = self._stance(t).spending_share * potential  # G = share x Y*
-        spending = tot["benefits"] + tot["ubi"] + tot["dividends"] + government_spending
+        spending = tot["benefits"] + tot["ubi"] + tot["dividends"] + government_spending + tot["transfers"]
         self.debt = self.debt * env.return_safe + spending - revenue
         self.debt_ratio = self.debt / (output * self.periods_per_year) if output > 0 else None
         self.poverty_income = poverty_reference(self.poverty_income, tot, self.poverty_smoothing)

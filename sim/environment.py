@@ -78,6 +78,12 @@ class PeriodEnvironment:
     # this period's). The demand closure sets them from the planned unemployment rate.
     belief_job_finding: float | None = None
     belief_separation: float | None = None
+    # A one-off transfer this period to a random half of the households whose beginning-of-period
+    # wealth is in [transfer_wealth_min, transfer_wealth_max) (sim experiment mpc); unanticipated,
+    # so it is not in the household problem.
+    transfer: float = 0.0
+    transfer_wealth_min: float = -1e300
+    transfer_wealth_max: float = 1e300
 
     def with_(self, **changes) -> "PeriodEnvironment":
         return replace(self, **changes)
@@ -168,6 +174,9 @@ def kernel_params(env: PeriodEnvironment, hh_cfg) -> np.ndarray:
         "grid_min": -float(hh_cfg.borrowing_limit),
         "grid_max": float(hh_cfg.kernel_grid_max),
         "poverty_line": env.poverty_line,
+        "transfer": env.transfer,
+        "transfer_wealth_min": env.transfer_wealth_min,
+        "transfer_wealth_max": env.transfer_wealth_max,
     }
     for name, value in values.items():
         p[S.PARAMS[name]] = value

@@ -81,7 +81,7 @@ static inline long long __double_as_longlong(double v) { long long r; std::memcp
 """
 _HOST_GRID = """
 extern "C" void run_grid(double* b, double* k, float* x, unsigned char* z, unsigned char* e,
-    u64 first_id, u64 key, u64 w_job, u64 w_z, u64 w_task, const double* p,
+    u64 first_id, u64 key, u64 w_job, u64 w_z, u64 w_task, u64 w_treat, const double* p,
     const double* productivity, const double* cdf, int n_z, const double* c_table,
     const double* share_table, int n_grid, long long n, long long stride, double* out, int* bins,
     unsigned blocks, unsigned threads)
@@ -91,7 +91,7 @@ extern "C" void run_grid(double* b, double* k, float* x, unsigned char* z, unsig
         blockIdx.x = g;
         for (unsigned t = 0; t < threads; ++t) {
             threadIdx.x = t;
-            household_step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, p, productivity, cdf,
+            household_step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, w_treat, p, productivity, cdf,
                            n_z, c_table, share_table, n_grid, n, stride, out, bins);
         }
     }
@@ -139,11 +139,16 @@ def test_cuda_source_run_on_the_host_matches_numpy_reference(host_run_grid):
     p, productivity, cdf, c_table, share_table = tables
     ptr = lambda a: ctypes.c_void_p(a.ctypes.data)  # noqa: E731
     u64 = ctypes.c_uint64
+    with_transfer = p.copy()  # period 1 pays a one-off transfer to a random half of a wealth band
+    for name, value in (("transfer", 0.3), ("transfer_wealth_min", 1.0), ("transfer_wealth_max", 40.0)):
+        with_transfer[S.PARAMS[name]] = value
     for t in range(3):
-        expect = step_numpy.step(ref, 0, t, key, *tables, block)
+        p = with_transfer if t == 1 else tables[0]
+        expect = step_numpy.step(ref, 0, t, key, p, *tables[1:], block)
         out = np.zeros((step_cupy.N_COLUMNS, stride))
         bins = np.zeros((3, stride), dtype=np.int32)
-        words = [rng.period_word(t, s) for s in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK)]
+        words = [rng.period_word(t, s) for s in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK,
+                                                    rng.STREAM_TREATMENT)]
         run_grid(*(ptr(host[name]) for name in ("safe", "risky", "task", "productivity", "employment")),
                  u64(0), u64(key), *(u64(w) for w in words), ptr(p), ptr(productivity), ptr(cdf),
                  ctypes.c_int(len(productivity)), ptr(c_table), ptr(share_table),

@@ -257,7 +257,7 @@ def test_summed_aggregates_are_declared_once_in_household():
     assert np.array_equal(agg[:, : S.N_SUMMED], before[:, : S.N_SUMMED])
     assert not np.isnan(agg).any()
     # one household's terms: a condition per counted name, an amount per summed amount
-    terms = household.contributions(S.UNEMPLOYED, False, 0.0, -1.0, 2.0, 3.0, 4.0, 5.0, 6.0,
+    terms = household.contributions(S.UNEMPLOYED, False, 0.0, -1.0, 2.0, 3.0, 4.0, 5.0, 6.0, True,
                                      S.new_params())
     assert len(terms) == len(household.SUMMED)
     got = dict(zip(household.SUMMED, terms, strict=True))
@@ -265,7 +265,8 @@ def test_summed_aggregates_are_declared_once_in_household():
     expected = {"households": True, "employed": False, "unemployed": True, "displaced": False,
                 "automated_employed": False, "poor": True,  # y = -1 below the line at 0
                 "effective_labour": 0.0, "consumption": 2.0, "safe_begin": 3.0, "risky_begin": 4.0,
-                "safe_end": 5.0, "risky_end": 6.0, "income": -1.0}
+                "safe_end": 5.0, "risky_end": 6.0, "income": -1.0,
+                "treated": True, "treated_consumption": 2.0}  # a treated household's c counts
     assert {name: got[name] for name in expected} == expected
     # schema reads household, household reads inputs: any module imported first must work
     for first in ("kernels.household", "kernels.schema", "kernels.inputs"):

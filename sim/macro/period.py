@@ -204,6 +204,7 @@ def book(env: PeriodEnvironment, tot: Totals, opening: Stocks, flows: Flows, fee
     led.transfer("unemployment benefit", "government", "households", env.benefit * (n - employed),
                  tot["benefits"])
     led.transfer("UBI", "government", "households", env.ubi * n, tot["ubi"])
+    led.transfer("one-off transfer", "government", "households", env.transfer * tot["treated"], tot["transfers"])
     led.transfer("fund dividends", "fund", "households", flows.dividends, tot["dividends"])
     led.entry("interest", "households", r_safe * b0)
     led.entry("interest", "intermediaries", flows.interest_intermediaries)

@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: ``sim report RUN_DIR [RUN_DIR ...] [--out DIR] [--no-html]``."""
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     out = args.out if args.out is not None else default_out_dir(args.run_dirs)
+    if len(args.run_dirs) == 1 and _is_fork(args.run_dirs[0]):
+        return _fork_report(Path(args.run_dirs[0]), Path(out))
     try:
         result = build_report(args.run_dirs, out, html=not args.no_html)
     except ReportError as exc:
@@ -112,3 +114,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: {result.html}")
     return 0
 
+
+
+def _is_fork(path) -> bool:
+    from sim.effects import is_fork_dir
+
+    return is_fork_dir(Path(path))
+
+
+def _fork_report(fork_dir: Path, out: Path) -> int:
+    """A fork directory (``sim fork --out``): the effects table and the effect-path figure."""
+    from sim.effects import write_effects
+    from sim.report.effects import plot_effects
+
+    write_effects(fork_dir)
+    print((fork_dir / "effects.md").read_text())
+    result = plot_effects(fork_dir, out)
+    print(f"figure: {result.png}\neffects: {fork_dir / 'effects.zarr'}")
+    return 0

@@ -1,0 +1,94 @@
+"""`sim fork` on the session's real Ray: arms restore the parent's state at T and continue with the
+same random numbers. An arm without overrides reproduces its parent byte for byte; a policy arm
+equals the parent before T and differs from T on; an arm whose shard actor is killed recovers;
+the effects of three parents (seeds) get a band."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim.cli import main as sim_main
+from sim.config import compose
+from sim.coordinator import run
+from sim.fork import Arm, run_arm, run_arms
+from tests.test_recovery import Killer, tree_digest
+
+SMALL = ["population.households=3000", "population.block_size=500", "periods=12", "cluster.actors=2",
+         "output.progress=false", "checkpoint.every=4", "checkpoint.keep=2"]
+AT = 6  # between checkpoints (4 and 8): the arms replay 4 -> 6 under the parent's config
+SEEDS = (1, 2, 3)
+UBI = ("policy.ubi.level=0.1",)
+
+
+@pytest.fixture(scope="module")
+def forked(ray_session, tmp_path_factory):
+    root = tmp_path_factory.mktemp("fork")
+    parents = []
+    for seed in SEEDS:
+        parents.append(root / f"parent-{seed}")
+        run(compose(SMALL + [f"seed={seed}"]), parents[-1])
+    jobs = [(p, root / "out" / f"seed-{s}") for p, s in zip(parents, SEEDS)]
+    run_arms(jobs, AT, [Arm("control", ()), Arm("ubi", UBI)], "sim fork (test)")
+    return root, parents
+
+
+def test_arm_without_overrides_reproduces_the_parent_bit_for_bit(forked):
+    root, parents = forked
+    for parent, seed in zip(parents, SEEDS):
+        assert tree_digest(root / "out" / f"seed-{seed}" / "control" / "results.zarr") == \
+            tree_digest(parent / "results.zarr")
+
+
+def test_policy_arm_equals_the_parent_before_T_and_differs_from_T(forked):
+    root, parents = forked
+    parent, arm = sim.load(parents[0]), sim.load(root / "out" / "seed-1" / "ubi")
+    for name in ("consumption", "mean_wealth", "gini_wealth", "output"):
+        assert np.array_equal(arm[name].values[:AT], parent[name].values[:AT]), name
+    assert (arm["ubi_cost"].values[AT:] > 0).all() and (parent["ubi_cost"].values == 0).all()
+    assert (arm["consumption"].values[AT:] != parent["consumption"].values[AT:]).all()
+
+
+def test_effect_bands_across_three_seeds(forked):
+    from sim.effects import write_effects  # noqa: I001
+
+    root, _ = forked
+    from sim.effects import effects
+
+    ds = effects(root / "out")
+    write_effects(root / "out")
+    assert (root / "out" / "effects.zarr").is_dir() and (root / "out" / "effects.csv").is_file()
+    assert list(ds.arm.values) == ["ubi"] and ds.sizes["parent"] == 3
+    d = ds["consumption"].sel(arm="ubi").values  # (parent, period)
+    assert (d[:, :AT] == 0).all()  # identical before the fork
+    # the band is the Student-t interval across the three seeds, recomputed here by hand
+    mean, sd = d.mean(axis=0), d.std(axis=0, ddof=1)
+    half = 4.302652729911275 * sd / np.sqrt(3)  # t(0.975, 2)
+    np.testing.assert_allclose(ds["consumption_high"].sel(arm="ubi").values, mean + half)
+    assert (half[AT:] > 0).all() and (ds["consumption_low"].sel(arm="ubi").values[AT:] > 0).all()
+
+
+def test_killed_arm_worker_recovers_bit_for_bit(forked, tmp_path):
+    root, parents = forked
+    killer = Killer(period=9)
+    run_arm(parents[0], AT, tmp_path, Arm("ubi", UBI), "sim fork (test)", on_event=killer)
+    assert killer.killed
+    assert tree_digest(tmp_path / "ubi" / "results.zarr") == \
+        tree_digest(root / "out" / "seed-1" / "ubi" / "results.zarr")
+
+
+def test_fork_of_a_fork_before_its_fork_point(forked, tmp_path):
+    """The arm's arm at T=5 < 6 replays the grandparent's config, so a no-override arm of the ubi
+    arm at 5 equals the grandparent up to 5 and runs without UBI (the ubi arm's switch is later)."""
+    root, parents = forked
+    run_arm(root / "out" / "seed-1" / "ubi", 5, tmp_path, Arm("again", ()), "sim fork (test)")
+    again, parent = sim.load(tmp_path / "again"), sim.load(parents[0])
+    assert np.array_equal(again["consumption"].values, parent["consumption"].values)
+
+
+def test_overrides_that_change_the_past_are_refused(forked, tmp_path, capsys):
+    _, parents = forked
+    for key in ("population.households=10", "seed=4", "periods=30", "backend=numpy"):
+        assert sim_main(["fork", str(parents[0]), "--at", "3", "--out", str(tmp_path), "--arm", "x", key]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "cannot change in a fork" in err, err
