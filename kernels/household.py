@@ -168,7 +168,7 @@ def portfolio(cash: float, consumption: float, share: float, p: np.ndarray):
 COUNTED = ("households", "employed", "unemployed", "displaced", "automated_employed", "poor", "treated")
 # AMOUNTS: floating-point quantities (goods, efficiency units), summed in household order.
 AMOUNTS = ("effective_labour", "consumption", "safe_begin", "risky_begin", "safe_end", "risky_end",
-           "income", "treated_consumption")
+           "income", "treated_consumption", "consumption_squared", "treated_consumption_squared")
 SUMMED = COUNTED + AMOUNTS
 
 
@@ -196,4 +196,6 @@ def contributions(employment_new: int, automated_employed: bool, efficiency: flo
         risky_new,
         disposable_income,
         consumption * is_treated,  # c >= 0, so exactly c or 0.0
+        consumption * consumption,  # c^2: the per-household variance of c (sim experiment mpc)
+        (consumption * consumption) * is_treated,
     )

@@ -98,7 +98,18 @@ def distribution_row(t: Totals) -> dict[str, float]:
         row[name], row[f"{name}_bound"] = est.value, est.bound
     row["poverty_rate"] = t["poor"] / n
     row["median_income"] = D.quantile(t.income, 0.5)
+    row.update(treatment_row(t))
     return row
+
+
+def treatment_row(t: Totals) -> dict[str, float]:
+    """The sums ``sim experiment mpc`` reads (sim/experiment.py): households treated by a one-off
+    transfer and their consumption, the sums of squared consumption (per-household variances), and
+    household spending C (1 + tau_c + f), consumption at consumer prices. Zero treated in a run
+    without a transfer."""
+    return {name: t[name] for name in ("treated", "treated_consumption", "consumption_squared",
+                                       "treated_consumption_squared")} | {
+        "household_spending": t["consumption"] + t["consumption_tax"] + t["fees"]}
 
 
 def snapshot(t: Totals, quantiles: np.ndarray) -> dict[str, np.ndarray]:

@@ -94,6 +94,13 @@ SERIES: dict[str, tuple[str, str]] = {
     "dominant_consumption": (GOODS, "the dominant holder's consumption C_X"),
     "household_capital_share": (SHARE, "share of firm equity owned by households"),
     "bottom50_consumption_share": (SHARE, "share of consumption by the bottom 50% by wealth"),
+    # --- one-off transfer experiments (sim experiment mpc, docs/experiments.md) ---
+    "household_spending": (GOODS, "household consumption at consumer prices, C (1 + tau_c + f)"),
+    "treated": ("1", "households paid this period's one-off transfer (0 without one)"),
+    "treated_consumption": (GOODS, "consumption of the households paid the one-off transfer"),
+    "consumption_squared": ("goods ** 2 / period ** 2", "sum over households of squared consumption c_i^2"),
+    "treated_consumption_squared": ("goods ** 2 / period ** 2",
+                                    "sum over the treated households of squared consumption c_i^2"),
 }
 BOUNDED = ["gini_wealth", "gini_income", "gini_consumption", "top1_wealth_share",
            "top10_wealth_share", "bottom50_wealth_share", "bottom50_capital_share",

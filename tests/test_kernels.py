@@ -266,7 +266,8 @@ def test_summed_aggregates_are_declared_once_in_household():
                 "automated_employed": False, "poor": True,  # y = -1 below the line at 0
                 "effective_labour": 0.0, "consumption": 2.0, "safe_begin": 3.0, "risky_begin": 4.0,
                 "safe_end": 5.0, "risky_end": 6.0, "income": -1.0,
-                "treated": True, "treated_consumption": 2.0}  # a treated household's c counts
+                "treated": True, "treated_consumption": 2.0,  # a treated household's c counts
+                "consumption_squared": 4.0, "treated_consumption_squared": 4.0}
     assert {name: got[name] for name in expected} == expected
     # schema reads household, household reads inputs: any module imported first must work
     for first in ("kernels.household", "kernels.schema", "kernels.inputs"):
