@@ -19,6 +19,8 @@ commands:
   resume RUN_DIR             continue an interrupted run from its last committed checkpoint
   fork RUN_DIR --at T --out DIR --arm NAME [KEY=VALUE ...] ...
                              policy experiments: arms forked at period T with the same random numbers
+  experiment mpc RUN_DIR --at T [--transfer X] [--json]
+                             marginal propensity to consume from a one-off transfer to a random half
   report RUN_DIR [...]       plots, HTML page and summary table for one or several runs or a sweep
   bench [--json]             performance figures (household-steps/s, bandwidth ratio, memory ...)
   validate aiyagari|hark|merton [--json]
@@ -168,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.fork import main as fork_main
 
         return fork_main(rest)
+    if cmd == "experiment":
+        from sim.experiment import main as experiment_main
+
+        return experiment_main(rest)
     return _error(cmd, f"unknown command {cmd!r}\n{USAGE}")
 
 
