@@ -1,0 +1,63 @@
+"""`sim experiment mpc` on the session's real Ray: a one-off transfer to a random half at period T,
+measured in forks of a small run (4,000 households, 12 quarters, transfer at period 6)."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from sim.cli import main as sim_main
+from sim.config import compose
+from sim.coordinator import run
+
+SMALL = ["population.households=4000", "population.block_size=500", "periods=12", "cluster.actors=1",
+         "output.progress=false", "checkpoint.every=4", "checkpoint.keep=2", "seed=3"]
+AT = 6  # between the parent's checkpoints (4, 8): the arms replay 4 -> 6
+KEYS = ("mpc_period", "mpc_year", "mpc_by_wealth_quintile", "standard_error", "households", "transfer")
+
+
+@pytest.fixture(scope="module")
+def measured(ray_session, tmp_path_factory):
+    root = tmp_path_factory.mktemp("mpc")
+    run(compose(SMALL), root / "parent")
+    return root
+
+
+def experiment(root, capsys, *extra) -> dict:
+    assert sim_main(["experiment", "mpc", str(root / "parent"), "--at", str(AT), "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_mpc_json_has_finite_numbers_and_the_economics_holds(measured, capsys):
+    result = experiment(measured, capsys)
+    assert all(key in result for key in KEYS)
+    numbers = [result[k] for k in KEYS if k != "mpc_by_wealth_quintile"] + result["mpc_by_wealth_quintile"]
+    assert all(math.isfinite(x) for x in numbers) and len(result["mpc_by_wealth_quintile"]) == 5
+    assert result["households"] == 4000 and result["transfer"] > 0 and result["standard_error"] > 0
+    assert 0.0 < result["mpc_period"] <= 1.0
+    assert result["mpc_year"] >= result["mpc_period"]
+    quintiles = result["mpc_by_wealth_quintile"]
+    assert quintiles[0] > quintiles[-1]  # the poorest spend more of it than the richest
+    # a random half: the count is Binomial(4000, 1/2) (sd 31.6)
+    assert abs(result["treated"] - 2000) < 5 * 31.6
+    # the bands partition the treated half of the `all` arm household by household: their extra
+    # spending adds up to the all arm's (the same households, the same draws)
+    counts = result["treated_by_wealth_quintile"]
+    assert sum(counts) == result["treated"] and min(counts) > 0.15 * result["treated"]
+    weighted = sum(n * m for n, m in zip(counts, quintiles)) / result["treated"]
+    assert weighted == pytest.approx(result["mpc_period"], rel=1e-9)
+    # the randomized comparison estimates the same MPC, within its sampling error
+    assert abs(result["mpc_period_randomized"] - result["mpc_period"]) < 4 * result["standard_error"]
+
+
+def test_default_transfer_is_a_week_of_median_income_and_bad_input_is_refused(measured, capsys):
+    import sim
+
+    median = float(sim.load(measured / "parent")["median_income"].values[AT])
+    result = experiment(measured, capsys)  # reuses the finished arms
+    assert result["transfer"] == pytest.approx(median * 4 / 52, rel=1e-12)
+    assert sim_main(["experiment", "mpc", str(measured / "parent"), "--at", "11"]) == 2
+    assert "--at 11" in capsys.readouterr().err
+    assert sim_main(["experiment", "mpc", str(measured / "parent"), "--at", "6", "--transfer", "-1"]) == 2
+    assert sim_main(["experiment", "elasticity", str(measured / "parent"), "--at", "6"]) == 2
