@@ -80,11 +80,16 @@ def main(argv: list[str]) -> int:
     run_dir, overrides = Path(argv[0]), argv[1:]
     try:
         cfg, prov = load_run(run_dir)
+        cfg = apply_overrides(cfg, overrides)  # refused keys are refused on a finished run too
         if prov.get("finished") and (run_dir / "results.zarr").is_dir():
+            if overrides:
+                raise ConfigError(f"{run_dir} already finished (results: {run_dir / 'results.zarr'}): "
+                                  f"nothing to resume, so {' '.join(overrides)} would not apply; "
+                                  "to run it again with them, use sim run")
             print(f"{run_dir}: already finished (results: {run_dir / 'results.zarr'}); nothing to resume",
                   file=sys.stderr)
             return 0
-        cfg = validate(apply_overrides(cfg, overrides))
+        cfg = validate(cfg)
     except ConfigError as exc:
         print(f"sim resume: error: {exc}", file=sys.stderr)
         return 2

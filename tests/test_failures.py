@@ -1,0 +1,51 @@
+"""Failures end with one line on stderr that says what is wrong and what to do, a non-zero exit
+where the run did not finish, no traceback, and nothing a later ``sim resume`` trips on
+(issue 18). Store failures under a real run: tests/test_failures_store.py."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from sim.cli import main as sim_main
+from sim.config import compose
+from sim.config_schema import MAX_PERIODS
+
+SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
+         "output.progress=false", "output.snapshot_every=3"]
+
+
+def one_line_error(capsys, command: str) -> str:
+    """stderr must be exactly one line starting with `sim COMMAND: error:`; return it."""
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"sim {command}: error:"), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def finished_run(run_dir: Path) -> Path:
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.zarr").mkdir()
+    (run_dir / "provenance.json").write_text(json.dumps({"config": OmegaConf.to_container(compose(SMALL)),
+                                                         "finished": "2026-01-01T00:00:00"}))
+    return run_dir
+
+
+# --- item 10: periods has an upper bound; resume of a finished run checks its overrides ----------
+def test_periods_has_a_declared_upper_bound(capsys):
+    assert sim_main(["run", "periods=100000000"]) == 2
+    line = one_line_error(capsys, "run")
+    assert "periods" in line and f"<= {MAX_PERIODS}" in line
+
+
+def test_resume_of_a_finished_run_checks_overrides(tmp_path, capsys):
+    run_dir = finished_run(tmp_path / "run")
+    assert sim_main(["resume", str(run_dir), "seed=4"]) == 2  # a result-changing key: refused
+    assert "seed cannot change on resume" in one_line_error(capsys, "resume")
+    assert sim_main(["resume", str(run_dir), "cluster.actors=4"]) == 2  # nothing to apply it to
+    line = one_line_error(capsys, "resume")
+    assert "already finished" in line and "cluster.actors=4" in line and "sim run" in line
+    assert sim_main(["resume", str(run_dir)]) == 0
+    assert "already finished" in capsys.readouterr().err
