@@ -33,7 +33,8 @@ TAG = "$type"
 RECORD_TYPES = (
     "sim.accounts.Totals",
     "sim.distribution.Sketch",
-    "sim.solver.household.PolicySolution",
+    "sim.solver.policy.PolicySolution",
+    "sim.solver.household.PolicySolution",  # its name in checkpoints written before the solver split
 )
 
 
