@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONF_DIR, ConfigError, validate
+from sim.errors import RunError, error_line
 
 
 def _reproduce_command() -> str:
@@ -53,8 +54,11 @@ def hydra_main(cfg: DictConfig) -> float | None:
     try:
         summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
     except ConfigError as exc:  # e.g. an unreachable checkpoint store, found before any work
-        print(f"sim run: error: {exc}", file=sys.stderr)
+        print(error_line("run", exc), file=sys.stderr)
         raise SystemExit(2)
+    except (RunError, OSError) as exc:  # store down or full, recoveries exhausted: one line
+        print(error_line("run", exc, run_dir), file=sys.stderr)
+        raise SystemExit(1)
     f = summary.final
     print(
         f"done: {summary.households:,} households x {summary.periods} periods in "

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, validate
 from sim.config_schema import Checkpoint
+from sim.errors import RunError, error_line
 
 HELP = """\
 usage: sim resume RUN_DIR [KEY=VALUE ...]
@@ -95,16 +96,17 @@ def main(argv: list[str]) -> int:
         return 2
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    from sim.checkpoint.store import CheckpointStoreError
-    from sim.supervisor import RecoveryError
     from sim.coordinator import run
 
     command = " ".join(["sim resume", str(run_dir), *overrides])
     try:
         summary = run(cfg, run_dir, command=command, resume=True, scenario=prov.get("scenario"))
-    except (CheckpointStoreError, RecoveryError) as exc:
-        print(f"sim resume: error: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, RecoveryError) else 2
+    except ConfigError as exc:  # e.g. the checkpoint store cannot be reached: nothing was done
+        print(error_line("resume", exc), file=sys.stderr)
+        return 2
+    except (RunError, OSError) as exc:  # store down or full, recoveries exhausted: one line
+        print(error_line("resume", exc, run_dir), file=sys.stderr)
+        return 1
     f = summary.final
     print(f"done: {summary.households:,} households x {summary.periods} periods "
           f"(this session {summary.seconds:.1f} s)\n"

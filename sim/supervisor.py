@@ -23,14 +23,17 @@ from typing import Callable
 
 from sim.checkpoint.macro_state import MacroState
 from sim.checkpoint.store import CheckpointStore, Entry, one_line
+from sim.errors import RunError
 from sim.shard_pool import ShardPool
 
 # checkpoint events (commits, corrupt checkpoints skipped, recoveries) share one logger
 log = logging.getLogger("sim.checkpoint")
 
 
-class RecoveryError(RuntimeError):
+class RecoveryError(RunError):
     """Shard actors kept dying: more than checkpoint.max_recoveries recoveries."""
+
+    resumable = True
 
 
 class Supervisor:
@@ -137,7 +140,9 @@ class Supervisor:
             if len(self.recoveries) >= self.max_recoveries:
                 raise RecoveryError(
                     f"shard actor lost at period {period} ({phase}: {one_line(exc, 160)}); gave up after "
-                    f"{len(self.recoveries)} recoveries (checkpoint.max_recoveries={self.max_recoveries})") from exc
+                    f"{len(self.recoveries)} recoveries (checkpoint.max_recoveries={self.max_recoveries}); find why "
+                    "shard actors die (memory: population.households per cluster.actors; Ray's logs under "
+                    "$RAY_TMPDIR/ray/session_latest/logs)") from exc
             log.warning("shard actor lost at period %d during %s (%s): restarting the shard actors",
                         period, phase, one_line(exc, 160))
             try:

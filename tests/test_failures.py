@@ -49,3 +49,33 @@ def test_resume_of_a_finished_run_checks_overrides(tmp_path, capsys):
     assert "already finished" in line and "cluster.actors=4" in line and "sim run" in line
     assert sim_main(["resume", str(run_dir)]) == 0
     assert "already finished" in capsys.readouterr().err
+
+
+# --- item 11: recoveries exhausted under `sim run` ---------------------------------------------------
+def kill_a_shard_at(monkeypatch, period: int) -> list:
+    """Make the run's supervisor kill shard actor 1 when period ``period`` starts (once)."""
+    import ray
+
+    from sim.supervisor import Supervisor
+
+    killed, notify = [], Supervisor.notify
+
+    def killing(self, event, t):
+        if event == "period" and t == period and not killed:
+            killed.append(t)
+            ray.kill(self.pool.actors[1], no_restart=True)
+        notify(self, event, t)
+
+    monkeypatch.setattr(Supervisor, "notify", killing)
+    return killed
+
+
+def test_no_recoveries_allowed_and_one_kill_ends_in_one_line(ray_session, tmp_path, monkeypatch, capsys):
+    killed = kill_a_shard_at(monkeypatch, 3)
+    run_dir = tmp_path / "run"
+    code = sim_main(["run", *SMALL, "checkpoint.every=2", "checkpoint.max_recoveries=0",
+                     f"hydra.run.dir={run_dir}"])
+    assert killed == [3] and code == 1
+    line = one_line_error(capsys, "run")
+    assert "checkpoint.max_recoveries=0" in line and f"sim resume {run_dir}" in line
+    assert not (run_dir / "results.zarr").exists()
