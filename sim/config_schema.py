@@ -276,6 +276,9 @@ class Checkpoint:
     # its own keys are free (+checkpoint.storage_options.endpoint_url=...); null is refused
     storage_options: Optional[Dict[str, Any]] = field(default_factory=dict, metadata={"required": True})
     max_recoveries: int = param(3, ge=0)  # shard-actor crashes a run recovers from
+    # seconds one checkpoint operation (a write, a listing, a shard's region) may take before the
+    # run stops with a message naming the store (a hung object store otherwise stalls it silently)
+    io_timeout_s: float = param(600.0, gt=0)
 
 
 @dataclass

@@ -10,6 +10,7 @@ snapshots on (``snapshot``, ``quantile``) and (``snapshot``, ``decile``).
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import warnings
@@ -152,17 +153,24 @@ def annotate(ds: xr.Dataset) -> xr.Dataset:
 
 
 def write_results(ds: xr.Dataset, run_dir: Path) -> Path:
-    """Write results.zarr atomically: to a temporary name, then rename (never a half-written store)."""
+    """Write results.zarr atomically: to a temporary name of its own, then rename (never a
+    half-written store; two writers never share a temporary). A failed write (disk full) removes
+    its temporary."""
     final = run_dir / "results.zarr"
-    tmp = run_dir / "results.zarr.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    with warnings.catch_warnings():  # consolidated metadata is a zarr-v3 extension; xarray reads it
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=3)
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    tmp = run_dir / f"results.zarr.partial-{secrets.token_hex(4)}"
+    try:
+        with warnings.catch_warnings():  # consolidated metadata is a zarr-v3 extension; xarray reads it
+            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+            ds.to_zarr(tmp, mode="w-", consolidated=True, zarr_format=3)
+        if final.exists():  # move the old store aside first: the rename below stays one step
+            old = run_dir / f"results.zarr.old-{secrets.token_hex(4)}"
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
@@ -188,7 +196,10 @@ def now_iso() -> str:
 
 def write_provenance(run_dir: Path, record: dict) -> Path:
     path = run_dir / "provenance.json"
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
+    tmp = path.with_name(f"provenance.json.partial-{secrets.token_hex(4)}")
+    try:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
