@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from omegaconf import OmegaConf
 
 from sim.cli import main as sim_main
@@ -79,3 +80,13 @@ def test_no_recoveries_allowed_and_one_kill_ends_in_one_line(ray_session, tmp_pa
     line = one_line_error(capsys, "run")
     assert "checkpoint.max_recoveries=0" in line and f"sim resume {run_dir}" in line
     assert not (run_dir / "results.zarr").exists()
+
+
+# --- item 5: a mistyped store URL is refused, never turned into a local path ------------------------
+@pytest.mark.parametrize("store, expected", [("s3:/bucket", "s3://bucket"), ("''", "empty"),
+                                             ("' '", "empty"), ("s4://bucket", "unknown protocol")])
+def test_mistyped_store_url_is_refused(store, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert sim_main(["run", *SMALL, f"checkpoint.store={store}"]) == 2
+    assert expected in one_line_error(capsys, "run")
+    assert not any(tmp_path.iterdir()), "something was created in the working directory"
