@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from sim import run_lock
 from sim.config import CONF_DIR, ConfigError, validate
 from sim.errors import RunError, error_line
 
@@ -33,30 +35,52 @@ def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
     return "interrupted"
 
 
+# what Hydra and a refused start leave in a run directory: nothing of a run
+_NOT_A_RUN = {".hydra", ".sim.lock", "checkpoints"}
+
+
+def discard_refused(run_dir: Path) -> None:
+    """Remove the directory Hydra made for a start that was refused before any work (so no
+    outputs/DATE/TIME/ looks like a run); a directory holding anything of a run is kept."""
+    try:
+        names = {p.name for p in run_dir.iterdir()}
+    except OSError:
+        return
+    if not names <= _NOT_A_RUN | {p for p in names if p.endswith(".log")}:
+        return
+    if (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    day = run_dir.parent
+    if day.parent.name == "outputs":  # Hydra's default outputs/DATE/TIME: drop an empty DATE too
+        try:
+            day.rmdir()
+        except OSError:
+            pass
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)
 def hydra_main(cfg: DictConfig) -> float | None:
     from sim.coordinator import run
 
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         cfg = validate(cfg)
-    except ConfigError as exc:
-        print(f"sim run: error: {exc}", file=sys.stderr)
-        raise SystemExit(2)
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    before = earlier_run(run_dir, cfg)
-    if before == "finished":
-        print(f"{run_dir}: already finished with this configuration; skipped "
-              "(delete the directory to run it again)", file=sys.stderr)
-        return None
-    if before == "interrupted":  # e.g. a sweep re-run after a crash: continue, don't start over
-        print(f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint",
-              file=sys.stderr)
-    try:
-        summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
-    except ConfigError as exc:  # e.g. an unreachable checkpoint store, found before any work
+        with run_lock.hold(run_dir, "sim run"):
+            before = earlier_run(run_dir, cfg)
+            if before == "finished":
+                print(f"{run_dir}: already finished with this configuration; skipped "
+                      "(delete the directory to run it again)", file=sys.stderr)
+                return None
+            if before == "interrupted":  # e.g. a sweep re-run after a crash: continue, don't start over
+                print(f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint",
+                      file=sys.stderr)
+            summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
+    except ConfigError as exc:  # a bad value, an unreachable checkpoint store: found before any work
         print(error_line("run", exc), file=sys.stderr)
+        discard_refused(run_dir)
         raise SystemExit(2)
-    except (RunError, OSError) as exc:  # store down or full, recoveries exhausted: one line
+    except (RunError, OSError) as exc:  # store down or full, recoveries exhausted, run dir in use
         print(error_line("run", exc, run_dir), file=sys.stderr)
         raise SystemExit(1)
     f = summary.final

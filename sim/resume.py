@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from sim import run_lock
 from sim.config import ConfigError, validate
 from sim.config_schema import Checkpoint
 from sim.errors import RunError, error_line
@@ -25,10 +26,10 @@ usage: sim resume RUN_DIR [KEY=VALUE ...]
 Continue an interrupted run from its last committed checkpoint (or from the start when there is
 none) and write its results.zarr and provenance.json, identical to an uninterrupted run.
 Overridable keys (they do not change results): cluster.*, output.progress, checkpoint.keep,
-checkpoint.max_recoveries, checkpoint.storage_options.*
+checkpoint.max_recoveries, checkpoint.io_timeout_s, checkpoint.storage_options.*
 """
 OVERRIDABLE = ("cluster.", "output.progress", "checkpoint.keep", "checkpoint.max_recoveries",
-               "checkpoint.storage_options.")
+               "checkpoint.io_timeout_s", "checkpoint.storage_options.")
 
 
 def load_run(run_dir: Path) -> tuple[DictConfig, dict]:
@@ -100,7 +101,8 @@ def main(argv: list[str]) -> int:
 
     command = " ".join(["sim resume", str(run_dir), *overrides])
     try:
-        summary = run(cfg, run_dir, command=command, resume=True, scenario=prov.get("scenario"))
+        with run_lock.hold(run_dir, command):  # one process at a time in a run directory
+            summary = run(cfg, run_dir, command=command, resume=True, scenario=prov.get("scenario"))
     except ConfigError as exc:  # e.g. the checkpoint store cannot be reached: nothing was done
         print(error_line("resume", exc), file=sys.stderr)
         return 2

@@ -90,3 +90,63 @@ def test_mistyped_store_url_is_refused(store, expected, tmp_path, capsys, monkey
     assert sim_main(["run", *SMALL, f"checkpoint.store={store}"]) == 2
     assert expected in one_line_error(capsys, "run")
     assert not any(tmp_path.iterdir()), "something was created in the working directory"
+
+
+# --- item 6: one process at a time in a run directory; unique temporary names -----------------------
+def interrupted_run(run_dir: Path) -> Path:
+    run_dir.mkdir(parents=True)
+    (run_dir / "provenance.json").write_text(json.dumps({"config": OmegaConf.to_container(compose(SMALL)),
+                                                         "finished": None}))
+    return run_dir
+
+
+def test_second_resume_of_a_run_refuses_naming_the_holder(tmp_path, capsys):
+    import os
+
+    from sim import run_lock
+
+    run_dir = interrupted_run(tmp_path / "run")
+    with run_lock.hold(run_dir, "sim resume (the first)"):
+        assert sim_main(["resume", str(run_dir)]) == 1
+        line = one_line_error(capsys, "resume")
+        assert f"pid {os.getpid()}" in line and "in use" in line
+    assert not (run_dir / run_lock.HOLDER).exists()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(ray_session, tmp_path, capsys):
+    from sim import run_lock
+
+    run_dir = interrupted_run(tmp_path / "run")
+    (run_dir / run_lock.HOLDER).write_text("999999999 on nowhere (sim run)\n")  # its holder is gone
+    (run_dir / "results.zarr.partial").mkdir()  # a dead writer's temporaries (the old fixed name)
+    (run_dir / "results.zarr.partial-0123abcd").mkdir()
+    assert sim_main(["resume", str(run_dir)]) == 0, capsys.readouterr().err
+    assert (run_dir / "results.zarr").is_dir()
+    assert sorted(p.name for p in run_dir.iterdir() if "results" in p.name) == ["results.zarr"]
+
+
+def test_two_writers_of_results_never_share_a_temporary(tmp_path):
+    """Two writers at once (threads here): each writes its own temporary and renames it whole, so
+    the store ends complete (before: both wrote results.zarr.partial and variables went missing)."""
+    import threading
+
+    import numpy as np
+    import xarray as xr
+
+    from sim import results
+
+    ds = xr.Dataset({f"v{i}": ("period", np.arange(50.0) + i) for i in range(40)})
+    errors = []
+
+    def write():
+        try:
+            results.write_results(ds, tmp_path)
+        except Exception as exc:  # the rename race may refuse one writer, never corrupt the store
+            errors.append(exc)
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(errors) < 2
+    back = xr.open_zarr(tmp_path / "results.zarr").load()
+    assert sorted(back.data_vars) == sorted(ds.data_vars) and back.identical(ds)
+    assert [p.name for p in tmp_path.iterdir()] == ["results.zarr"]
