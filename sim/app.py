@@ -1,7 +1,6 @@
 """Hydra's application for ``sim run``: one task = one simulation in Hydra's output directory."""
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -23,10 +22,10 @@ def _reproduce_command() -> str:
 def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
     """What run_dir already holds of exactly this configuration: "finished" (results complete),
     "interrupted" (started, not finished: continue from its last checkpoint) or None."""
-    prov = run_dir / "provenance.json"
-    try:
-        record = json.loads(prov.read_text())
-    except (OSError, ValueError):
+    from sim.resume import read_provenance
+
+    record = read_provenance(run_dir)
+    if record is None:
         return None
     if record.get("config") != OmegaConf.to_container(cfg, resolve=True):
         return None

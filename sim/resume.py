@@ -37,15 +37,17 @@ def load_run(run_dir: Path) -> tuple[DictConfig, dict]:
     directory holds no run."""
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: no such run directory")
-    prov = {}
-    if (run_dir / "provenance.json").is_file():
-        try:
-            prov = json.loads((run_dir / "provenance.json").read_text())
-        except ValueError:
-            prov = {}
+    prov = read_provenance(run_dir) or {}
     hydra_cfg = run_dir / ".hydra" / "config.yaml"
     if hydra_cfg.is_file():
-        cfg = OmegaConf.load(hydra_cfg)
+        try:
+            cfg = OmegaConf.load(hydra_cfg)
+        except Exception as exc:  # YAML syntax errors and the like
+            raise ConfigError(f"{hydra_cfg} cannot be read ({' '.join(str(exc).split())}): restore it, or "
+                              "delete it to resume from the configuration in provenance.json") from None
+        if not isinstance(cfg, DictConfig):
+            raise ConfigError(f"{hydra_cfg} is not a configuration (a YAML {type(cfg).__name__}): restore it, "
+                              "or delete it to resume from the configuration in provenance.json")
     elif isinstance(prov.get("config"), dict):
         cfg = OmegaConf.create(prov["config"])
     else:
@@ -60,6 +62,20 @@ def load_run(run_dir: Path) -> tuple[DictConfig, dict]:
             if choice:
                 prov["scenario"] = str(choice)
     return cfg, prov
+
+
+def read_provenance(run_dir: Path) -> dict | None:
+    """The run's provenance.json (None if absent or not JSON: a run killed while writing it);
+    ConfigError when it is JSON but not a provenance record."""
+    path = run_dir / "provenance.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        raise ConfigError(f"{path} is not a provenance record (a JSON {type(record).__name__}, expected an "
+                          "object): restore it, or move it away to treat the directory as a new run")
+    return record
 
 
 def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:

@@ -150,3 +150,58 @@ def test_two_writers_of_results_never_share_a_temporary(tmp_path):
     back = xr.open_zarr(tmp_path / "results.zarr").load()
     assert sorted(back.data_vars) == sorted(ds.data_vars) and back.identical(ds)
     assert [p.name for p in tmp_path.iterdir()] == ["results.zarr"]
+
+
+# --- item 7: bad paths and files: one line, no traceback ------------------------------------------
+@pytest.fixture
+def read_only_dir(tmp_path):
+    import subprocess
+
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here ({made.stderr.decode().strip()})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_run_dir_on_a_read_only_file_system(read_only_dir, capsys):
+    assert sim_main(["run", *SMALL, f"hydra.run.dir={read_only_dir}/run"]) == 2
+    line = one_line_error(capsys, "run")
+    assert "hydra.run.dir" in line and "read-only" in line
+
+
+def test_provenance_that_is_a_json_list(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "provenance.json").write_text("[1, 2]")
+    assert sim_main(["resume", str(run_dir)]) == 2
+    assert "not a provenance record" in one_line_error(capsys, "resume")
+    assert sim_main(["run", *SMALL, f"hydra.run.dir={run_dir}"]) == 2
+    assert "not a provenance record" in one_line_error(capsys, "run")
+    assert (run_dir / "provenance.json").read_text() == "[1, 2]"  # kept for the user to look at
+
+
+def test_malformed_hydra_config(tmp_path, capsys):
+    run_dir = interrupted_run(tmp_path / "run")
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "config.yaml").write_text(": [not yaml\n")
+    assert sim_main(["resume", str(run_dir)]) == 2
+    assert "config.yaml cannot be read" in one_line_error(capsys, "resume")
+
+
+def test_report_out_pointing_at_a_file(tmp_path, capsys):
+    import numpy as np
+    import xarray as xr
+
+    from sim import results
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    results.write_results(xr.Dataset({"output": ("period", np.ones(3))}, attrs={"periods_per_year": 4}), run_dir)
+    (tmp_path / "file").write_text("x")
+    assert sim_main(["report", str(run_dir), "--out", str(tmp_path / "file")]) == 2
+    assert "is a file" in one_line_error(capsys, "report")
