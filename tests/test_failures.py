@@ -205,3 +205,58 @@ def test_report_out_pointing_at_a_file(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert sim_main(["report", str(run_dir), "--out", str(tmp_path / "file")]) == 2
     assert "is a file" in one_line_error(capsys, "report")
+
+
+# --- item 9: results.zarr carries checksums; a damaged store is refused -----------------------------
+def written_results(run_dir: Path, periods: int = 6) -> Path:
+    import numpy as np
+
+    from sim import results
+
+    quantiles = np.linspace(0.0, 1.0, 11)
+    rows = [{name: t + 0.5 for name in results.SERIES} for t in range(periods)]
+    snap = {name: np.full(10 if dim == "decile" else quantiles.size, 0.5)
+            for name, (dim, _, _) in results.SNAPSHOTS.items()}
+    ds = results.build_dataset(rows, {0: snap, periods - 1: snap}, quantiles,
+                               {"scenario": "baseline", "seed": 1, "households": 100, "periods_per_year": 4})
+    run_dir.mkdir(parents=True)
+    results.write_results(ds, run_dir)
+    return run_dir
+
+
+def test_results_with_a_chunk_deleted_are_refused(tmp_path, capsys):
+    import sim
+    from sim.data import LoadError
+
+    run_dir = written_results(tmp_path / "run")
+    back = sim.load(run_dir)  # intact: loads, and the checksums stay out of the user's attrs
+    assert "checksums" not in back.attrs and float(back["output"][0]) == 0.5
+    chunk = next((run_dir / "results.zarr" / "gini_wealth").rglob("c/*"))
+    chunk.unlink()  # reads back as the fill value (NaN): what `sim report` showed as n/a
+
+    with pytest.raises(LoadError) as info:
+        sim.load(run_dir)
+    assert "damaged" in str(info.value) and "gini_wealth" in str(info.value) and "\n" not in str(info.value)
+    assert sim_main(["report", str(run_dir), "--out", str(tmp_path / "report")]) == 2
+    line = one_line_error(capsys, "report")
+    assert "damaged" in line and "gini_wealth" in line
+
+
+def test_results_with_a_variable_removed_or_a_value_altered_are_refused(tmp_path):
+    import shutil
+
+    import numpy as np
+    import zarr
+
+    import sim
+    from sim.data import LoadError
+
+    run_dir = written_results(tmp_path / "run")
+    arr = zarr.open_array(run_dir / "results.zarr" / "output", mode="r+")
+    arr[2] = np.nextafter(arr[2], np.inf)  # one bit of one value
+    with pytest.raises(LoadError, match="output does not match its checksum"):
+        sim.load(run_dir)
+    other = written_results(tmp_path / "other")
+    shutil.rmtree(other / "results.zarr" / "wage")
+    with pytest.raises(LoadError):
+        sim.load(other)

@@ -201,6 +201,9 @@ class CheckpointStore:
         self.base, self.fingerprint, self.keep = base, fingerprint, int(keep)
         self.io_timeout_s = float(io_timeout_s)
         self.begun: set[str] = set()  # checkpoint folders this process created
+        # a configured store may be shared by runs of one configuration; <run dir>/checkpoints is
+        # the run's own (its directory lock keeps other processes out)
+        self.shared = True
         self.root = base.child(f"run-{fingerprint[:16]}")
         self.fs, self.path = self.root.filesystem()
         self.bad: set[str] = set()  # committed checkpoints found corrupt by this process
@@ -213,6 +216,7 @@ class CheckpointStore:
             store = cls(base, fingerprint(cfg), int(cfg.checkpoint.keep), float(cfg.checkpoint.io_timeout_s))
         except Exception as exc:  # unknown protocol, missing fsspec backend, bad options
             raise CheckpointStoreError(f"checkpoint.store {base.url!r} cannot be opened: {one_line(exc)}") from None
+        store.shared = cfg.checkpoint.store is not None
         store.probe()
         return store
 
@@ -347,8 +351,9 @@ class CheckpointStore:
 
     def prune(self, newest: str) -> None:
         """Keep the newest ``keep`` good committed checkpoints (``newest`` among them); remove the
-        rest, and uncommitted leftovers not newer than ``newest`` (another process's only once
-        FOREIGN_GRACE_S old: it may be a live run writing it). Manifest first, then data."""
+        rest, and uncommitted leftovers not newer than ``newest`` (in a configured store, another
+        process's only once FOREIGN_GRACE_S old: it may be a live run writing it). Manifest first,
+        then data."""
         entries = self.entries()
         good = [e for e in entries if e.committed and e.name not in self.bad]
         keep = {e.name for e in good[-self.keep:]} | {newest}
@@ -356,7 +361,7 @@ class CheckpointStore:
         for e in entries:
             if e.name in keep or not (e.committed or e.period <= limit):
                 continue
-            if not e.committed and e.name not in self.begun and _age_s(e.name) < FOREIGN_GRACE_S:
+            if not e.committed and self.shared and e.name not in self.begun and _age_s(e.name) < FOREIGN_GRACE_S:
                 continue
             try:
                 if e.committed:
