@@ -260,3 +260,13 @@ def test_results_with_a_variable_removed_or_a_value_altered_are_refused(tmp_path
     shutil.rmtree(other / "results.zarr" / "wage")
     with pytest.raises(LoadError):
         sim.load(other)
+
+
+# --- item 8: a refused start leaves no directory that looks like a run ------------------------------
+def test_refused_start_leaves_no_run_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("x")
+    assert sim_main(["run", *SMALL, "checkpoint.every=2", f"checkpoint.store={tmp_path / 'a-file' / 'store'}"]) == 2
+    assert "checkpoint.store" in one_line_error(capsys, "run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "outputs"]
+    assert list((tmp_path / "outputs").iterdir()) == [], "the refused run left outputs/DATE/TIME/"
