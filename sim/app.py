@@ -5,8 +5,8 @@ Its messages go through ``logging`` (logger ``sim.run``): Hydra's job logging
 """
 from __future__ import annotations
 
-import json
 import logging
+import shutil
 from pathlib import Path
 
 import hydra
@@ -14,7 +14,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from sim import run_lock
 from sim.config import CONF_DIR, ConfigError, validate
+from sim.errors import RunError, error_line
 
 log = logging.getLogger("sim.run")
 
@@ -27,10 +29,10 @@ def _reproduce_command() -> str:
 def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
     """What run_dir already holds of exactly this configuration: "finished" (results complete),
     "interrupted" (started, not finished: continue from its last checkpoint) or None."""
-    prov = run_dir / "provenance.json"
-    try:
-        record = json.loads(prov.read_text())
-    except (OSError, ValueError):
+    from sim.resume import read_provenance
+
+    record = read_provenance(run_dir)
+    if record is None:
         return None
     if record.get("config") != OmegaConf.to_container(cfg, resolve=True):
         return None
@@ -39,11 +41,42 @@ def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
     return "interrupted"
 
 
+# what Hydra and a refused start leave in a run directory: nothing of a run
+_NOT_A_RUN = {".hydra", ".sim.lock", "checkpoints"}
+
+
+def discard_refused(run_dir: Path) -> None:
+    """Remove the directory Hydra made for a start that was refused before any work (so no
+    outputs/DATE/TIME/ looks like a run); a directory holding anything of a run is kept."""
+    try:
+        names = {p.name for p in run_dir.iterdir()}
+    except OSError:
+        return
+    if not names <= _NOT_A_RUN | {p for p in names if p.endswith(".log")}:
+        return
+    if (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    day = run_dir.parent
+    if day.parent.name == "outputs":  # Hydra's default outputs/DATE/TIME: drop an empty DATE too
+        try:
+            day.rmdir()
+        except OSError:
+            pass
+
+
+def _run_dir_named() -> bool:
+    """Whether the user chose the run directory (``hydra.run.dir=...``), rather than Hydra's
+    default outputs/DATE/TIME."""
+    return any(o.split("=", 1)[0].lstrip("+") == "hydra.run.dir"
+               for o in HydraConfig.get().overrides.hydra)
+
+
 def _refuse(exc: ConfigError) -> None:
     """Stop the job on a bad configuration: one line, then exit status 2 for a single run; in a
     sweep, the error itself, so the launcher records the job as failed with its reason and the
     other jobs go on."""
-    log.error(f"sim run: error: {exc}")
+    log.error(error_line("run", exc))
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         raise exc
     raise SystemExit(2)
@@ -53,22 +86,27 @@ def _refuse(exc: ConfigError) -> None:
 def hydra_main(cfg: DictConfig) -> float | None:
     from sim.coordinator import run
 
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         cfg = validate(cfg)
-    except ConfigError as exc:
+        with run_lock.hold(run_dir, "sim run"):
+            before = earlier_run(run_dir, cfg)
+            if before == "finished":
+                log.info(f"{run_dir}: already finished with this configuration; skipped "
+                         "(delete the directory to run it again)")
+                return None
+            if before == "interrupted":  # e.g. a sweep re-run after a crash: continue, don't start over
+                log.info(f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint")
+            summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
+    except ConfigError as exc:  # a bad value, an unreachable checkpoint store: found before any work
+        if not _run_dir_named():  # a directory the user named keeps its app.log, which says why
+            discard_refused(run_dir)
         _refuse(exc)
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    before = earlier_run(run_dir, cfg)
-    if before == "finished":
-        log.info(f"{run_dir}: already finished with this configuration; skipped "
-                 "(delete the directory to run it again)")
-        return None
-    if before == "interrupted":  # e.g. a sweep re-run after a crash: continue, don't start over
-        log.info(f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint")
-    try:
-        summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
-    except ConfigError as exc:  # e.g. an unreachable checkpoint store, found before any work
-        _refuse(exc)
+    except (RunError, OSError) as exc:  # store down or full, recoveries exhausted, run dir in use
+        log.error(error_line("run", exc, run_dir))
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        raise SystemExit(1) from None
     except Exception as exc:  # the traceback goes to app.log too (a Ray Job's only record of it)
         log.exception(f"sim run: failed: {type(exc).__name__}: {exc}")
         if HydraConfig.get().mode == RunMode.MULTIRUN:

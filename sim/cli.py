@@ -110,6 +110,23 @@ def _check_overrides(args: list[str]) -> None:
             compose(fixed + firsts[:i] + [value] + firsts[i + 1:])
 
 
+def _check_output_dir(args: list[str]) -> None:
+    """The run (or sweep) directory can be created: its nearest existing ancestor is a writable
+    directory on a writable file system (else Hydra fails with a traceback)."""
+    import os
+
+    key = "hydra.sweep.dir" if any(a in ("-m", "--multirun") for a in args) else "hydra.run.dir"
+    given = [a.split("=", 1)[1] for a in args if a.startswith(key + "=")]
+    path = Path(given[-1] if given else "outputs").expanduser().absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        raise ConfigError(f"{key}: {path} is a file, not a directory; choose another with {key}=DIR")
+    if os.statvfs(path).f_flag & os.ST_RDONLY or not os.access(path, os.W_OK):
+        raise ConfigError(f"{key}: cannot create the run directory under {path} (read-only); "
+                          f"choose a writable one with {key}=DIR")
+
+
 def cmd_run(args: list[str]) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(RUN_HELP)
@@ -123,6 +140,7 @@ def cmd_run(args: list[str]) -> int:
     if not any(a.startswith("--") for a in args):  # --cfg/--info etc. are Hydra's own
         try:
             _check_overrides([a for a in args if a not in ("-m", "--multirun")])
+            _check_output_dir(args)
         except ConfigError as exc:
             return _error("run", str(exc))
     from sim.app import hydra_main

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,7 @@ def validate(cfg: DictConfig) -> DictConfig:
             raise ConfigError(
                 f"household.beta * economy.return_safe (after tax) = {cfg.household.beta * R:.4f} >= 1: "
                 "households would save without bound; lower household.beta or economy.return_safe")
+    check_store_url(cfg.checkpoint.store)
     check_local_memory(cfg)
     if cfg.policy.fund.initial_share + cfg.policy.dominant.initial_share >= 1.0:
         raise ConfigError("policy.fund.initial_share + policy.dominant.initial_share must be < 1 "
@@ -189,6 +191,29 @@ def validate(cfg: DictConfig) -> DictConfig:
     if cfg.economy.closure != "fixed" and path.kind == "bout" and path.phi_end < path.phi0:
         raise ConfigError("economy.automation_path.phi_end must be >= economy.automation_path.phi0")
     return cfg
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+
+
+def check_store_url(store: str | None) -> None:
+    """checkpoint.store is null, a local path or PROTOCOL://...; an empty value or a mistyped URL
+    (``s3:/bucket``) would otherwise become a local folder under the working directory."""
+    if store is None:
+        return
+    hint = "give a local path or a URL such as s3://bucket/prefix (null: <run dir>/checkpoints)"
+    if not store.strip():
+        raise ConfigError(f"checkpoint.store is empty: {hint}")
+    scheme = _SCHEME.match(store)
+    if "://" in store:
+        from fsspec.registry import known_implementations, registry
+
+        protocol = store.split("://", 1)[0]
+        if protocol not in known_implementations and protocol not in registry:
+            raise ConfigError(f"checkpoint.store {store!r}: unknown protocol {protocol!r}; {hint}")
+    elif scheme:
+        raise ConfigError(f"checkpoint.store {store!r} looks like a URL without '://': write "
+                          f"{scheme.group(1)}://{store[scheme.end():].lstrip('/')} (or ./{store} for a local path)")
 
 
 def check_local_memory(cfg: DictConfig, available: int | None = None) -> None:

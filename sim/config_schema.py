@@ -26,6 +26,7 @@ from sim.macro.automation import AUTOMATION_KINDS as _AUTOMATION_PATHS
 from sim.macro.government import FEE_EARNERS, FISCAL_RULES, UBI_INDEXATION
 from sim.macro.technology import TECHNOLOGIES as _TECHNOLOGY_CLASSES
 
+MAX_PERIODS = 10_000  # 2,500 years of quarters
 # the choices of a key are the names the code that implements them knows
 CLOSURES = ("fixed", "classical", "demand")  # sim.economy.make_economy
 TECHNOLOGIES = tuple(_TECHNOLOGY_CLASSES)
@@ -276,6 +277,9 @@ class Checkpoint:
     # its own keys are free (+checkpoint.storage_options.endpoint_url=...); null is refused
     storage_options: Optional[Dict[str, Any]] = field(default_factory=dict, metadata={"required": True})
     max_recoveries: int = param(3, ge=0)  # shard-actor crashes a run recovers from
+    # seconds one checkpoint operation (a write, a listing, a shard's region) may take before the
+    # run stops with a message naming the store (a hung object store otherwise stalls it silently)
+    io_timeout_s: float = param(600.0, gt=0)
 
 
 @dataclass
@@ -291,7 +295,9 @@ class Output:
 class SimConfig:
     """One run."""
     seed: int = param(0, ge=0, le=2**64 - 1)  # key of the counter-based random numbers
-    periods: int = param(40, ge=1)  # number of periods to simulate
+    # number of periods to simulate; the driver keeps every period's aggregates (~8 kB each) in
+    # memory until results.zarr is written, so the cap keeps it under ~100 MB
+    periods: int = param(40, ge=1, le=MAX_PERIODS)
     periods_per_year: int = param(4, ge=1)  # 4 = quarterly (validation modes use 1)
     population: Population = field(default_factory=Population)
     household: Household = field(default_factory=Household)

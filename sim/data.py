@@ -60,7 +60,15 @@ def load(run_dir: str | Path) -> xr.Dataset:
     if not store.is_dir():
         raise LoadError(f"{run_dir}: no results.zarr (not a finished run directory); pass a directory "
                         "written by `sim run`")
-    ds = xr.open_zarr(store).load()
+    try:
+        ds = xr.open_zarr(store).load()
+    except Exception as exc:  # zarr/xarray raise many kinds; the user needs the path and the cause
+        raise LoadError(f"{store}: cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
+    problem = results.damage(ds)
+    if problem is not None:
+        raise LoadError(f"{store} is damaged: {problem}; run the simulation again (sim run with the "
+                        "command in provenance.json) or restore the store from a copy")
+    ds.attrs.pop(results.CHECKSUMS, None)
     ds.attrs["overrides"] = " ".join(_overrides(run_dir))
     return results.annotate(ds)
 

@@ -9,7 +9,9 @@ snapshots on (``snapshot``, ``quantile``) and (``snapshot``, ``decile``).
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import shutil
 import subprocess
 import warnings
@@ -160,18 +162,66 @@ def annotate(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+CHECKSUMS = "checksums"  # root attribute of results.zarr: JSON {variable: "sha256:<hex>"}
+
+
+def _digest(values: np.ndarray) -> str:
+    """SHA-256 of a variable's decoded values (dtype, shape and bytes; text as JSON)."""
+    values = np.asarray(values)
+    body = (json.dumps(values.tolist()).encode() if values.dtype.kind in "OUS"
+            else np.ascontiguousarray(values).tobytes())
+    head = f"{values.dtype.str}{values.shape}".encode()
+    return "sha256:" + hashlib.sha256(head + body).hexdigest()
+
+
+def checksums(ds: xr.Dataset) -> dict[str, str]:
+    """The checksum of every variable and coordinate of ``ds`` (what results.zarr stores)."""
+    return {name: _digest(ds[name].values) for name in sorted(map(str, ds.variables))}
+
+
+def damage(ds: xr.Dataset) -> str | None:
+    """What does not match the checksums written with ``ds`` (a chunk deleted or altered, a
+    variable gone), or None. Stores written before checksums existed pass unchecked."""
+    raw = ds.attrs.get(CHECKSUMS)
+    if raw is None:
+        return None
+    try:
+        want = json.loads(raw)
+    except (TypeError, ValueError):
+        return f"its '{CHECKSUMS}' attribute is not JSON"
+    missing = sorted(set(want) - set(map(str, ds.variables)))
+    if missing:
+        return f"variable {missing[0]} is missing ({len(missing)} missing)"
+    got = {name: _digest(ds[name].values) for name in want}
+    bad = sorted(name for name in want if got[name] != want[name])
+    if bad:
+        return f"variable {bad[0]} does not match its checksum ({len(bad)} bad: a chunk missing or altered)"
+    return None
+
+
 def write_results(ds: xr.Dataset, run_dir: Path) -> Path:
-    """Write results.zarr atomically: to a temporary name, then rename (never a half-written store)."""
+    """Write results.zarr atomically: to a temporary name of its own, then rename (never a
+    half-written store; two writers never share a temporary). A failed write (disk full) removes
+    its temporary. The root attribute ``checksums`` holds the SHA-256 of every variable's values
+    (:func:`damage` checks them on reading)."""
     final = run_dir / "results.zarr"
-    tmp = run_dir / "results.zarr.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    with warnings.catch_warnings():  # consolidated metadata is a zarr-v3 extension; xarray reads it
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=3)
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    ds = ds.copy()
+    ds.attrs.pop(CHECKSUMS, None)
+    ds.attrs[CHECKSUMS] = json.dumps(checksums(ds), sort_keys=True)
+    tmp = run_dir / f"results.zarr.partial-{secrets.token_hex(4)}"
+    try:
+        with warnings.catch_warnings():  # consolidated metadata is a zarr-v3 extension; xarray reads it
+            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+            ds.to_zarr(tmp, mode="w-", consolidated=True, zarr_format=3)
+        if final.exists():  # move the old store aside first: the rename below stays one step
+            old = run_dir / f"results.zarr.old-{secrets.token_hex(4)}"
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
@@ -197,7 +247,10 @@ def now_iso() -> str:
 
 def write_provenance(run_dir: Path, record: dict) -> Path:
     path = run_dir / "provenance.json"
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
+    tmp = path.with_name(f"provenance.json.partial-{secrets.token_hex(4)}")
+    try:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from sim import run_lock
 from sim.config import ConfigError, validate
 from sim.config_schema import Checkpoint
+from sim.errors import RunError, error_line
 
 HELP = """\
 usage: sim resume RUN_DIR [KEY=VALUE ...]
@@ -24,10 +26,10 @@ usage: sim resume RUN_DIR [KEY=VALUE ...]
 Continue an interrupted run from its last committed checkpoint (or from the start when there is
 none) and write its results.zarr and provenance.json, identical to an uninterrupted run.
 Overridable keys (they do not change results): cluster.*, output.progress, checkpoint.keep,
-checkpoint.max_recoveries, checkpoint.storage_options.*
+checkpoint.max_recoveries, checkpoint.io_timeout_s, checkpoint.storage_options.*
 """
 OVERRIDABLE = ("cluster.", "output.progress", "checkpoint.keep", "checkpoint.max_recoveries",
-               "checkpoint.storage_options.")
+               "checkpoint.io_timeout_s", "checkpoint.storage_options.")
 
 
 def load_run(run_dir: Path) -> tuple[DictConfig, dict]:
@@ -35,15 +37,17 @@ def load_run(run_dir: Path) -> tuple[DictConfig, dict]:
     directory holds no run."""
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: no such run directory")
-    prov = {}
-    if (run_dir / "provenance.json").is_file():
-        try:
-            prov = json.loads((run_dir / "provenance.json").read_text())
-        except ValueError:
-            prov = {}
+    prov = read_provenance(run_dir) or {}
     hydra_cfg = run_dir / ".hydra" / "config.yaml"
     if hydra_cfg.is_file():
-        cfg = OmegaConf.load(hydra_cfg)
+        try:
+            cfg = OmegaConf.load(hydra_cfg)
+        except Exception as exc:  # YAML syntax errors and the like
+            raise ConfigError(f"{hydra_cfg} cannot be read ({' '.join(str(exc).split())}): restore it, or "
+                              "delete it to resume from the configuration in provenance.json") from None
+        if not isinstance(cfg, DictConfig):
+            raise ConfigError(f"{hydra_cfg} is not a configuration (a YAML {type(cfg).__name__}): restore it, "
+                              "or delete it to resume from the configuration in provenance.json")
     elif isinstance(prov.get("config"), dict):
         cfg = OmegaConf.create(prov["config"])
     else:
@@ -58,6 +62,20 @@ def load_run(run_dir: Path) -> tuple[DictConfig, dict]:
             if choice:
                 prov["scenario"] = str(choice)
     return cfg, prov
+
+
+def read_provenance(run_dir: Path) -> dict | None:
+    """The run's provenance.json (None if absent or not JSON: a run killed while writing it);
+    ConfigError when it is JSON but not a provenance record."""
+    path = run_dir / "provenance.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        raise ConfigError(f"{path} is not a provenance record (a JSON {type(record).__name__}, expected an "
+                          "object): restore it, or move it away to treat the directory as a new run")
+    return record
 
 
 def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
@@ -80,26 +98,33 @@ def main(argv: list[str]) -> int:
     run_dir, overrides = Path(argv[0]), argv[1:]
     try:
         cfg, prov = load_run(run_dir)
+        cfg = apply_overrides(cfg, overrides)  # refused keys are refused on a finished run too
         if prov.get("finished") and (run_dir / "results.zarr").is_dir():
+            if overrides:
+                raise ConfigError(f"{run_dir} already finished (results: {run_dir / 'results.zarr'}): "
+                                  f"nothing to resume, so {' '.join(overrides)} would not apply; "
+                                  "to run it again with them, use sim run")
             print(f"{run_dir}: already finished (results: {run_dir / 'results.zarr'}); nothing to resume",
                   file=sys.stderr)
             return 0
-        cfg = validate(apply_overrides(cfg, overrides))
+        cfg = validate(cfg)
     except ConfigError as exc:
         print(f"sim resume: error: {exc}", file=sys.stderr)
         return 2
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    from sim.checkpoint.store import CheckpointStoreError
-    from sim.supervisor import RecoveryError
     from sim.coordinator import run
 
     command = " ".join(["sim resume", str(run_dir), *overrides])
     try:
-        summary = run(cfg, run_dir, command=command, resume=True, scenario=prov.get("scenario"))
-    except (CheckpointStoreError, RecoveryError) as exc:
-        print(f"sim resume: error: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, RecoveryError) else 2
+        with run_lock.hold(run_dir, command):  # one process at a time in a run directory
+            summary = run(cfg, run_dir, command=command, resume=True, scenario=prov.get("scenario"))
+    except ConfigError as exc:  # e.g. the checkpoint store cannot be reached: nothing was done
+        print(error_line("resume", exc), file=sys.stderr)
+        return 2
+    except (RunError, OSError) as exc:  # store down or full, recoveries exhausted: one line
+        print(error_line("resume", exc, run_dir), file=sys.stderr)
+        return 1
     f = summary.final
     print(f"done: {summary.households:,} households x {summary.periods} periods "
           f"(this session {summary.seconds:.1f} s)\n"

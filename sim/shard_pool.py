@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sim.checkpoint.store import StoreSpec
+from sim.checkpoint.store import StoreSpec, failure_advice, one_line
+from sim.errors import StoreFailure
 
 
 class ShardPool:
@@ -35,23 +36,38 @@ class ShardPool:
 
         ray.get([a.initialise.remote(*self.initialise_args) for a in self.actors])
 
-    def begin_write(self, root: StoreSpec, name: str) -> None:
+    def begin_write(self, root: StoreSpec, name: str, timeout_s: float | None = None) -> None:
         """Every shard snapshots its region and starts writing it in the background."""
-        import ray
+        self._store_io(f"writing checkpoint {name}", root, timeout_s,
+                       [a.begin_checkpoint.remote(root, name) for a in self.actors])
 
-        ray.get([a.begin_checkpoint.remote(root, name) for a in self.actors])
-
-    def finish_write(self) -> list[dict]:
+    def finish_write(self, root: StoreSpec, name: str, timeout_s: float | None = None) -> list[dict]:
         """Wait for every shard's write; their chunk checksums, in shard order."""
-        import ray
+        return self._store_io(f"writing checkpoint {name}", root, timeout_s,
+                              [a.finish_checkpoint.remote() for a in self.actors])
 
-        return ray.get([a.finish_checkpoint.remote() for a in self.actors])
-
-    def load(self, root: StoreSpec, name: str, arrays: dict) -> list[str]:
-        import ray
-
-        results = ray.get([a.load_checkpoint.remote(root, name, arrays) for a in self.actors])
+    def load(self, root: StoreSpec, name: str, arrays: dict, timeout_s: float | None = None) -> list[str]:
+        results = self._store_io(f"reading checkpoint {name}", root, timeout_s,
+                                 [a.load_checkpoint.remote(root, name, arrays) for a in self.actors])
         return [p for problems in results for p in problems]
+
+    @staticmethod
+    def _store_io(what: str, root: StoreSpec, timeout_s: float | None, refs: list):
+        """ray.get of the shards' store operations: a shard's I/O error or a hang past timeout_s
+        becomes a StoreFailure; a dead actor stays a RayActorError (the supervisor recovers)."""
+        import ray
+
+        try:
+            return ray.get(refs, timeout=timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            raise StoreFailure(f"checkpoint store {root.url} did not answer within {timeout_s:g} s while "
+                               f"{what} (checkpoint.io_timeout_s): check that it is up and reachable") from None
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None) or exc
+            if isinstance(cause, ray.exceptions.RayActorError):
+                raise cause from None
+            raise StoreFailure(f"checkpoint store {root.url} failed while {what} ({one_line(cause, 200)}): "
+                               f"{failure_advice(cause)}") from None
 
     def pids(self) -> list[int]:
         import ray

@@ -19,18 +19,22 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from typing import Callable
 
 from sim.checkpoint.macro_state import MacroState
 from sim.checkpoint.store import CheckpointStore, Entry, one_line
+from sim.errors import RunError, StoreFailure
 from sim.shard_pool import ShardPool
 
 # checkpoint events (commits, corrupt checkpoints skipped, recoveries) share one logger
 log = logging.getLogger("sim.checkpoint")
 
 
-class RecoveryError(RuntimeError):
+class RecoveryError(RunError):
     """Shard actors kept dying: more than checkpoint.max_recoveries recoveries."""
+
+    resumable = True
 
 
 class Supervisor:
@@ -92,11 +96,14 @@ class Supervisor:
         self.settle()
         self._phase, self._phase_period = "checkpoint", macro.period
         t0 = time.perf_counter()
-        name = self.store.begin(macro.period, self.households, self.block_size)
-        self.notify("checkpoint", macro.period)
-        self.pool.begin_write(self.store.root, name)
-        macro_files = macro.to_files()
-        self.store.put_macro(name, macro_files)
+        store, timeout = self.store, self.store.io_timeout_s
+        name = store.io(f"creating checkpoint of period {macro.period}", store.begin, macro.period,
+                        self.households, self.block_size)
+        with self._discard_on_failure(name):
+            self.notify("checkpoint", macro.period)
+            self.pool.begin_write(store.root, name, timeout)
+            macro_files = macro.to_files()
+            store.io(f"writing checkpoint {name}", store.put_macro, name, macro_files)
         self._pending = {"name": name, "period": macro.period, "macro_files": macro_files,
                          "seconds": time.perf_counter() - t0,
                          "commit_by": min(macro.period + max(1, self.every // 2) - 1, self.periods - 1)}
@@ -111,13 +118,14 @@ class Supervisor:
             return
         self._phase, self._phase_period = "checkpoint", pending["period"]
         t0 = time.perf_counter()
-        results = self.pool.finish_write()
-        name = pending["name"]
-        manifest = self.store.commit(name, pending["period"], self.households, self.block_size, results,
-                                     pending["macro_files"], self.meta)
+        name, store = pending["name"], self.store
+        with self._discard_on_failure(name):
+            results = self.pool.finish_write(store.root, name, store.io_timeout_s)
+            manifest = store.io(f"committing checkpoint {name}", store.commit, name, pending["period"],
+                                self.households, self.block_size, results, pending["macro_files"], self.meta)
         self._pending = None
         self.own.add(name)
-        self.store.prune(name)
+        store.io(f"pruning checkpoints older than {name}", store.prune, name)
         self._phase = "step"
         self.commits.append({"period": pending["period"], "name": name,
                              "seconds": pending["seconds"] + time.perf_counter() - t0,
@@ -137,7 +145,9 @@ class Supervisor:
             if len(self.recoveries) >= self.max_recoveries:
                 raise RecoveryError(
                     f"shard actor lost at period {period} ({phase}: {one_line(exc, 160)}); gave up after "
-                    f"{len(self.recoveries)} recoveries (checkpoint.max_recoveries={self.max_recoveries})") from exc
+                    f"{len(self.recoveries)} recoveries (checkpoint.max_recoveries={self.max_recoveries}); find why "
+                    "shard actors die (memory: population.households per cluster.actors; Ray's logs under "
+                    "$RAY_TMPDIR/ray/session_latest/logs)") from exc
             log.warning("shard actor lost at period %d during %s (%s): restarting the shard actors",
                         period, phase, one_line(exc, 160))
             try:
@@ -171,6 +181,18 @@ class Supervisor:
         }
 
     # internals
+    @contextmanager
+    def _discard_on_failure(self, name: str):
+        """A checkpoint whose write failed is removed (after its writers are stopped), so nothing
+        half-written is left for a later run to skip; the StoreFailure goes on up."""
+        try:
+            yield
+        except StoreFailure:
+            self._pending = None
+            self.pool.kill()
+            self.store.discard(name)
+            raise
+
     def _event(self, period, phase, exc, restored, entry, seconds) -> dict:
         return {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "period": period,
                 "phase": phase, "error": type(exc).__name__, "message": one_line(exc, 300),
@@ -183,7 +205,7 @@ class Supervisor:
         shared store by another run, perhaps of other code, never silently replaces its state)."""
         self.pool.start()
         self._load_seconds = 0.0
-        entries = self.store.entries() if self.store is not None else []
+        entries = self.store.io("listing checkpoints", self.store.entries) if self.store is not None else []
         if not resume:
             entries = [e for e in entries if e.name in self.own]
         for entry in reversed(entries):
@@ -192,14 +214,15 @@ class Supervisor:
             if not entry.committed:
                 self._skip(entry, "no manifest (not committed: an interrupted write?); ignored")
                 continue
-            problem, manifest, macro_files = self.store.inspect(entry, self.households, self.block_size)
+            problem, manifest, macro_files = self.store.io(f"reading checkpoint {entry.name}", self.store.inspect,
+                                                           entry, self.households, self.block_size)
             if problem is None and resume and manifest.get("git_revision") != self.meta.get("git_revision"):
                 log.warning("checkpoint %s was written by code revision %s, resuming with %s: results "
                             "may differ from an uninterrupted run", entry.name,
                             manifest.get("git_revision"), self.meta.get("git_revision"))
             if problem is None:
                 t0 = time.perf_counter()
-                problems = self.pool.load(self.store.root, entry.name, manifest["arrays"])
+                problems = self.pool.load(self.store.root, entry.name, manifest["arrays"], self.store.io_timeout_s)
                 self._load_seconds = time.perf_counter() - t0
                 problem = f"{problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "") \
                     if problems else None

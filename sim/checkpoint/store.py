@@ -26,13 +26,15 @@ import json
 import logging
 import os
 import re
+import errno
 import secrets
+import threading
 import time
 import zlib
 from dataclasses import dataclass, field
 
 from kernels.schema import STATE_DTYPES
-from sim.errors import ConfigError
+from sim.errors import ConfigError, StoreFailure
 
 log = logging.getLogger("sim.checkpoint")
 
@@ -44,7 +46,9 @@ PREFIX = "ckpt-"
 # evolved states) and about five times faster to encode (2.2 against 0.45 GB/s on one core), which
 # keeps the checkpoint's share of run time low now that the kernel takes ~15 ns per household.
 CODEC = {"cname": "lz4", "clevel": 1, "shuffle": "bitshuffle"}
-PROBE_TIMEOUT_S = 60.0
+# an uncommitted checkpoint folder of another process is left alone this long (it may be another
+# run of the same configuration writing it into a shared store); older ones are leftovers
+FOREIGN_GRACE_S = 3600.0
 # config keys that never change results (so a checkpoint stays valid when they differ)
 RESULT_NEUTRAL_KEYS = ("cluster", "checkpoint", "output.progress")
 # a macro file named in a manifest: a plain file name inside the checkpoint folder
@@ -53,6 +57,35 @@ _MACRO_FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 class CheckpointStoreError(ConfigError):
     """checkpoint.store cannot be used (one line naming the key)."""
+
+
+def failure_advice(exc: BaseException) -> str:
+    """What to do about a failed store operation, from its cause."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free space on it"
+    if isinstance(exc, (FileNotFoundError, KeyError)) or "not found" in str(exc).lower():
+        return ("a checkpoint folder vanished under the run: is another run of this configuration "
+                "pruning the same store? give each run its own checkpoint.store")
+    return "check that the store is up and reachable with these credentials"
+
+
+def call_with_timeout(fn, timeout_s: float, *args):
+    """fn(*args) on a daemon thread; (finished, value or exception). A call that does not return
+    within ``timeout_s`` is abandoned (the thread never blocks the interpreter's exit)."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="checkpoint-io", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        return False, None
+    return True, outcome.get("error", outcome.get("value"))
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -137,6 +170,16 @@ def _period_of(name: str) -> int | None:
         return None
 
 
+def _age_s(name: str) -> float:
+    """Seconds since checkpoint folder ``name`` was begun (its name holds the time in µs, hex);
+    infinite for a name that does not parse."""
+    try:
+        stamp = int(name[len(PREFIX):].split("-", 1)[1][:14], 16)
+    except (IndexError, ValueError):
+        return float("inf")
+    return time.time() - stamp / 1e6
+
+
 def _json_crc(manifest: dict) -> int:
     body = {k: v for k, v in manifest.items() if k != "checksum"}
     return zlib.crc32(json.dumps(body, sort_keys=True).encode())
@@ -154,8 +197,13 @@ class Entry:
 class CheckpointStore:
     """The checkpoints of one configuration: list, begin, commit, prune, inspect."""
 
-    def __init__(self, base: StoreSpec, fingerprint: str, keep: int):
+    def __init__(self, base: StoreSpec, fingerprint: str, keep: int, io_timeout_s: float = 600.0):
         self.base, self.fingerprint, self.keep = base, fingerprint, int(keep)
+        self.io_timeout_s = float(io_timeout_s)
+        self.begun: set[str] = set()  # checkpoint folders this process created
+        # a configured store may be shared by runs of one configuration; <run dir>/checkpoints is
+        # the run's own (its directory lock keeps other processes out)
+        self.shared = True
         self.root = base.child(f"run-{fingerprint[:16]}")
         self.fs, self.path = self.root.filesystem()
         self.bad: set[str] = set()  # committed checkpoints found corrupt by this process
@@ -165,16 +213,14 @@ class CheckpointStore:
         """Resolve checkpoint.store and check it can be written and read back (before any work)."""
         base = base_spec(cfg, run_dir)
         try:
-            store = cls(base, fingerprint(cfg), int(cfg.checkpoint.keep))
+            store = cls(base, fingerprint(cfg), int(cfg.checkpoint.keep), float(cfg.checkpoint.io_timeout_s))
         except Exception as exc:  # unknown protocol, missing fsspec backend, bad options
             raise CheckpointStoreError(f"checkpoint.store {base.url!r} cannot be opened: {one_line(exc)}") from None
+        store.shared = cfg.checkpoint.store is not None
         store.probe()
         return store
 
     def probe(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-        from concurrent.futures import TimeoutError as FutureTimeout
-
         def attempt():
             if self.root.is_local:
                 self.fs.makedirs(self.path, exist_ok=True)
@@ -184,16 +230,35 @@ class CheckpointStore:
                 raise OSError("wrote a probe object but read back different bytes")
             self.fs.rm_file(key)
 
-        pool = ThreadPoolExecutor(1)
-        try:
-            pool.submit(attempt).result(timeout=PROBE_TIMEOUT_S)
-        except FutureTimeout:
+        finished, error = call_with_timeout(attempt, self.io_timeout_s)
+        if not finished:
             raise CheckpointStoreError(f"checkpoint.store {self.base.url!r} did not answer within "
-                                       f"{PROBE_TIMEOUT_S:.0f} s") from None
-        except Exception as exc:
-            raise CheckpointStoreError(f"checkpoint.store {self.base.url!r} is not usable: {one_line(exc)}") from None
-        finally:
-            pool.shutdown(wait=False)
+                                       f"{self.io_timeout_s:g} s (checkpoint.io_timeout_s)") from None
+        if isinstance(error, BaseException):
+            raise CheckpointStoreError(f"checkpoint.store {self.base.url!r} is not usable: {one_line(error)}") from None
+
+    def io(self, what: str, fn, *args):
+        """fn(*args), a store operation of the driver, within checkpoint.io_timeout_s; a failure or
+        a hang ends the run with a StoreFailure (one line: what failed and what to do)."""
+        finished, result = call_with_timeout(fn, self.io_timeout_s, *args)
+        if not finished:
+            raise StoreFailure(f"checkpoint store {self.base.url} did not answer within {self.io_timeout_s:g} s "
+                               f"while {what} (checkpoint.io_timeout_s): check that it is up and reachable")
+        if isinstance(result, BaseException):
+            raise StoreFailure(f"checkpoint store {self.base.url} failed while {what} ({one_line(result, 200)}): "
+                               f"{failure_advice(result)}") from None
+        return result
+
+    def discard(self, name: str) -> None:
+        """Remove an uncommitted checkpoint folder after a failed write (best effort, bounded in
+        time: a store that hangs keeps it, and a later commit's pruning removes it)."""
+        def remove():
+            self.fs.rm(self._abs(name), recursive=True)
+
+        finished, error = call_with_timeout(remove, min(self.io_timeout_s, 30.0))
+        if not finished or (isinstance(error, BaseException) and not isinstance(error, FileNotFoundError)):
+            log.warning("could not remove the partial checkpoint %s (%s); the next commit prunes it", name,
+                        "timed out" if not finished else one_line(error))
 
     # --- listing --------------------------------------------------------------------------------
     def _abs(self, rel: str) -> str:
@@ -220,12 +285,17 @@ class CheckpointStore:
         from zarr.codecs import BloscCodec
 
         name = f"{PREFIX}{period:08d}-{time.time_ns() // 1000:014x}{secrets.token_hex(2)}"
-        group = zarr.open_group(self.root.child(name).zarr_store(), mode="w-",
-                                attributes={"period": period, "format": FORMAT})
-        for var, dtype in STATE_DTYPES.items():
-            group.create_array(var, shape=(households,), chunks=(block_size,), dtype=dtype,
-                               compressors=BloscCodec(**CODEC), fill_value=0,
-                               dimension_names=("household",))
+        self.begun.add(name)
+        try:
+            group = zarr.open_group(self.root.child(name).zarr_store(), mode="w-",
+                                    attributes={"period": period, "format": FORMAT})
+            for var, dtype in STATE_DTYPES.items():
+                group.create_array(var, shape=(households,), chunks=(block_size,), dtype=dtype,
+                                   compressors=BloscCodec(**CODEC), fill_value=0,
+                                   dimension_names=("household",))
+        except Exception:  # e.g. a full disk: leave no half-made folder behind
+            self.discard(name)
+            raise
         return name
 
     def _put(self, rel: str, data: bytes) -> None:
@@ -281,13 +351,17 @@ class CheckpointStore:
 
     def prune(self, newest: str) -> None:
         """Keep the newest ``keep`` good committed checkpoints (``newest`` among them); remove the
-        rest, and uncommitted leftovers not newer than ``newest``. Manifest first, then data."""
+        rest, and uncommitted leftovers not newer than ``newest`` (in a configured store, another
+        process's only once FOREIGN_GRACE_S old: it may be a live run writing it). Manifest first,
+        then data."""
         entries = self.entries()
         good = [e for e in entries if e.committed and e.name not in self.bad]
         keep = {e.name for e in good[-self.keep:]} | {newest}
         limit = _period_of(newest)
         for e in entries:
             if e.name in keep or not (e.committed or e.period <= limit):
+                continue
+            if not e.committed and self.shared and e.name not in self.begun and _age_s(e.name) < FOREIGN_GRACE_S:
                 continue
             try:
                 if e.committed:

@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: ``sim report RUN_DIR [RUN_DIR ...] [--out DIR] [--no-html]``."""
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     out = args.out if args.out is not None else default_out_dir(args.run_dirs)
+    if out.exists() and not out.is_dir():
+        print(f"sim report: error: --out {out} is a file, not a directory: name a directory "
+              "(it is created if missing)", file=sys.stderr)
+        return 2
     if len(args.run_dirs) == 1 and _is_fork(args.run_dirs[0]):
         return _fork_report(Path(args.run_dirs[0]), Path(out))
     try:
@@ -104,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as exc:
         print(f"sim report: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # --out not writable, a full disk
+        print(f"sim report: error: cannot write {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(summary_text(result.runs, result.summary))
     for note in result.notes:
         print(f"note: {note}")

@@ -16,6 +16,8 @@ from typing import Any, Sequence
 import xarray as xr
 import yaml
 
+from sim import results
+
 
 class ReportError(Exception):
     """A user-facing problem with the arguments (not a run directory, empty sweep, ...)."""
@@ -151,6 +153,11 @@ def load_run(path: Path, sweep: Path | None = None) -> Run:
         ds = xr.open_zarr(path / "results.zarr").load()
     except Exception as exc:  # zarr/xarray raise many kinds; the user needs the path and the cause
         raise ReportError(f"{path}: cannot read results.zarr ({type(exc).__name__}: {exc})") from exc
+    problem = results.damage(ds)  # a chunk deleted reads as NaN: refuse rather than draw n/a
+    if problem is not None:
+        raise ReportError(f"{path}: results.zarr is damaged: {problem}; run the simulation again or restore "
+                          "the store from a copy")
+    ds.attrs.pop(results.CHECKSUMS, None)
     prov: dict[str, Any] = {}
     if (path / "provenance.json").is_file():
         try:

@@ -1,0 +1,49 @@
+"""One process at a time in a run directory: ``sim run`` and ``sim resume`` hold an exclusive
+``flock`` on the directory itself while they work. The kernel drops it when the holder exits,
+however it dies, so a lock is never stale; ``.sim.lock`` only names the holder (pid, host) for the
+message a second process prints. Leftover temporaries of a writer that died (``results.zarr.partial-*``
+and the like) are removed once the lock is held: nobody else can be writing them.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+
+from sim.errors import RunLocked
+
+HOLDER = ".sim.lock"
+LEFTOVERS = ("results.zarr.partial*", "results.zarr.old-*", "provenance.json.partial*")
+
+
+@contextmanager
+def hold(run_dir: Path, command: str = "sim"):
+    """Hold the run directory (created if missing) for the duration of the block; RunLocked,
+    naming the holder, when another live process holds it."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        try:
+            holder = (run_dir / HOLDER).read_text().strip() or "unknown"
+        except OSError:
+            holder = "unknown"
+        raise RunLocked(f"{run_dir} is in use by another sim process (pid {holder}): wait for it to "
+                        f"finish, or stop it and then run: sim resume {run_dir}") from None
+    try:
+        (run_dir / HOLDER).write_text(f"{os.getpid()} on {socket.gethostname()} ({command})\n")
+        for pattern in LEFTOVERS:
+            for path in run_dir.glob(pattern):
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        yield run_dir
+    finally:
+        try:
+            (run_dir / HOLDER).unlink(missing_ok=True)
+        finally:
+            os.close(fd)
