@@ -543,3 +543,15 @@ def test_per_period_rates_name_the_period(tmp_path):
         ds.to_zarr(path / "results.zarr", mode="w")
     result = report.build_report([path], tmp_path / "out", html=False)
     assert result.plots["rates"].meta["units"]["inflation"] == "% per quarter"
+
+
+def test_report_reads_a_run_whose_provenance_is_not_a_record(tmp_path):
+    """A provenance.json holding a JSON list (not the record sim run writes) is read as no
+    provenance, not a crash."""
+    import json
+
+    from sim.report.runs import load_run
+
+    run = make_run(tmp_path / "run")
+    (run / "provenance.json").write_text(json.dumps([1, 2, 3]))
+    assert load_run(run).provenance == {}

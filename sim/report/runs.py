@@ -164,6 +164,8 @@ def load_run(path: Path, sweep: Path | None = None) -> Run:
             prov = json.loads((path / "provenance.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             prov = {}
+        if not isinstance(prov, dict):  # e.g. a JSON list: not a provenance record; read without it
+            prov = {}
     hydra_cfg = _read_yaml(path / ".hydra" / "config.yaml") or {}
     overrides = _read_yaml(path / ".hydra" / "overrides.yaml") or []
     overrides = [str(o) for o in overrides] if isinstance(overrides, list) else []
