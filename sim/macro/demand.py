@@ -104,7 +104,8 @@ class DemandEconomy(MacroEconomy):
         wage = float(fp.wage) * self.dt
         rental = float(fp.rental)
         stance = self._fiscal_stance(t, wage, potential)
-        q = float(pr.tobin_q(rental, min(1.0, De / potential), r, self.delta, risk_premium=self.xi))
+        q = float(pr.tobin_q(rental, min(1.0, De / potential), r, self.delta, risk_premium=self.xi,
+                             tax_capital=stance.tax_capital))
         I = float(pr.q_investment(self.K, q, self.delta, chi=self.chi)) * self.dt
         H = self.equity_held()
         if t == 0:
