@@ -23,7 +23,7 @@ from omegaconf import MISSING
 
 from kernels import BACKENDS
 from sim.macro.automation import AUTOMATION_KINDS as _AUTOMATION_PATHS
-from sim.macro.government import FEE_EARNERS, FISCAL_RULES, UBI_INDEXATION
+from sim.macro.government import FEE_EARNERS, FINANCING, UBI_INDEXATION
 from sim.macro.technology import TECHNOLOGIES as _TECHNOLOGY_CLASSES
 
 MAX_PERIODS = 10_000  # 2,500 years of quarters
@@ -126,7 +126,7 @@ class Demand:
 
 @dataclass
 class Investment:
-    """q rule: I/K = max(0, delta + (q - 1)/chi), q = u^e R/(r + delta + xi)."""
+    """q rule: I/K = max(0, delta + (q - 1)/chi), q = u^e R / ((r + xi)/(1 - tau_k) + delta)."""
     chi: float = positive(10.0)  # adjustment cost, YEARS
     risk_premium: float = param(0.04)  # xi per YEAR
 
@@ -207,10 +207,11 @@ class Government:
 
 @dataclass
 class Fiscal:
-    rule: str = param("deficit", choices=FISCAL_RULES)  # deficit: debt/GDP tracked; tax | spending adjust
+    """The tax rule's parameters (policy.financing=tax_rule; docs/economy.md, "Financing rules")."""
     target_debt_to_gdp: float = param(0.6)  # debt over annual output the rule steers to
-    response: float = nonnegative(0.1)  # surcharge (or G share cut) per unit of debt/GDP above target
-    max_surcharge: float = share(0.3)
+    response: float = nonnegative(0.1)  # tax surcharge per unit of debt/GDP above target
+    integral: float = nonnegative(0.0)  # added to the surcharge per period per unit of debt/GDP above target
+    max_surcharge: float = share(0.3)  # |surcharge| at most this (a share)
 
 
 @dataclass
@@ -247,6 +248,9 @@ class Policy:
     # and demand closures pay the fund's dividend (policy.fund)
     dividend: float = nonnegative(0.0)
     government: Government = field(default_factory=Government)
+    # how every policy is paid for: deficit (debt/GDP tracked) | tax_rule (surcharge steers debt/GDP
+    # to fiscal.target_debt_to_gdp) | balanced (revenue = spending each period, debt constant)
+    financing: str = param("deficit", choices=FINANCING)
     fiscal: Fiscal = field(default_factory=Fiscal)
     fund: Fund = field(default_factory=Fund)
     fee: Fee = field(default_factory=Fee)

@@ -13,7 +13,7 @@ Every economy also has ``initial_automation`` (Phi at t = 0, for the households'
 given by the config; output is measured from the income side, Y = w L + (R_f - 1) B + (E R_k - 1) K,
 and the government's budget closes with debt. It shares the government block with the other
 closures (sim/macro/government.py: taxes, the UBI's start, ramp and indexation, G as a share of
-potential output, the fiscal rule) and refuses the keys it has no sector for (``check_fixed``).
+potential output, the financing rule deficit or tax_rule) and refuses the keys it has no sector for (``check_fixed``).
 The classical and demand closures (docs/model.md) live in sim/macro/classical.py and
 sim/macro/demand.py on the shared machinery of sim/macro/closure.py.
 """
@@ -39,6 +39,8 @@ def check_fixed(cfg) -> None:
          "use prices, nominal or wage (all constant here)"),
         ("policy.fee.spend_share", p.fee.earner == "intermediaries" and p.fee.spend_share != 1,
          "set it to 1 (the intermediaries' saving is not tracked here)"),
+        ("policy.financing", p.financing == "balanced",
+         "use deficit or tax_rule (no firm sector here to pay the balancing levy)"),
     ]
     for key, bad, fix in refused:
         if bad:
@@ -83,8 +85,9 @@ class FixedPriceEconomy:
             dividend=float(p.dividend),
         )
         self.debt = 0.0  # government debt (goods), held by the rest of the economy
-        self.debt_ratio: float | None = None  # last period's debt over annual output (fiscal rule)
+        self.debt_ratio: float | None = None  # last period's debt over annual output (tax rule)
         self.poverty_income: float | None = None  # reference income of the poverty line
+        self.carried_surcharge = 0.0  # the tax rule's integral term
 
     @property
     def initial_automation(self) -> float:
@@ -93,18 +96,21 @@ class FixedPriceEconomy:
 
     def state_dict(self) -> dict:
         """The mutable state (checkpoints); everything else comes from the config."""
-        return {"debt": self.debt, "debt_ratio": self.debt_ratio, "poverty_income": self.poverty_income}
+        return {"debt": self.debt, "debt_ratio": self.debt_ratio, "poverty_income": self.poverty_income,
+                "carried_surcharge": self.carried_surcharge}
 
     def load_state_dict(self, state: dict) -> None:
         self.debt = float(state["debt"])
         self.debt_ratio = None if state["debt_ratio"] is None else float(state["debt_ratio"])
         self.poverty_income = None if state["poverty_income"] is None else float(state["poverty_income"])
+        self.carried_surcharge = float(state["carried_surcharge"])
 
     def _stance(self, t: int) -> gov.FiscalStance:
         """The shared government block. The UBI index is 1 under every indexation this closure
         takes: the price level and the wage are constant. G is set at the close (its potential
         output is measured from the period's incomes), so ``potential`` is 0 here."""
-        return gov.stance(self.fiscal, t, debt_ratio=self.debt_ratio, potential=0.0, index=1.0)
+        return gov.stance(self.fiscal, t, debt_ratio=self.debt_ratio, potential=0.0, index=1.0,
+                          carried=self.carried_surcharge)
 
     def environment(self, t: int, previous: Totals | None, median_income: float | None) -> PeriodEnvironment:
         b = self.base
@@ -139,6 +145,7 @@ class FixedPriceEconomy:
         spending = tot["benefits"] + tot["ubi"] + tot["dividends"] + government_spending + tot["transfers"]
         self.debt = self.debt * env.return_safe + spending - revenue
         self.debt_ratio = self.debt / (output * self.periods_per_year) if output > 0 else None
+        self.carried_surcharge = gov.integrate_debt_gap(self.fiscal, self.carried_surcharge, self.debt_ratio)
         self.poverty_income = poverty_reference(self.poverty_income, tot, self.poverty_smoothing)
         saving = tot["income"] - (tot["consumption"] + tot["consumption_tax"] + tot["fees"])
         residual = household_budget_residual(tot)

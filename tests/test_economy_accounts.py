@@ -124,16 +124,26 @@ def test_ubi_ramp_index_and_fiscal_rule():
     assert gov.ubi_ramp(5, 0, 0) == 1.0
     idx = dict(price_level=1.25, wage=0.5, wage0=0.25, potential=3.0, potential0=2.0)
     assert [gov.ubi_index(k, **idx) for k in gov.UBI_INDEXATION] == [1.0, 0.8, 2.0, 1.5]
-    s = gov.FiscalSettings.from_config(compose(["policy.fiscal.rule=tax", "policy.tax_labour=0.2",
+    s = gov.FiscalSettings.from_config(compose(["policy.financing=tax_rule", "policy.tax_labour=0.2",
                                                 "policy.fiscal.target_debt_to_gdp=0.6",
+                                                "policy.fiscal.response=0.1", "policy.fiscal.integral=0.02",
                                                 "policy.government.spending=0.1"]).policy)
     st = gov.stance(s, 0, debt_ratio=0.9, potential=100.0, index=1.0)  # 0.3 above the 0.6 target
     assert st.surcharge == pytest.approx(0.03) and st.tax_labour == pytest.approx(0.23)
     assert st.spending == pytest.approx(10.0)
     assert gov.stance(s, 0, debt_ratio=None, potential=100.0, index=1.0).surcharge == 0.0
-    s_g = replace(s, rule="spending")
-    assert gov.stance(s_g, 0, debt_ratio=0.9, potential=100.0, index=1.0).spending == pytest.approx(7.0)
-    assert gov.stance(replace(s, rule="deficit"), 0, debt_ratio=5.0, potential=1.0, index=1.0).surcharge == 0
+    # the integral term: 0.02 x 0.3 accumulates 0.006 a period and adds to the proportional part
+    carried = gov.integrate_debt_gap(s, gov.integrate_debt_gap(s, 0.0, 0.9), 0.9)
+    assert carried == pytest.approx(0.012)
+    assert gov.stance(s, 0, debt_ratio=0.9, potential=100.0, index=1.0, carried=carried).surcharge == pytest.approx(0.042)
+    assert gov.integrate_debt_gap(s, 0.29, 9.0) == s.max_surcharge  # bounded: no wind-up
+    assert gov.stance(replace(s, financing="deficit"), 0, debt_ratio=5.0, potential=1.0, index=1.0).surcharge == 0
+    # balanced: the carried surcharge, whatever the debt; a shortfall of 3 on a base of 100 adds 0.03
+    s_b = replace(s, financing="balanced")
+    st = gov.stance(s_b, 0, debt_ratio=5.0, potential=100.0, index=1.0, carried=0.05)
+    assert st.surcharge == 0.05 and st.tax_labour == pytest.approx(0.25)
+    assert gov.balanced_surcharge(0.05, 3.0, 100.0) == pytest.approx(0.08)
+    assert gov.balanced_surcharge(0.9, 50.0, 100.0) == gov.MAX_TAX  # no wind-up past the bound
 
 
 @pytest.mark.parametrize("overrides, key", [
@@ -141,7 +151,8 @@ def test_ubi_ramp_index_and_fiscal_rule():
     (["economy.technology=leontief"], "economy.technology"),
     (["economy.automation_path.kind=singularity"], "economy.automation_path.kind"),
     (["policy.ubi.indexation=gold"], "policy.ubi.indexation"),
-    (["policy.fiscal.rule=mmt"], "policy.fiscal.rule"),
+    (["policy.financing=mmt"], "policy.financing"),
+    (["policy.fiscal.rule=tax"], "policy.fiscal.rule"),  # the old key is gone: one source of truth
     (["policy.fund.initial_share=0.6", "policy.dominant.initial_share=0.5"], "policy.fund.initial_share"),
     (["scenario=baseline", "policy.dividend=0.1"], "policy.dividend"),
     (["economy.depreciation=1.5"], "economy.depreciation"),

@@ -1,5 +1,5 @@
 """The fixed closure shares the government block with the macro closures (UBI schedule, G, the
-fiscal rule, a public payment rail) and refuses what it has no sector for."""
+financing rule, a public payment rail) and refuses what it has no sector for."""
 import numpy as np
 import pytest
 
@@ -7,7 +7,7 @@ from economy_driver import simulate
 from sim.config import ConfigError, compose
 from sim.economy import check_config, make_economy
 
-PLAIN = ["economy.closure=fixed", "policy.fiscal.rule=deficit", "policy.government.spending=0"]
+PLAIN = ["economy.closure=fixed", "policy.financing=deficit", "policy.government.spending=0"]
 
 
 @pytest.mark.parametrize("override, key", [
@@ -15,6 +15,7 @@ PLAIN = ["economy.closure=fixed", "policy.fiscal.rule=deficit", "policy.governme
     ("policy.dominant.initial_share=0.3", "policy.dominant.initial_share"),
     ("policy.ubi.indexation=output", "policy.ubi.indexation"),
     ("policy.fee.spend_share=0.5", "policy.fee.spend_share"),
+    ("policy.financing=balanced", "policy.financing"),
 ])
 def test_fixed_closure_refuses_what_it_cannot_honour(override, key):
     overrides = ["population.households=1000", "population.block_size=500", *PLAIN, override]
@@ -40,22 +41,25 @@ def test_fixed_closure_pays_the_ubi_from_its_start_up_its_ramp():
 
 
 def test_fixed_closure_follows_the_tax_rule_and_buys_g():
-    """Baseline policy (25% labour tax, tax rule to 40% debt/GDP, G = 15% of potential): the debt
-    recomputed from the households' totals, the surcharge from it, and G from potential output."""
+    """Baseline policy (25% labour tax, tax rule to 40% debt/GDP with an integral term, G = 15% of
+    potential): the debt recomputed from the households' totals, the surcharge from it, and G from
+    potential output."""
     run = simulate("economy.closure=fixed", "policy.fiscal.response=0.5", periods=6)
     ppy = run.cfg.periods_per_year
-    debt = 0.0
+    fiscal = run.cfg.policy.fiscal
+    debt, integral = 0.0, 0.0
     for t, (env, tot, row) in enumerate(zip(run.envs, run.totals, run.rows)):
         if t == 0:
             assert env.tax_labour == 0.25  # no debt history yet
         else:
             ratio = debt / (run.rows[t - 1]["output"] * ppy)
-            surcharge = min(max(0.5 * (ratio - 0.4), -0.3), 0.3)
+            surcharge = min(max(0.5 * (ratio - 0.4) + integral, -0.45), 0.45)
             assert env.tax_labour == pytest.approx(min(max(0.25 + surcharge, 0.0), 0.95), rel=1e-12)
         assert row["government_spending"] == pytest.approx(0.15 * row["potential_output"], rel=1e-12)
         revenue = tot["labour_tax"] + tot["capital_tax"] + tot["wealth_tax"] + tot["consumption_tax"]
         debt = debt * env.return_safe + tot["benefits"] + tot["ubi"] + row["government_spending"] - revenue
         assert row["debt_to_gdp"] == pytest.approx(debt / (row["output"] * ppy), rel=1e-9)
+        integral = min(max(integral + fiscal.integral * (row["debt_to_gdp"] - 0.4), -0.45), 0.45)
     rates = [e.tax_labour for e in run.envs]
     assert len(set(rates)) > 1  # the rule moved the rate
     assert np.all(run.series("sfc_residual") < 1e-9)

@@ -99,11 +99,13 @@ def test_dominant_holder_share_moves_with_its_reinvestment_rule():
     assert np.all(keep.series("dominant_consumption") == 0.0)
     assert spend.series("dominant_consumption").max() > 0.0
     # consuming its income, its equity grows only by what it could not buy (rationing):
-    # E_X,t = R_k E_X,t-1 - C_X,t with C_X,t <= max(0, (R_k - 1) E_X,t-1), equal when not rationed
+    # E_X,t = R_k E_X,t-1 - C_X,t - tau_k (R_k - 1) E_X,t-1 (the capital income tax, surcharge
+    # included) with C_X,t <= max(0, (1 - tau_k)(R_k - 1) E_X,t-1), equal when not rationed
     ex = np.array([r["dominant_capital_share"] * r["equity_value"] for r in spend.rows])
     rk, cx = spend.series("return_risky")[1:], spend.series("dominant_consumption")[1:]
-    assert ex[1:] == pytest.approx(rk * ex[:-1] - cx, rel=1e-9)
-    income = np.maximum(0.0, (rk - 1) * ex[:-1])
+    tau = spend.series("tax_capital_rate")[1:]
+    assert ex[1:] == pytest.approx(rk * ex[:-1] - cx - tau * (rk - 1) * ex[:-1], rel=1e-9)
+    income = np.maximum(0.0, (1 - tau) * (rk - 1) * ex[:-1])
     assert np.all(cx <= income * (1 + 1e-12))
     served = spend.series("rationed_demand")[1:] == 0
     assert served.any() and cx[served] == pytest.approx(income[served], rel=1e-12)

@@ -1,7 +1,7 @@
 """Acceptance of every shipped scenario (issue 13's economy items), stepped in process
 (tests/economy_driver.py) at 2,000 households: inventories never negative, annualised inflation in
 [-10 %, +20 %] and the real rate below 15 %/yr in every period, closed accounts, the fund's and the
-dominant holder's stakes as configured at t = 0. The default suite runs 5 years; the slow mark
+dominant holder's stakes as configured at t = 0, debt/GDP below 4 at the end. The default suite runs 5 years; the slow mark
 runs the 30 years (120 quarters) of the acceptance criteria."""
 import numpy as np
 import pytest
@@ -21,6 +21,7 @@ def check_scenario(name: str, periods: int) -> None:
     assert np.all((inflation >= -0.10) & (inflation <= 0.20)), (name, inflation.min(), inflation.max())
     assert np.all(real < 0.15), (name, real.max())
     assert np.all(s("sfc_residual") <= 1e-9), name
+    assert s("debt_to_gdp")[-1] < 4.0, (name, s("debt_to_gdp")[-1])
     assert s("fund_capital_share")[0] == pytest.approx(cfg.policy.fund.initial_share, abs=0.01)
     assert s("dominant_capital_share")[0] == pytest.approx(cfg.policy.dominant.initial_share, abs=0.01)
 

@@ -44,7 +44,7 @@ class ClassicalEconomy(MacroEconomy):
             wage=wage, return_safe=R, return_risky=R, payout=0.0, separation=s, job_finding=f,
             planned_output=float(fpe.output) * self.dt, utilisation=1.0, investment=0.0,
             expected_demand=float(fpe.output) * self.dt, nominal_rate=annual, real_rate=annual,
-            stance=stance, dividend=self._dividend(R),
+            stance=stance, dividend=self._dividend(R, stance.tax_capital),
         )
 
     def _risky_belief(self, plan, belief_safe, cap):

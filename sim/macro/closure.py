@@ -126,6 +126,7 @@ class MacroEconomy:
         self.labour_per_employed = 1.0
         self.automated_share = 0.0
         self.debt_ratio: float | None = None
+        self.carried_surcharge = 0.0  # balanced: s_t for the next period; tax_rule: its integral term
         self.output = 0.0
         self.poverty_income: float | None = None  # reference income of the poverty line
         # UBI indexation bases (functions of the config only)
@@ -203,11 +204,13 @@ class MacroEconomy:
     def _fiscal_stance(self, t: int, wage: float, potential: float) -> gov.FiscalStance:
         index = gov.ubi_index(self.fiscal.ubi_indexation, price_level=self.price_level(), wage=wage,
                               wage0=self.wage0, potential=potential, potential0=self.potential0)
-        return gov.stance(self.fiscal, t, debt_ratio=self.debt_ratio, potential=potential, index=index)
+        return gov.stance(self.fiscal, t, debt_ratio=self.debt_ratio, potential=potential, index=index,
+                          carried=self.carried_surcharge)
 
-    def _dividend(self, return_risky: float) -> float:
-        """The fund's per-household dividend this period (known before the kernels run)."""
-        return self.fund.payout(return_risky) / self.n
+    def _dividend(self, return_risky: float, tax_capital: float) -> float:
+        """The fund's per-household dividend this period, paid from its after-tax equity return
+        (known before the kernels run)."""
+        return self.fund.payout(return_risky, tax_rate=tax_capital) / self.n
 
     def price_level(self) -> float:
         return 1.0
@@ -223,7 +226,8 @@ class MacroEconomy:
             self._store_stocks(period.open_balance_sheet(
                 tot, capital=self.K, theta_fund=self.theta_fund, theta_dominant=self.theta_dominant,
                 payout=plan.payout, intermediaries=self.intermediaries.safe, return_risky=env.return_risky,
-                dividends=env.dividend * tot["households"], dominant=self.dominant))
+                dividends=env.dividend * tot["households"], dominant=self.dominant,
+                tax_rate=env.tax_capital))
         else:  # the households' holdings carry over from the last period, bit for bit
             residuals.update(period.continuity(tot, self._stocks()))
         opening = replace(self._stocks(), household_safe=tot["safe_begin"], household_equity=tot["risky_begin"])
@@ -233,6 +237,7 @@ class MacroEconomy:
                                     intermediaries=self.intermediaries, dominant=self.dominant,
                                     realise=lambda final_demand: self._realise(plan, output, final_demand))
         ledger = period.book(env, tot, opening, flows, self.intermediaries.earner)
+        levy = period.balance_budget(ledger, self.fiscal.financing)
         depreciation_rate = self.delta * self.dt
         closing = period.update_stocks(opening, flows, ledger, tot, env, intermediaries=self.intermediaries,
                                        depreciation_rate=depreciation_rate)
@@ -245,12 +250,26 @@ class MacroEconomy:
         self.output = output
         self.poverty_income = poverty_reference(self.poverty_income, tot, self.poverty_smoothing)
         self.debt_ratio = self.government_debt / (output * self.ppy) if output > 0 else None
+        if self.fiscal.financing == "balanced":
+            self.carried_surcharge = gov.balanced_surcharge(plan.stance.surcharge, levy,
+                                                            self._taxable_base(env, tot, opening, flows))
+        else:
+            self.carried_surcharge = gov.integrate_debt_gap(self.fiscal, self.carried_surcharge, self.debt_ratio)
         self.t = t + 1
         extra = self._update_expectations(plan, env, output, flows.demand)
         row = period.output_row(plan, env, tot, opening, closing, flows, ledger, sfc=sfc,
-                                fee_earner=self.intermediaries.earner, periods_per_year=self.ppy)
+                                fee_earner=self.intermediaries.earner, periods_per_year=self.ppy, levy=levy)
         row.update(extra)
         return row
+
+    def _taxable_base(self, env: PeriodEnvironment, tot: Totals, opening: period.Stocks, flows: period.Flows) -> float:
+        """What a surcharge on the labour and capital rates is levied on (goods): labour income
+        plus every holder's capital income when positive (households', the fund's, the dominant
+        holder's, the intermediaries')."""
+        capital = (tot["capital_income"] + (env.return_risky - 1.0) * (opening.fund + opening.dominant)
+                   + (flows.fees + flows.interest_intermediaries
+                      if self.intermediaries.earner == "intermediaries" else 0.0))
+        return tot["labour_income"] + max(0.0, capital)
 
     def _stocks(self) -> period.Stocks:
         """The balance sheet the last close left (households' holdings as it booked them)."""
@@ -298,7 +317,7 @@ class MacroEconomy:
     # ----- checkpoints ---------------------------------------------------------------------------
     _STATE = ("t", "K", "inventories", "firm_debt", "firm_net_worth", "government_debt", "hh_safe",
               "hh_risky", "employed", "labour_per_employed", "automated_share", "debt_ratio", "output",
-              "poverty_income")
+              "poverty_income", "carried_surcharge")
 
     def state_dict(self) -> dict:
         """All mutable state as plain JSON-able values (everything else comes from the config)."""

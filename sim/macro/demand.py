@@ -103,7 +103,9 @@ class DemandEconomy(MacroEconomy):
         s, f = self.labour.steer(self.employed, self.automated_share, target)
         wage = float(fp.wage) * self.dt
         rental = float(fp.rental)
-        q = float(pr.tobin_q(rental, min(1.0, De / potential), r, self.delta, risk_premium=self.xi))
+        stance = self._fiscal_stance(t, wage, potential)
+        q = float(pr.tobin_q(rental, min(1.0, De / potential), r, self.delta, risk_premium=self.xi,
+                             tax_capital=stance.tax_capital))
         I = float(pr.q_investment(self.K, q, self.delta, chi=self.chi)) * self.dt
         H = self.equity_held()
         if t == 0:
@@ -118,14 +120,13 @@ class DemandEconomy(MacroEconomy):
         premium = self.premium + self.premium_weight * (excess - self.premium)
         shock = equity_shock(self.key, t, self.shock_std)
         Rk = float(np.clip((1.0 + payout) * shock, self.return_floor, self.return_cap))
-        stance = self._fiscal_stance(t, wage, potential)
         return Plan(
             t=t, phi=phi, K=self.K, L_full=L_full, potential=potential, rental=rental, wage=wage,
             # income is the payout; losses and the valuation shock are revaluations (not income)
             return_safe=Rf, return_risky=Rk, return_risky_income=1.0 + max(payout, 0.0),
             payout=payout, separation=s, job_finding=f,
             planned_output=Q, utilisation=u, investment=I, expected_demand=De, nominal_rate=i,
-            real_rate=r, stance=stance, dividend=self._dividend(Rk), tobin_q=q,
+            real_rate=r, stance=stance, dividend=self._dividend(Rk, stance.tax_capital), tobin_q=q,
             belief_job_finding=self.labour.belief_job_finding(self.automated_share, target),
             premium=premium, expected_inflation=expected,
         )

@@ -1,11 +1,13 @@
-"""Fiscal policy on the coordinator: taxes, transfers, government consumption and the fiscal rule.
+"""Fiscal policy on the coordinator: taxes, transfers, government consumption and the financing rule.
 
 Every instrument is a config switch under ``policy.*`` and all combine (docs/model.md, "Government and
 policies"). Quantities are goods per period, tax rates are shares.
 
 * Taxes: labour tau_l, capital income tau_k (the "robot tax": levied on households' interest and
-  equity returns, losses offset), consumption tau_c, wealth tau_w (per period on beginning-of-period
-  wealth). The kernels collect them household by household.
+  equity returns, losses offset, and at the same rate on the fund's and the dominant holder's
+  equity returns and the intermediaries' income, sim/macro/period.py), consumption tau_c, wealth
+  tau_w (per period on beginning-of-period wealth). The kernels collect households' taxes household
+  by household; the coordinator the other holders'.
 * Unemployment benefit per unemployed or displaced household.
 * UBI: ``level`` goods per household per period at the base, times a ramp that rises linearly
   from 1/ramp at ``start`` to 1 after ``ramp`` periods, times an index:
@@ -15,10 +17,19 @@ policies"). Quantities are goods per period, tax rates are shares.
     output  - moves with potential output per household, Y*_t / Y*_0.
   ``invest_share`` of it is paid into the household's risky holdings (the kernels do this).
 * Government consumption G_t = spending x Y*_t (a share of potential output).
-* Fiscal rule: ``deficit`` (pure deficit financing; debt/GDP is only tracked), ``tax`` (a common
-  surcharge on the labour and capital tax rates, s_t = clip(response (d_{t-1} - target), +-max),
-  rates clipped to [0, 0.95]) or ``spending`` (G's share is cut by the same s_t, not below 0).
-  d_{t-1} is last period's debt over annual output.
+* Financing rule ``policy.financing`` (docs/economy.md, "Financing rules"), every policy paid for
+  by one of:
+    deficit  - pure deficit financing; debt/GDP is only tracked;
+    tax_rule - a common surcharge on the labour and capital tax rates (so on every holder's capital
+               income), s_t = clip(response (d_{t-1} - target) + I_{t-1}, +-max_surcharge), rates
+               clipped to [0, 0.95]; d_{t-1} is last period's debt over annual output and
+               I_t = clip(I_{t-1} + integral (d_t - target), +-max_surcharge) the integral term
+               (``integrate_debt_gap``): a primary balance that rises with debt keeps debt/GDP
+               stationary (Bohn 1998), the integral term at the target rather than above it;
+    balanced - revenue = spending (interest included) every period, so debt is constant: the same
+               surcharge on labour and capital rates, set before the period from last period's
+               shortfall (``balanced_surcharge``), and a balancing levy on the firm sector's profit
+               at the close for what the surcharge missed (sim/macro/period.py, ``balance_budget``).
 """
 from __future__ import annotations
 
@@ -27,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 UBI_INDEXATION = ("prices", "nominal", "wage", "output")
-FISCAL_RULES = ("deficit", "tax", "spending")
+FINANCING = ("deficit", "tax_rule", "balanced")
 FEE_EARNERS = ("intermediaries", "government")
 MAX_TAX = 0.95
 
@@ -47,9 +58,10 @@ class FiscalSettings:
     ubi_indexation: str
     ubi_start: int
     ubi_ramp: int
-    rule: str
+    financing: str  # one of FINANCING
     target: float  # debt over annual output
     response: float
+    integral: float
     max_surcharge: float
 
     @classmethod
@@ -61,7 +73,7 @@ class FiscalSettings:
             benefit=float(p.benefit), spending=float(p.government.spending),
             ubi_level=float(u.level), ubi_invest_share=float(u.invest_share),
             ubi_indexation=str(u.indexation), ubi_start=int(u.start), ubi_ramp=int(u.ramp),
-            rule=str(f.rule), target=float(f.target_debt_to_gdp), response=float(f.response),
+            financing=str(p.financing), target=float(f.target_debt_to_gdp), response=float(f.response), integral=float(f.integral),
             max_surcharge=float(f.max_surcharge),
         )
 
@@ -78,8 +90,8 @@ class FiscalStance:
     ubi: float
     ubi_invest_share: float
     spending: float  # G_t, goods per period
-    surcharge: float
-    spending_share: float  # G_t / Y*_t after the rule
+    surcharge: float  # s_t added to the labour and capital tax rates
+    spending_share: float  # G_t / Y*_t
 
 
 def ubi_index(kind: str, *, price_level: float, wage: float, wage0: float, potential: float,
@@ -105,26 +117,47 @@ def ubi_ramp(t: int, start: int, ramp: int) -> float:
     return min(1.0, (t - start + 1) / ramp)
 
 
-def rule_surcharge(s: FiscalSettings, debt_ratio: float | None) -> float:
-    """The fiscal rule's adjustment s_t (0 under pure deficit financing or with no history)."""
-    if s.rule == "deficit" or debt_ratio is None:
+def rule_surcharge(s: FiscalSettings, debt_ratio: float | None, carried: float = 0.0) -> float:
+    """The tax rule's surcharge s_t = clip(response (d_{t-1} - target) + I_{t-1}, +-max_surcharge),
+    I the carried integral term; 0 under another financing rule or with no history."""
+    if s.financing != "tax_rule" or debt_ratio is None:
         return 0.0
-    return float(np.clip(s.response * (debt_ratio - s.target), -s.max_surcharge, s.max_surcharge))
+    return float(np.clip(s.response * (debt_ratio - s.target) + carried, -s.max_surcharge, s.max_surcharge))
 
 
-def stance(s: FiscalSettings, t: int, *, debt_ratio: float | None, potential: float, index: float) -> FiscalStance:
+def integrate_debt_gap(s: FiscalSettings, carried: float, debt_ratio: float | None) -> float:
+    """The tax rule's integral term after a period: I_t = clip(I_{t-1} + integral (d_t - target),
+    +-max_surcharge) (bounded, so it does not wind up while the surcharge sits at its bound).
+    Without it (integral = 0) debt/GDP settles where response (d - target) pays for the policy,
+    above the target; with it, at the target. Unchanged under another rule."""
+    if s.financing != "tax_rule" or debt_ratio is None or s.integral == 0.0:
+        return carried
+    return float(np.clip(carried + s.integral * (debt_ratio - s.target), -s.max_surcharge, s.max_surcharge))
+
+
+def balanced_surcharge(previous: float, shortfall: float, base: float) -> float:
+    """The balanced budget's surcharge for the next period: s_t = s_{t-1} + L_{t-1} / B_{t-1}, the
+    rate that would have raised last period's shortfall L (the balancing levy, goods) from last
+    period's taxable base B (labour income plus positive capital income, goods), clipped to
+    +-MAX_TAX (no wind-up while the rates sit at their bounds)."""
+    if base <= 0.0:
+        return previous
+    return float(np.clip(previous + shortfall / base, -MAX_TAX, MAX_TAX))
+
+
+def stance(s: FiscalSettings, t: int, *, debt_ratio: float | None, potential: float, index: float,
+           carried: float = 0.0) -> FiscalStance:
     """The period's taxes, transfers and G from the settings, last period's debt ratio, potential
-    output (goods per period) and the UBI index."""
-    surcharge = rule_surcharge(s, debt_ratio)
-    tax_l, tax_k, share_g = s.tax_labour, s.tax_capital, s.spending
-    if s.rule == "tax":
+    output (goods per period), the UBI index and the carried surcharge term (``balanced``: the
+    surcharge itself; ``tax_rule``: its integral term)."""
+    surcharge = carried if s.financing == "balanced" else rule_surcharge(s, debt_ratio, carried)
+    tax_l, tax_k = s.tax_labour, s.tax_capital
+    if surcharge != 0.0:
         tax_l = float(np.clip(tax_l + surcharge, 0.0, MAX_TAX))
         tax_k = float(np.clip(tax_k + surcharge, 0.0, MAX_TAX))
-    elif s.rule == "spending":
-        share_g = max(0.0, share_g - surcharge)
     return FiscalStance(
         tax_labour=tax_l, tax_capital=tax_k, tax_consumption=s.tax_consumption, tax_wealth=s.tax_wealth,
         benefit=s.benefit, ubi=s.ubi_level * ubi_ramp(t, s.ubi_start, s.ubi_ramp) * index,
-        ubi_invest_share=s.ubi_invest_share, spending=share_g * potential, surcharge=surcharge,
-        spending_share=share_g,
+        ubi_invest_share=s.ubi_invest_share, spending=s.spending * potential, surcharge=surcharge,
+        spending_share=s.spending,
     )

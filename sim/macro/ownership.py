@@ -6,18 +6,25 @@ equity return R_k as households' risky holdings. Their rules, per period:
 
 * Public fund (``policy.fund``): owns ``initial_share`` of firm equity at t = 0. It pays out
   ``payout`` x max(0, (R_k - 1) E_P) as an equal dividend to every household (the kernels' ``dividend``
-  parameter) and reinvests the rest; a loss is absorbed by its holdings. It pays no tax.
-      E_P,t = E_P,t-1 + (R_k,t - 1) E_P,t-1 - Div_t
+  parameter) and reinvests the rest; a loss is absorbed by its holdings. It pays the capital income
+  tax tau_k on its equity return, as households do (losses offset), and pays out after tax:
+      E_P,t = E_P,t-1 + (R_k,t - 1) E_P,t-1 - Div_t - tau_k (R_k,t - 1) E_P,t-1
 * Dominant holder (``policy.dominant``): owns ``initial_share`` of firm equity at t = 0. It consumes
   (1 - reinvest) x max(0, (R_k - 1) E_X) and reinvests the rest of its capital income in more
-  equity (a loss is absorbed by its holdings). It pays no tax.
-      E_X,t = E_X,t-1 + (R_k,t - 1) E_X,t-1 - C_X,t
+  equity (a loss is absorbed by its holdings), after the capital income tax tau_k:
+      E_X,t = E_X,t-1 + (R_k,t - 1) E_X,t-1 - C_X,t - tau_k (R_k,t - 1) E_X,t-1
   Its capital share is E_X / (E_H + E_X + E_P), the share of firm equity it owns: it grows when
   it reinvests a larger share of its capital income than the other owners save of theirs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+def capital_income_tax(equity: float, gross_return: float, tax_rate: float) -> float:
+    """tau_k (R_k - 1) E (goods): the tax on an owner's equity return, negative on a loss (losses
+    offset, as for households)."""
+    return tax_rate * ((gross_return - 1.0) * equity)
 
 
 def equity_after(equity: float, gross_return: float, paid: float, tax: float = 0.0) -> float:

@@ -21,16 +21,23 @@ class Intermediaries:
     spend_share: float
     safe: float = 0.0  # S_I, goods, end of the last closed period
 
-    def spending(self, fees: float, interest: float) -> float:
+    def tax(self, fees: float, interest: float, tax_rate: float) -> float:
+        """T_I = tau_k (F + interest) (0 on a public rail: the fee is the government's)."""
         if self.earner != "intermediaries":
             return 0.0
-        return self.spend_share * (fees + interest)
+        return tax_rate * (fees + interest)
 
-    def safe_after(self, safe: float, fees: float, interest: float, spent: float) -> float:
-        """S_I at the end of the period: S_I + F + interest - C_I (unchanged on a public rail)."""
+    def spending(self, fees: float, interest: float, tax: float = 0.0) -> float:
+        """C_I = spend_share (F + interest - T_I)."""
+        if self.earner != "intermediaries":
+            return 0.0
+        return self.spend_share * (fees + interest - tax)
+
+    def safe_after(self, safe: float, fees: float, interest: float, spent: float, tax: float = 0.0) -> float:
+        """S_I at the end of the period: S_I + F + interest - T_I - C_I (unchanged on a public rail)."""
         if self.earner != "intermediaries":
             return safe
-        return safe + fees + interest - spent
+        return safe + fees + interest - spent - tax
 
     def state_dict(self) -> dict:
         return {"safe": self.safe}

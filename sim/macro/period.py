@@ -9,6 +9,7 @@ dataclass or a dict) names its outputs, and it changes nothing it is given. ``Ma
     continuity (t > 0)          -> residuals     households' opening holdings vs the last close
     period_flows                -> Flows         the period's flows (with the closure's realise)
     book                        -> Ledger        the transaction-flow matrix
+    balance_budget              -> levy          financing=balanced: the firms' balancing levy
     update_stocks               -> Stocks        the balance sheet at the end of the period
     check                       -> residuals     the stock-flow identities (sfc_residual)
     output_row                  -> dict          the period's macro outputs
@@ -37,7 +38,7 @@ import numpy as np
 
 from sim.accounts import Totals, household_budget_residual
 from sim.environment import PeriodEnvironment
-from sim.macro.ownership import Owner, equity_after
+from sim.macro.ownership import Owner, capital_income_tax, equity_after
 from sim.macro.payments import Intermediaries
 from sim.macro.sfc import SECTORS, Ledger, flow_of_funds
 
@@ -82,6 +83,14 @@ class Flows:
     investment: float  # I_t, gross
     inventory_change: float  # dN_t = N_t - N_t-1
     rationed: float = 0.0  # orders not served: notional demand less what was delivered
+    tax_fund: float = 0.0  # tau_k (R_k - 1) E_P,t-1
+    tax_dominant: float = 0.0  # tau_k (R_k - 1) E_X,t-1
+    tax_intermediaries: float = 0.0  # tau_k (F + (R_f - 1) S_I,t-1)
+
+    @property
+    def owners_tax(self) -> float:
+        """Capital income tax paid by the holders other than households (goods per period)."""
+        return self.tax_fund + self.tax_dominant + self.tax_intermediaries
 
     @property
     def demand(self) -> float:
@@ -153,17 +162,20 @@ def continuity(tot: Totals, last: Stocks) -> dict[str, float]:
 def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output: float,
                  government_spending: float, intermediaries: Intermediaries, dominant: Owner,
                  realise: Callable[[float], tuple[float, float]]) -> Flows:
-    """The period's flows at the environment's prices:
+    """The period's flows at the environment's prices (tau_k = env.tax_capital, surcharge included):
 
-    F = f C;  C_I = spend_share (F + (R_f - 1) S_I,t-1) (0 on a public rail);
-    C_X = (1 - reinvest) max(0, (R_k - 1) E_X,t-1);  Div = dividend x N;  G from the fiscal stance;
+    F = f C;  T_I = tau_k (F + (R_f - 1) S_I,t-1);  C_I = spend_share (F + (R_f - 1) S_I,t-1 - T_I)
+    (T_I = C_I = 0 on a public rail);  T_P = tau_k (R_k - 1) E_P,t-1;  T_X = tau_k (R_k - 1) E_X,t-1;
+    C_X = (1 - reinvest) max(0, (1 - tau_k)(R_k - 1) E_X,t-1);  Div = dividend x N;  G from the stance;
     (I, dN) = realise(C + C_I + C_X + G), the closure's rule for investment and inventories.
     """
     consumption = tot["consumption"]
     fees = env.payment_fee * consumption
     interest = (env.return_safe - 1.0) * opening.intermediaries
-    spent_intermediaries = intermediaries.spending(fees, interest)
-    spent_dominant = dominant.payout(env.return_risky, opening.dominant)
+    tax_rate = env.tax_capital
+    tax_intermediaries = intermediaries.tax(fees, interest, tax_rate)
+    spent_intermediaries = intermediaries.spending(fees, interest, tax_intermediaries)
+    spent_dominant = dominant.payout(env.return_risky, opening.dominant, tax_rate)
     dividends = env.dividend * tot["households"]
     investment, inventory_change = realise(consumption + spent_intermediaries + spent_dominant
                                            + government_spending)
@@ -180,7 +192,10 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
     return Flows(output=output, consumption=consumption, fees=fees, interest_intermediaries=interest,
                  consumption_intermediaries=spent_intermediaries, consumption_dominant=spent_dominant,
                  dividends=dividends, government_spending=government_spending, investment=investment,
-                 inventory_change=inventory_change, rationed=rationed)
+                 inventory_change=inventory_change, rationed=rationed,
+                 tax_fund=capital_income_tax(opening.fund, env.return_risky, tax_rate),
+                 tax_dominant=capital_income_tax(opening.dominant, env.return_risky, tax_rate),
+                 tax_intermediaries=tax_intermediaries)
 
 
 def book(env: PeriodEnvironment, tot: Totals, opening: Stocks, flows: Flows, fee_earner: str) -> Ledger:
@@ -214,6 +229,10 @@ def book(env: PeriodEnvironment, tot: Totals, opening: Stocks, flows: Flows, fee
     led.entry("equity returns", "fund", r_equity * opening.fund)
     led.entry("equity returns", "dominant", r_equity * opening.dominant)
     led.entry("equity returns", "firms", -r_equity * opening.equity)
+    led.transfer("capital income tax of the fund", "fund", "government", flows.tax_fund)
+    led.transfer("capital income tax of the dominant holder", "dominant", "government", flows.tax_dominant)
+    led.transfer("capital income tax of the intermediaries", "intermediaries", "government",
+                 flows.tax_intermediaries)
     led.transfer("consumption of intermediaries", "intermediaries", "firms", flows.consumption_intermediaries)
     led.transfer("consumption of the dominant holder", "dominant", "firms", flows.consumption_dominant)
     led.transfer("government consumption", "government", "firms", flows.government_spending)
@@ -226,23 +245,36 @@ def book(env: PeriodEnvironment, tot: Totals, opening: Stocks, flows: Flows, fee
     return led
 
 
+def balance_budget(ledger: Ledger, financing: str) -> float:
+    """Under ``financing=balanced``: the levy L_t on the firm sector's profit that closes the
+    government's budget, L_t = -NL_G before it (goods; negative: a rebate), booked as the row
+    "balancing levy" (firms -> government), so NL_G = 0 and B_G = B_G,t-1. Its incidence is on the
+    equity holders, through firm net worth and next period's payout. 0 under other rules."""
+    if financing != "balanced":
+        return 0.0
+    levy = -ledger.net_lending("government")
+    ledger.transfer("balancing levy", "firms", "government", levy)
+    return levy
+
+
 def update_stocks(opening: Stocks, flows: Flows, ledger: Ledger, tot: Totals, env: PeriodEnvironment,
                   *, intermediaries: Intermediaries, depreciation_rate: float) -> Stocks:
     """The balance sheet at the end of the period, each stock from where it lives:
 
     B_G = B_G,t-1 - NL_G (the government's own accumulation);
-    E_P = E_P,t-1 + rho E_P,t-1 - Div;  E_X = E_X,t-1 + rho E_X,t-1 - C_X;
-    S_I = S_I,t-1 + F + (R_f - 1) S_I,t-1 - C_I (when the intermediaries earn the fee);
+    E_P = E_P,t-1 + rho E_P,t-1 - Div - T_P;  E_X = E_X,t-1 + rho E_X,t-1 - C_X - T_X;
+    S_I = S_I,t-1 + F + (R_f - 1) S_I,t-1 - C_I - T_I (when the intermediaries earn the fee);
     b, k from the kernels;  E = k + E_P + E_X;  D_F = b + S_I - B_G (firm debt clears safe assets);
     K = (1 - delta dt) K_t-1 + I;  N = N_t-1 + dN;  NW_F = K + N - D_F - E.
     ``depreciation_rate`` is delta dt, per period.
     """
     government_debt = opening.government_debt - ledger.net_lending("government")
-    fund = equity_after(opening.fund, env.return_risky, flows.dividends)
-    dominant = equity_after(opening.dominant, env.return_risky, flows.consumption_dominant)
+    fund = equity_after(opening.fund, env.return_risky, flows.dividends, flows.tax_fund)
+    dominant = equity_after(opening.dominant, env.return_risky, flows.consumption_dominant, flows.tax_dominant)
     safe_intermediaries = intermediaries.safe_after(opening.intermediaries, flows.fees,
                                                     flows.interest_intermediaries,
-                                                    flows.consumption_intermediaries)
+                                                    flows.consumption_intermediaries,
+                                                    flows.tax_intermediaries)
     b1, k1 = tot["safe_end"], tot["risky_end"]
     equity = k1 + fund + dominant
     firm_debt = b1 + safe_intermediaries - government_debt
@@ -298,7 +330,8 @@ def period_rate(annual: float, dt: float) -> float:
 
 
 def output_row(plan, env: PeriodEnvironment, tot: Totals, opening: Stocks, closing: Stocks, flows: Flows,
-               ledger: Ledger, *, sfc: float, fee_earner: str, periods_per_year: int) -> dict[str, float]:
+               ledger: Ledger, *, sfc: float, fee_earner: str, periods_per_year: int,
+               levy: float = 0.0) -> dict[str, float]:
     """The period's macro outputs (sim/results.py SERIES gives their units): flows per period,
     stocks at the end of the period, rates per period, shares as decimals. ``plan`` is the
     closure's Plan of the period (sim/macro/closure.py)."""
@@ -341,7 +374,8 @@ def output_row(plan, env: PeriodEnvironment, tot: Totals, opening: Stocks, closi
         "debt_to_gdp": closing.government_debt / (Y * periods_per_year),
         "tax_revenue": (env.tax_labour * labour_income + env.tax_capital * tot["capital_income"]
                         + env.tax_wealth * (opening.household_safe + opening.household_equity)
-                        + env.tax_consumption * C + (flows.fees if fee_earner == "government" else 0.0)),
+                        + env.tax_consumption * C + (flows.fees if fee_earner == "government" else 0.0)
+                        + flows.owners_tax + levy),
         "tax_labour_rate": env.tax_labour,
         "tax_capital_rate": env.tax_capital,
         "ubi_cost": tot["ubi"],

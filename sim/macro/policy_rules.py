@@ -131,20 +131,35 @@ def fisher_real_rate(i, pi_expected, *, exact=True):
 # Investment
 # ----------------------------------------------------------------------------------------------
 
-def tobin_q(rental, utilisation, real_rate, delta, *, risk_premium=0.0):
-    """Utilisation-adjusted (Keynesian) Tobin's q, dimensionless.
+def user_cost(real_rate, delta, *, risk_premium=0.0, tax_capital=0.0):
+    """Hall-Jorgenson user cost of capital, per year (Hall & Jorgenson 1967, "Tax policy and
+    investment behavior", AER 57(3)):
 
-        q = u^e R / (r + delta + xi)
+        c = (r + xi) / (1 - tau_k) + delta
+
+    The gross return a marginal unit of capital must earn so that, after the capital income tax
+    tau_k on its net return, its owners get the safe rate r plus the risk premium xi. With
+    tau_k = 0 it is the frictionless r + xi + delta; a capital (robot) tax raises it. tau_k < 1.
+    """
+    return _out((np.asarray(real_rate, float) + risk_premium) / (1.0 - np.asarray(tax_capital, float))
+                + delta)
+
+
+def tobin_q(rental, utilisation, real_rate, delta, *, risk_premium=0.0, tax_capital=0.0):
+    """Utilisation-adjusted (Keynesian) Tobin's q on after-tax returns, dimensionless.
+
+        q = u^e R / c,   c = (r + xi) / (1 - tau_k) + delta   (``user_cost``)
 
     R: gross marginal product of capital at full employment (per year); u^e: expected utilisation
     of capacity, E[D]/Y* capped at 1 (idle capacity earns nothing); r: real safe rate; xi: equity
-    risk premium. q is the value of the marginal unit of installed capital relative to its
-    replacement cost when the current return is expected to persist (a perpetuity). In the
-    classical steady state (u = 1, R = r + delta + xi) q = 1.
+    risk premium; tau_k: the capital income tax in force (surcharge included). q is the value of
+    the marginal unit of installed capital relative to its replacement cost when the current return
+    is expected to persist (a perpetuity), so a higher capital tax lowers q and investment. In the
+    untaxed classical steady state (u = 1, R = r + delta + xi) q = 1.
     """
     u = np.minimum(np.asarray(utilisation, float), 1.0)
-    return _out(u * np.asarray(rental, float)
-                / (np.asarray(real_rate, float) + delta + risk_premium))
+    cost = user_cost(real_rate, delta, risk_premium=risk_premium, tax_capital=tax_capital)
+    return _out(u * np.asarray(rental, float) / cost)
 
 
 def q_investment(K, q, delta, *, chi=10.0):
