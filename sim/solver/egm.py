@@ -201,13 +201,14 @@ def anderson(F, x0: np.ndarray, ok, tol: float, max_iter: int, depth: int = 6):
         x_prev, g_prev = x, g
         x_new = fx
         if dX:
-            Gm = np.stack(dG, axis=1)
-            Xm = np.stack(dX, axis=1)
-            # Normal equations of min ||g - Gm gamma||: (depth x depth), much cheaper than lstsq.
-            A = Gm.T @ Gm
+            # history as rows (one contiguous copy each; stacked as columns it was a strided one)
+            Gm = np.stack(dG)
+            Xm = np.stack(dX)
+            # Normal equations of min ||g - Gm^T gamma||: (depth x depth), much cheaper than lstsq.
+            A = Gm @ Gm.T
             A[np.diag_indices_from(A)] += 1e-12 * np.trace(A) + 1e-300
-            gamma = np.linalg.solve(A, Gm.T @ g)
-            cand = x + g - (Xm + Gm) @ gamma
+            gamma = np.linalg.solve(A, Gm @ g)
+            cand = x + g - gamma @ (Xm + Gm)
             if np.all(np.isfinite(cand)) and ok(cand):
                 x_new = cand
             else:
