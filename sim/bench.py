@@ -10,7 +10,10 @@ Figures (JSON with ``--json``):
 * the ratio to HARK's ``PortfolioConsumerType.simulate()`` on the same households and periods;
 * the household solver's time for the default problem;
 * checkpoint throughput and time to recover, when that module is present;
-* with ``--scale``: wall time and peak memory of ``sim run`` for 10^7 households x 100 periods.
+* ``end_to_end``: the default run's step loop (10^6 households x 40 periods, 2 actors) against
+  the kernel bound, actors x the fused per-core rate measured in the same bench run;
+* with ``--scale``: wall time and peak memory of ``sim run`` for 10^7 households x 100 periods,
+  and ``end_to_end`` at that size (``end_to_end_scale``).
 Speed lives here, never in tests.
 """
 from __future__ import annotations
@@ -184,6 +187,32 @@ def scale_run(households: int = 10_000_000, periods: int = 100) -> dict:
             "peak_memory_bytes": peak, "returncode": proc.returncode, "tail": out[-600:]}
 
 
+def end_to_end(households: int, periods: int, actors: int, per_core_rate: float,
+               overrides: tuple[str, ...] = ()) -> dict:
+    """One ``sim run`` in this process (default configuration otherwise) against the kernel bound.
+
+    ``steps_per_second`` is households x periods over the step loop's wall time (from the first
+    period to the last: actors already started and initialised, results not yet written);
+    ``kernel_bound_steps_per_second`` is ``actors x per_core_rate`` (household-steps per second of
+    the fused kernel on one core); ``ratio`` their quotient. ``loop_seconds`` says where the step
+    loop's time went (``sim.coordinator.LoopClock``), ``run_seconds`` is the whole run.
+    """
+    from sim.config import compose
+    from sim.coordinator import run
+
+    cfg = compose([*overrides, f"population.households={households}", f"periods={periods}",
+                   f"cluster.actors={actors}", "output.progress=false"])
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = run(cfg, Path(tmp) / "run")
+    loop = summary.loop_seconds
+    rate = households * periods / loop["loop"]
+    bound = actors * per_core_rate
+    return {"households": households, "periods": periods, "actors": actors, "steps_per_second": rate,
+            "kernel_bound_steps_per_second": bound, "ratio": rate / bound,
+            "run_seconds": summary.seconds, "loop_seconds": loop,
+            "solves": summary.solves, "solver_iterations": summary.solver_iterations}
+
+
 def run_bench(quick: bool = False, scale: bool = False, hark: bool = True) -> dict:
     n = 1_000_000 if quick else 4_000_000
     bandwidth = copy_bandwidth()
@@ -226,8 +255,12 @@ def run_bench(quick: bool = False, scale: bool = False, hark: bool = True) -> di
         out["checkpoint"] = bench_checkpoint(1_000_000 if quick else 10_000_000)
     except ImportError:
         out["checkpoint"] = {"available": False, "reason": "checkpoint benchmark not available"}
+    fused = cpu["fused"]["household_steps_per_second"]
+    out["end_to_end"] = end_to_end(*((200_000, 10) if quick else (1_000_000, 40)), 2, fused,
+                                   ("population.block_size=16384",) if quick else ())
     if scale:
         out["scale_run"] = scale_run()
+        out["end_to_end_scale"] = end_to_end(10_000_000, 100, 2, fused, ("population=large",))
     return out
 
 
@@ -260,6 +293,11 @@ def _print_human(r: dict) -> None:
         rec = ck["recovery"]
         print(f"killed worker to running     {rec['seconds_to_running_again']:.1f} s "
               f"({rec['seconds_to_caught_up']:.1f} s until caught up)")
+    for name, size in (("end_to_end", ""), ("end_to_end_scale", " (--scale)")):
+        if name in r:
+            e = r[name]
+            print(f"step loop{size:<20} {e['steps_per_second'] / 1e6:.1f} M household-steps/s = {e['ratio']:.0%} "
+                  f"of the kernel bound ({e['actors']} actors, {e['households']:,} x {e['periods']})")
     if "scale_run" in r:
         sr = r["scale_run"]
         print(f"sim run 10^7 x 100           {sr['seconds']:.1f} s, peak memory {sr['peak_memory_bytes'] / 2**30:.2f} GiB")

@@ -50,6 +50,9 @@ class RunSummary:
     seconds: float
     household_steps_per_second: float
     final: dict[str, float] = field(default_factory=dict)
+    loop_seconds: dict[str, float] = field(default_factory=dict)  # LoopClock.report()
+    solves: int = 0  # household-problem solves
+    solver_iterations: int = 0  # EGM iterations over all solves
 
 
 def init_ray(address: str | None, **options) -> None:
@@ -101,8 +104,16 @@ def reserve_actors(actors: int, cpus: float, gpu: bool = False):
 
 
 class PolicyCache:
-    """Solves the household problem when the perceived environment changed, reusing the last
-    solution as the starting guess; returns the tables the kernels read."""
+    """Solves the household problem when the perceived environment changed, warm-started from the
+    last solution; returns the tables the kernels read.
+
+    Warm start (time iteration from the previous fixed point): period t's solve starts from period
+    t-1's policy, so when the environment moved little it needs about half the iterations of a
+    cold start (docs/solver.md, "Warm starts"). Same tolerance, so the same answers within the
+    solver's error bound; but the bits of period t's tables depend on period t-1's solution, which
+    is why that solution is part of :meth:`state_dict` (the checkpoint's macro state): a run
+    restored from a checkpoint warm-starts from exactly what the uninterrupted run had.
+    """
 
     def __init__(self, hh_cfg):
         self.hh_cfg = hh_cfg
@@ -112,6 +123,7 @@ class PolicyCache:
         self._solution = None
         self._tables = None
         self.solves = 0
+        self.iterations = 0  # EGM iterations over all solves
         self.solve_seconds = 0.0
 
     @staticmethod
@@ -128,22 +140,44 @@ class PolicyCache:
         if self._tables is None or (due and key != self._key):
             start = time.perf_counter()
             self._solution = solve_household(problem, tol=float(self.hh_cfg.tolerance), guess=self._solution)
-            self.solve_seconds += time.perf_counter() - start
-            self.solves += 1
             c, share = self._solution.on_grid(self.grid)
             self._tables = (np.ascontiguousarray(c), np.ascontiguousarray(share))
             self._key = key
+            self.solve_seconds += time.perf_counter() - start
+            self.solves += 1
+            self.iterations += self._solution.iterations
         return self._tables
 
     def state_dict(self) -> dict:
         """What a checkpoint keeps: the last solution seeds the next solve, so restoring it (rather
         than solving afresh) keeps a restarted run bit-identical."""
         return {"key": self._key, "solution": self._solution, "tables": self._tables,
-                "solves": self.solves, "solve_seconds": self.solve_seconds}
+                "solves": self.solves, "iterations": self.iterations, "solve_seconds": self.solve_seconds}
 
     def load_state_dict(self, state: dict) -> None:
         self._key, self._solution, self._tables = state["key"], state["solution"], state["tables"]
         self.solves, self.solve_seconds = state["solves"], state["solve_seconds"]
+        self.iterations = state.get("iterations", 0)  # absent in checkpoints written before it
+
+
+class LoopClock:
+    """Wall seconds of the step loop by phase, for provenance and ``sim bench``: where the time
+    between two shard steps goes. ``lap(phase)`` charges the time since the previous lap."""
+
+    PHASES = ("environment", "solve", "launch", "wait", "close", "checkpoint", "recovery")
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(self.PHASES, 0.0)
+        self.start = self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] += now - self._last
+        self._last = now
+
+    def report(self) -> dict[str, float]:
+        """Seconds per phase and ``loop``, the step loop's wall time in all."""
+        return {**self.seconds, "loop": self._last - self.start}
 
 
 @dataclass(frozen=True)
@@ -230,6 +264,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     t0 = time.perf_counter()
     try:
         macro = sup.start(resume)  # built from `before`, whatever period it restored
+        clock = LoopClock()
         while macro.period < cfg.periods:
             t = macro.period
             if fork is not None and fork.config_at(t) is not built_from:  # a fork's switch
@@ -241,10 +276,16 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 if fork is not None and t == fork.at and fork.transfer is not None:
                     env = env.with_(**fork.transfer)  # a one-off payment (sim experiment mpc)
                 household_cfg = macro.policy.hh_cfg  # the parent's before a fork, cfg's after
-                c_table, share_table = macro.policy.tables(household_problem(env, chain, household_cfg), t)
+                problem = household_problem(env, chain, household_cfg)
+                clock.lap("environment")
+                c_table, share_table = macro.policy.tables(problem, t)
+                clock.lap("solve")
                 refs = [ray.put(x) for x in (kernel_params(env, household_cfg), c_table, share_table)]
-                partials = ray.get([a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
-                                    for a in pool.actors])
+                stepping = [a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
+                            for a in pool.actors]
+                clock.lap("launch")
+                partials = ray.get(stepping)
+                clock.lap("wait")
                 sup.settle(stepped=t)  # commit the checkpoint written in the background, when due
                 totals = accounts.combine(partials)
                 row = macro.economy.close(t, env, totals)
@@ -253,11 +294,14 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                     raise AccountingError(f"period {t}: stock-flow residual {row['sfc_residual']:.3e} of "
                                           f"output exceeds {SFC_TOLERANCE:g}")
                 macro.record(row, totals, accounts.snapshot(totals, quantiles) if t in snaps_at else None)
+                clock.lap("close")
                 if sup.due(macro.period):
                     sup.checkpoint(macro)
+                clock.lap("checkpoint")
             except ray.exceptions.RayActorError as exc:  # a shard actor died: restore and replay
                 macro, built_from = sup.recover(exc, t), before
                 prov.write(macro)
+                clock.lap("recovery")
             progress(macro.period, time.perf_counter() - t0, shape.households)
     finally:
         progress.close()
@@ -274,10 +318,11 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     }
     ds = results.build_dataset(macro.rows, macro.snapshots, quantiles, attrs)
     results.write_results(ds, run_dir)
-    prov.write(macro, seconds=seconds)
+    prov.write(macro, seconds=seconds, loop_seconds=clock.report())
     steps = shape.households * cfg.periods
     return RunSummary(run_dir, cfg.periods, shape.households, seconds, steps / seconds,
-                      final=macro.rows[-1])
+                      final=macro.rows[-1], loop_seconds=clock.report(), solves=macro.policy.solves,
+                      solver_iterations=macro.policy.iterations)
 
 
 class _Provenance:
@@ -313,7 +358,7 @@ class _Provenance:
         }
         self.write(None)
 
-    def write(self, macro, seconds: float | None = None) -> None:
+    def write(self, macro, seconds: float | None = None, loop_seconds: dict | None = None) -> None:
         if self.record["resumes"] and self.sup.restored_from is not None:
             self.record["resumes"][-1]["restored_from"] = self.sup.restored_from
         record = dict(self.record)
@@ -322,7 +367,8 @@ class _Provenance:
         if seconds is not None:
             policy = macro.policy
             record.update(finished=results.now_iso(), seconds=seconds, household_solves=policy.solves,
-                          solver_seconds=policy.solve_seconds)
+                          solver_seconds=policy.solve_seconds, solver_iterations=policy.iterations,
+                          loop_seconds=loop_seconds)
         results.write_provenance(self.run_dir, record)
 
 

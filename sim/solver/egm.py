@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .interp import interp_common, interp_rows
+from .interp import interp_rows, portfolio_terms
 from .policy import PolicySolution
 from .problem import HouseholdProblem, asset_grid
 
@@ -139,14 +139,9 @@ class EgmMap:
         marg = np.empty_like(c)
         marg[:, :k] = p.R_free * H[:, :k]  # debt or nothing invested: safe return only
         q = H[:, k:] ** (-1.0 / gam)  # ~linear transform of H, interpolated in x
-        a_pos = self.a[k:]
         s_old = share[:, k:]
-        Rp = p.R_free + s_old[..., None] * self.excess  # (S, G+, n)
-        qv, dq = interp_common(self.x[k:], q, Rp * a_pos[None, :, None])
-        h = qv ** (-gam)
-        foc = (h * self.excess) @ self.w
-        dfoc = ((-gam * h / qv * dq) * self.excess**2) @ self.w * a_pos  # <= 0
-        marg[:, k:] = (h * Rp) @ self.w
+        foc, dfoc, marg[:, k:] = portfolio_terms(self.x[k:], q, self.a[k:], s_old, p.R_free,
+                                                 self.excess, self.w, gam)  # dfoc <= 0
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = np.where(dfoc < 0.0, s_old - foc / dfoc, np.where(foc > 0.0, 1.0, 0.0))
         new_share = share.copy()
@@ -206,13 +201,14 @@ def anderson(F, x0: np.ndarray, ok, tol: float, max_iter: int, depth: int = 6):
         x_prev, g_prev = x, g
         x_new = fx
         if dX:
-            Gm = np.stack(dG, axis=1)
-            Xm = np.stack(dX, axis=1)
-            # Normal equations of min ||g - Gm gamma||: (depth x depth), much cheaper than lstsq.
-            A = Gm.T @ Gm
+            # history as rows (one contiguous copy each; stacked as columns it was a strided one)
+            Gm = np.stack(dG)
+            Xm = np.stack(dX)
+            # Normal equations of min ||g - Gm^T gamma||: (depth x depth), much cheaper than lstsq.
+            A = Gm @ Gm.T
             A[np.diag_indices_from(A)] += 1e-12 * np.trace(A) + 1e-300
-            gamma = np.linalg.solve(A, Gm.T @ g)
-            cand = x + g - (Xm + Gm) @ gamma
+            gamma = np.linalg.solve(A, Gm @ g)
+            cand = x + g - gamma @ (Xm + Gm)
             if np.all(np.isfinite(cand)) and ok(cand):
                 x_new = cand
             else:
