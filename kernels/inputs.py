@@ -27,10 +27,6 @@ EMPLOYED, UNEMPLOYED, DISPLACED = 0, 1, 2
 N_EMPLOYMENT = 3
 
 
-def _names(*names: str) -> dict[str, int]:
-    return {n: i for i, n in enumerate(names)}
-
-
 # --- scalar inputs for one period (all per household per period, goods unless stated) -------------
 PARAMS = _names(
     "wage",  # w_t: wage per unit of effective labour

@@ -84,7 +84,7 @@ def _make_adder(first: int, n: int, cast: str):
     """``add(acc, terms)``: the n-tuple acc + cast(terms[first:first + n]), element by element.
     Tuples stay in registers, so the n running sums are n independent chains (generated: Numba
     has no loop over a tuple's elements of mixed types)."""
-    source = (f"def add(acc, terms):\n    return ("
+    source = ("def add(acc, terms):\n    return ("
               + ", ".join(f"acc[{q}] + {cast}(terms[{first + q}])" for q in range(n)) + ",)\n")
     scope = {"np": np}
     exec(compile(source, f"<add{first}_{n}>", "exec"), scope)  # noqa: S102 (our own generated source)
