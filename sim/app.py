@@ -52,6 +52,7 @@ def _refuse(exc: ConfigError) -> None:
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)
 def hydra_main(cfg: DictConfig) -> float | None:
     from sim.coordinator import run
+    from sim.supervisor import RecoveryError
 
     try:
         cfg = validate(cfg)
@@ -69,6 +70,11 @@ def hydra_main(cfg: DictConfig) -> float | None:
         summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
     except ConfigError as exc:  # e.g. an unreachable checkpoint store, found before any work
         _refuse(exc)
+    except RecoveryError as exc:  # actors kept dying, or no room for one: one line, checkpoints kept
+        log.error(f"sim run: stopped: {exc}")
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        raise SystemExit(1) from None
     except Exception as exc:  # the traceback goes to app.log too (a Ray Job's only record of it)
         log.exception(f"sim run: failed: {type(exc).__name__}: {exc}")
         if HydraConfig.get().mode == RunMode.MULTIRUN:
