@@ -76,9 +76,10 @@ class ActorCapacity:
                 log.warning("replacement found after %.1f s: going on with %d actors",
                             time.monotonic() - t0, self.actors)
                 return None
-        before = self.actors
+        before, missing = self.actors, self._missing_bundles() or missing
+        most = min(self.wanted, before - missing + self._free_bundles())  # ours on live nodes + free
         self.release()
-        self._reserve_largest(min(self.wanted, self.actors), period)
+        self._reserve_largest(most, period)
         self._record(period, before, f"node lost: {missing} of {before} actors' nodes gone, no replacement "
                      f"within {self.grace_s:g} s", time.monotonic() - t0)
         log.warning("shrinking from %d to %d shard actors at period %d (no replacement within %.0f s); "
@@ -122,9 +123,9 @@ class ActorCapacity:
     def _reserve_largest(self, most: int, period: int) -> None:
         """Reserve the largest placement group of at most ``most`` bundles that the cluster places,
         waiting up to cluster.capacity_timeout_s for room for one; else CapacityError."""
-        t0, said = time.monotonic(), False
-        while True:
-            for n in range(min(most, self._free_bundles()), 0, -1):
+        t0, said, first = time.monotonic(), False, most
+        while True:  # the first try from ``most`` (freed resources take a moment to show as free)
+            for n in range(first, 0, -1):
                 group = placement_group([dict(self.bundle) for _ in range(n)], strategy="PACK")
                 if group.wait(PROBE_SECONDS):
                     self.group, self.actors = group, n
@@ -136,12 +137,13 @@ class ActorCapacity:
                 raise CapacityError(
                     f"no room on the Ray cluster for even one shard actor ({self._bundle_text()}) for "
                     f"{waited:.0f} s after period {period} (cluster.capacity_timeout_s={self.timeout_s:g}); "
-                    f"stopped with its checkpoints kept: {where} continues it once nodes are back")
-            if not said and waited >= 2.0:  # freed resources take a moment to show
+                    f"its checkpoints are kept: {where} continues it once nodes are back")
+            if not said:
                 log.warning("no room on the Ray cluster for any shard actor (%s each): waiting up to %.0f s "
                             "for a node (cluster.capacity_timeout_s)", self._bundle_text(), self.timeout_s)
                 said = True
             time.sleep(POLL_SECONDS)
+            first = min(self.wanted, self._free_bundles())  # room came back while waiting: take it
 
     def _record(self, period: int, before: int, cause: str, waited: float) -> None:
         self.changes.append({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "period": period,
