@@ -166,3 +166,37 @@ def test_every_node_lost_stops_with_one_line_and_resumes(cluster, reference, tmp
     proc = sim(cluster, "resume", str(run.run_dir))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert tree_digest(run.run_dir / "results.zarr") == reference
+
+
+def _logged_at(run_dir: Path, text: str) -> float:
+    """When app.log (time-stamped: conf/hydra/job_logging/sim.yaml) first says ``text``."""
+    from datetime import datetime
+
+    for line in next(run_dir.glob("*.log")).read_text().splitlines():
+        if text in line:
+            return datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    raise AssertionError(f"app.log never says {text!r}")
+
+
+@pytest.mark.slow
+def test_time_from_node_loss_to_stepping_again(cluster, tmp_path):
+    """The measurement in docs/checkpoints.md: a node lost with no replacement at
+    SIM_NODES_HOUSEHOLDS households (default 10^6); prints the time from the loss to the loss being
+    seen, and to stepping again on fewer actors (grace period included). No timing asserts."""
+    households = int(os.environ.get("SIM_NODES_HOUSEHOLDS", 1_000_000))
+    workers(cluster, 2)
+    run = Run(cluster, tmp_path / "run", f"population.households={households}", "periods=24",
+              "cluster.replace_grace_s=1")
+    run.wait_until(lambda: any(p >= 2 * EVERY for p in committed(run.run_dir)), "a checkpoint", timeout=900)
+    lost = time.time()
+    cluster.remove_node(next(iter(cluster.worker_nodes)))
+    assert run.finish(timeout=1800) == 0, run.stderr()[-3000:]
+    [change] = run.provenance()["shape_changes"]
+    [recovery] = run.provenance()["recoveries"]
+    seen = _logged_at(run.run_dir, "shard actor lost at period")
+    stepping = _logged_at(run.run_dir, "recovered in")
+    print(f"\n{households:,} households: loss seen after {seen - lost:.1f} s, stepping again on "
+          f"{change['actors']} actor(s) {stepping - lost:.1f} s after the loss (grace 1 s; waited "
+          f"{change['waited_seconds']:.1f} s, checkpoint load {recovery['load_seconds']:.1f} s, "
+          f"restore {recovery['seconds']:.1f} s)")
+    assert change["actors"] == 1 and recovery["restored_period"] >= 2 * EVERY
