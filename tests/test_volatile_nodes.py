@@ -155,7 +155,8 @@ def test_every_node_lost_stops_with_one_line_and_resumes(cluster, reference, tmp
     for node in list(cluster.worker_nodes):
         cluster.remove_node(node)
     assert run.finish() == 1
-    assert "lost 2 of 2 shard actors' nodes" in run.stderr()
+    # the second node may still be going when the first loss is seen: "lost 1 of 2" or "2 of 2"
+    assert "of 2 shard actors' nodes at period" in run.stderr()
     assert "no room on the Ray cluster for any shard actor (1 CPU each): waiting up to 2 s" in run.stderr()
     stopped = [line for line in run.stderr().splitlines() if line.startswith("sim run: stopped:")]
     assert len(stopped) == 1 and "no room on the Ray cluster for even one shard actor" in stopped[0]
