@@ -148,6 +148,19 @@ def test_node_lost_then_replaced_grows_back(cluster, reference, tmp_path):
     assert tree_digest(run.run_dir / "results.zarr") == reference
 
 
+def test_node_replaced_within_the_grace_period_keeps_the_shape(cluster, reference, tmp_path):
+    workers(cluster, 2)
+    run = Run(cluster, tmp_path / "run", "cluster.replace_grace_s=120")
+    lose_node(cluster, run, after=EVERY)
+    run.wait_until(lambda: "waiting up to 120 s for a replacement node" in run.stderr(), "the wait line")
+    workers(cluster, 2)  # Ray re-places the lost actor's bundle on the new node
+    assert run.finish() == 0, run.stderr()[-3000:]
+    assert "replacement found after" in run.stderr() and "shrinking" not in run.stderr()
+    prov = run.provenance()
+    assert prov["shape_changes"] == [] and len(prov["recoveries"]) == 1
+    assert tree_digest(run.run_dir / "results.zarr") == reference
+
+
 def test_every_node_lost_stops_with_one_line_and_resumes(cluster, reference, tmp_path):
     workers(cluster, 2)
     run = Run(cluster, tmp_path / "run", "cluster.replace_grace_s=1", "cluster.capacity_timeout_s=2")
