@@ -264,6 +264,11 @@ class Cluster:
     actors: int = param(ge=1)  # shard actors (each owns a contiguous range of whole blocks)
     address: Optional[str] = param()  # null: local Ray (or RAY_ADDRESS); auto: a running cluster
     cpus_per_actor: Optional[float] = positive()  # null: one CPU each, or a fraction of the CPUs
+    # a node with shard actors lost: seconds to wait for a replacement before re-sharding onto the
+    # actors that fit in what is left (results do not change); grown back at a later checkpoint
+    replace_grace_s: float = nonnegative(30.0)
+    # seconds to wait for room for even one actor before stopping (resumable: `sim resume RUN_DIR`)
+    capacity_timeout_s: float = nonnegative(600.0)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import ray
 from omegaconf import DictConfig, OmegaConf
-from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.placement_group import placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from kernels import rng
@@ -28,6 +28,7 @@ from kernels.step_numpy import kernel_grid
 from sim import accounts, results
 from sim.checkpoint.macro_state import MacroState
 from sim.checkpoint.store import CheckpointStore
+from sim.capacity import ActorCapacity
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.layout import RunShape
@@ -236,11 +237,15 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     connect_ray(cfg.cluster)
     shape = RunShape.of(cfg)
     cpus = _cpus_per_actor(cfg.cluster)
-    group = reserve_actors(shape.actors, cpus, gpu=cfg.backend.name == "cupy")
-    pool = ShardPool(
+    gpu = cfg.backend.name == "cupy"
+    capacity = ActorCapacity(reserve_actors(shape.actors, cpus, gpu=gpu), shape.actors,
+                             {"CPU": cpus, **({"GPU": 1} if gpu else {})}, households=shape.households,
+                             block_size=shape.block_size, grace_s=cfg.cluster.replace_grace_s,
+                             timeout_s=cfg.cluster.capacity_timeout_s, run_dir=run_dir)
+    pool = ShardPool(  # the group is looked up when an actor starts: it changes when the run shrinks or grows
         lambda s: ShardActor.options(
-            num_cpus=cpus, num_gpus=1 if cfg.backend.name == "cupy" else 0,
-            scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=s.index),
+            num_cpus=cpus, num_gpus=1 if gpu else 0,
+            scheduling_strategy=PlacementGroupSchedulingStrategy(capacity.group, placement_group_bundle_index=s.index),
         ).remote(s, shape.block_size, cfg.backend.name, key),
         list(shape.shards),
         (pop.initial_wealth_mean, pop.initial_risky_share, pop.initial_unemployment,
@@ -248,7 +253,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     sup = Supervisor(
         pool, store, lambda: MacroState(make_economy(before, key), PolicyCache(before.household)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,
-        every=every, max_recoveries=cfg.checkpoint.max_recoveries, on_event=on_event,
+        every=every, max_recoveries=cfg.checkpoint.max_recoveries, on_event=on_event, capacity=capacity,
         meta={"seed": cfg.seed, "backend": cfg.backend.name, "periods": cfg.periods,
               "package_version": results.package_version(), "git_revision": code_revision()})
     prov = _Provenance(cfg, run_dir, command, shape, sup, resume, scenario)
@@ -297,6 +302,8 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 clock.lap("close")
                 if sup.due(macro.period):
                     sup.checkpoint(macro)
+                    if capacity.changes:  # a grow is on record before the run goes on
+                        prov.write(macro)
                 clock.lap("checkpoint")
             except ray.exceptions.RayActorError as exc:  # a shard actor died: restore and replay
                 macro, built_from = sup.recover(exc, t), before
@@ -306,7 +313,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     finally:
         progress.close()
         pool.kill()
-        remove_placement_group(group)
+        capacity.release()
     seconds = time.perf_counter() - t0
 
     attrs = {
@@ -340,6 +347,7 @@ class _Provenance:
                 before = {}
         self.scenario = scenario or before.get("scenario") or _scenario_name(cfg)
         self.earlier_recoveries = before.get("recoveries", [])
+        self.earlier_shape_changes = before.get("shape_changes", [])
         self.record = {
             "command": before.get("command", command),
             "config": OmegaConf.to_container(cfg, resolve=True),
@@ -363,6 +371,8 @@ class _Provenance:
             self.record["resumes"][-1]["restored_from"] = self.sup.restored_from
         record = dict(self.record)
         record["recoveries"] = self.earlier_recoveries + self.sup.recoveries
+        # every change in the number of shard actors (a node lost, capacity back): sim/capacity.py
+        record["shape_changes"] = self.earlier_shape_changes + self.sup.capacity.changes
         record["checkpoint"] = self.sup.report()
         if seconds is not None:
             policy = macro.policy

@@ -21,6 +21,12 @@ class ShardPool:
         self.kill()
         self.actors = [self.make_actor(s) for s in self.layout]
 
+    def reshape(self, layout: list) -> None:
+        """Kill the actors; the next start() makes one per shard of ``layout`` (a different number
+        of actors after a node was lost or came back: sim/capacity.py)."""
+        self.kill()
+        self.layout = list(layout)
+
     def kill(self) -> None:
         import ray
 

@@ -42,8 +42,9 @@ class Supervisor:
 
     def __init__(self, pool: ShardPool, store: CheckpointStore | None, new_macro: Callable[[], MacroState], *,
                  households: int, block_size: int, periods: int, every: int, max_recoveries: int,
-                 meta: dict | None = None, on_event: Callable | None = None):
+                 meta: dict | None = None, on_event: Callable | None = None, capacity=None):
         self.pool, self.store, self.new_macro = pool, store, new_macro
+        self.capacity = capacity  # sim.capacity.ActorCapacity: shrink after a lost node, grow back
         self.households, self.block_size, self.periods = households, block_size, periods
         self.every, self.max_recoveries = every, max_recoveries
         self.meta, self.on_event = dict(meta or {}), on_event
@@ -108,6 +109,8 @@ class Supervisor:
                          "seconds": time.perf_counter() - t0,
                          "commit_by": min(macro.period + max(1, self.every // 2) - 1, self.periods - 1)}
         self._phase = "step"
+        if self.capacity is not None and self.capacity.room_to_grow():
+            self._grow(macro)
 
     def settle(self, stepped: int | None = None) -> None:
         """Commit the checkpoint in flight, if any: wait for the shards' writes (normally long
@@ -151,6 +154,8 @@ class Supervisor:
             log.warning("shard actor lost at period %d during %s (%s): restarting the shard actors",
                         period, phase, one_line(exc, 160))
             try:
+                if self.capacity is not None:  # a lost node: wait for a replacement, or shrink
+                    self._reshape_after_loss(period)
                 macro, entry = self._restore(resume=False)
                 break
             except ray.exceptions.RayActorError as again:  # died while restoring: counts again
@@ -179,6 +184,29 @@ class Supervisor:
             "restored_from": self.restored_from,
             "skipped": self.skipped,
         }
+
+    # changes of shape (sim/capacity.py)
+    def _reshape_after_loss(self, period: int) -> None:
+        self.pool.kill()
+        layout = self.capacity.after_loss(period)
+        if layout is not None:
+            self.pool.reshape(layout)
+
+    def _grow(self, macro: MacroState) -> None:
+        """Grow back to more actors at this checkpoint: commit it now, start the larger pool and
+        have it load the checkpoint (the macro state stays as it is: nothing is replayed)."""
+        self.settle()
+        name = self.commits[-1]["name"]
+        [entry] = [e for e in self.store.entries() if e.name == name]
+        problem, manifest, _ = self.store.inspect(entry, self.households, self.block_size)
+        if problem is not None:
+            raise RuntimeError(f"checkpoint {name} just committed cannot be read back: {problem}")
+        self.pool.kill()
+        self.pool.reshape(self.capacity.grow(macro.period))
+        self.pool.start()
+        problems = self.pool.load(self.store.root, name, manifest["arrays"])
+        if problems:
+            raise RuntimeError(f"checkpoint {name} just committed cannot be loaded: {problems[0]}")
 
     # internals
     @contextmanager
