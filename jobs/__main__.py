@@ -4,6 +4,8 @@ Commands:
 
 ``submit [OPTIONS] -- CMD...``
     Submit CMD to a Ray cluster as a Ray Job (same as ``python -m jobs.submit``).
+``status|stop [--address URL] JOB_ID``, ``logs [--address URL] [--follow] JOB_ID``
+    A job's state, asking Ray to stop it, its log (``--follow``: stream it until the job ends).
 ``sync SRC DST``
     Copy a directory tree between local paths and fsspec URLs (``s3://bucket/prefix``), e.g. to
     fetch a run directory that a RayJob uploaded: ``python -m jobs sync s3://b/runs/r1 runs/r1``.
@@ -20,9 +22,32 @@ import argparse
 import sys
 from typing import Sequence
 
-from jobs import submit as _submit
+from jobs import storage, submit
 
 USAGE = __doc__
+
+
+def job_command(command: str, rest: Sequence[str]) -> int:
+    """status / logs / stop of one job, through Ray's job client."""
+    p = argparse.ArgumentParser(prog=f"python -m jobs {command}")
+    submit.add_connection_options(p)
+    if command == "logs":
+        p.add_argument("--follow", action="store_true", help="stream the log until the job ends")
+    p.add_argument("job_id")
+    args = p.parse_args(rest)
+    if command == "status":
+        state, message = submit.status(args.job_id, args.address, args.token)
+        print(state + (f": {message}" if message else ""))
+        return 0
+    if command == "stop":
+        stopped = submit.stop(args.job_id, args.address, args.token)
+        print(f"{args.job_id}: " + ("stop requested" if stopped else "already ended"))
+        return 0
+    text = submit.logs(args.job_id, args.address, args.token,
+                       follow=sys.stdout if args.follow else None)
+    if text is not None:
+        sys.stdout.write(text)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,13 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "submit":
-        return _submit.main(rest, prog="python -m jobs submit")
+        return submit.main(rest, prog="python -m jobs submit")
+    if command in {"status", "logs", "stop"}:
+        return job_command(command, rest)
     if command == "sync":
         p = argparse.ArgumentParser(prog="python -m jobs sync", description="copy a directory tree")
         p.add_argument("src")
         p.add_argument("dst")
         args = p.parse_args(rest)
-        n = _submit.sync_tree(args.src, args.dst)
+        n = storage.sync_tree(args.src, args.dst)
         print(f"copied {n} files from {args.src} to {args.dst}", file=sys.stderr)
         return 0
     if command == "run":
@@ -51,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--fetch-from", default=None, help="copy this tree into --run-dir first")
         p.add_argument("cmd", nargs=argparse.REMAINDER)
         args = p.parse_args(rest)
-        cmd = _submit.command_after_dashes(p, args.cmd)
-        return _submit.run_and_upload(cmd, args.run_dir, args.upload_to, args.fetch_from)
+        cmd = submit.command_after_dashes(p, args.cmd)
+        return storage.run_and_upload(cmd, args.run_dir, args.upload_to, args.fetch_from)
     print(f"unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -1,9 +1,12 @@
-"""Submit ``sim`` runs and sweeps to a Ray cluster as Ray Jobs.
+"""Submit ``sim`` runs and sweeps to a Ray cluster as Ray Jobs: a thin layer over Ray's own
+:class:`ray.job_submission.JobSubmissionClient`.
 
-The Ray Jobs API lives on the cluster's dashboard (``http://HEAD:8265``). A job is a shell command
-(the *entrypoint*, e.g. ``sim run population.households=10000000``) that Ray runs as the driver on
-the head node; the driver finds the cluster through ``RAY_ADDRESS``, which Ray sets for it, so
-``sim run`` attaches to that cluster instead of starting a local one.
+What this adds to ``ray job submit``: the project shipped as ``working_dir`` by default, minus
+virtualenvs, VCS data, run outputs and caches (:data:`DEFAULT_EXCLUDES`); the submitting
+checkout's git revision passed to the job as ``SIM_GIT_REVISION`` (the shipped files carry no
+``.git``, so provenance could not find it otherwise); a retry while a freshly started head has no
+job agent yet; and an exit status that says whether the job succeeded. Everything else (packaging
+the working_dir, env vars for driver and workers, status, log streaming, stop) is Ray's client.
 
 Command line::
 
@@ -12,24 +15,13 @@ Command line::
 
 It prints the job id, and with ``--wait`` streams the job's logs and waits for a terminal state;
 the exit status is 0 when the job SUCCEEDED and 1 when it FAILED or was STOPPED (or the wait timed
-out). Python API: :func:`submit` returns a :class:`JobResult`.
+out). ``python -m jobs status|logs|stop JOB_ID`` query or stop a job. Python API: :func:`submit`
+returns a :class:`JobResult`.
 
-The project directory is shipped as the job's ``working_dir`` by default (minus virtualenvs, VCS
-data, run outputs and caches, see :data:`DEFAULT_EXCLUDES`): the cluster then runs the code you
-have here, on top of whatever the image installed. ``--no-working-dir`` runs what the cluster's
-image has installed, which is what the KubeRay manifests in ``jobs/k8s`` do.
-
-Authentication: Ray >= 2.52 clusters may run with token authentication (``RAY_AUTH_MODE=token``;
-KubeRay's ``authOptions.mode: token`` stores the token in a Secret named after the cluster). The
-token is taken from ``--token``/``token=``, else ``RAY_AUTH_TOKEN``, else the file named by
-``RAY_AUTH_TOKEN_PATH``, and sent as a bearer header. With none of these, Ray's own client rules
-apply (it sends ``~/.ray/auth_token`` when ``RAY_AUTH_MODE=token`` in this process).
-
-Also here, because a job on Kubernetes has no durable disk: :func:`sync_tree` copies a directory
-to or from any fsspec URL (``s3://bucket/prefix``; endpoint and credentials from the usual
-``AWS_*`` / ``FSSPEC_S3_*`` environment variables) and :func:`run_and_upload` runs a command and
-then uploads its run directory, used by the RayJob manifests as
-``python -m jobs run --run-dir DIR --upload-to URL -- sim run ... hydra.run.dir=DIR``.
+Authentication: Ray >= 2.52 clusters may run with token authentication (``RAY_AUTH_MODE=token``).
+Ray's client sends the token itself when ``RAY_AUTH_MODE=token`` is set here; this module also
+sends one given by ``--token``/``token=``, ``RAY_AUTH_TOKEN`` or the file ``RAY_AUTH_TOKEN_PATH``
+names, whatever the local auth mode.
 """
 from __future__ import annotations
 
@@ -50,32 +42,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: What is never shipped in a job's working_dir (gitignore syntax, relative to the working_dir).
 #: Ray also honours a .gitignore / .rayignore found in the working_dir.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
-    ".git",
-    ".venv",
-    "venv",
-    ".env",
-    "**/__pycache__",
-    "*.pyc",
-    "*.egg-info",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    "outputs",
-    "multirun",
-    "runs",
-    "*.zarr",
-    "build",
-    "dist",
-    ".whl",
-    ".gl",
-    "bench-*.json",
-    "node_modules",
+    ".git", ".venv", "venv", ".env", "**/__pycache__", "*.pyc", "*.egg-info", ".pytest_cache",
+    ".mypy_cache", ".ruff_cache", "outputs", "multirun", "runs", "*.zarr", "build", "dist", ".whl",
+    ".gl", "bench-*.json", "node_modules",
 )
 
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 
 #: Sentinel meaning "ship the project root as working_dir".
 PROJECT = "project"
+
+#: The variable through which a job learns the git revision of the code it was shipped.
+GIT_REVISION_VAR = "SIM_GIT_REVISION"
 
 
 @dataclasses.dataclass
@@ -108,8 +86,8 @@ class JobResult:
 def normalize_address(address: str | None) -> str:
     """``HOST:PORT`` or ``http(s)://HOST:PORT`` -> ``http(s)://HOST:PORT`` (the Jobs API URL).
 
-    ``None`` falls back to ``RAY_JOBS_ADDRESS`` and then ``RAY_ADDRESS`` (as ``ray job submit``
-    does), which must then name the dashboard, not the GCS port.
+    ``None`` falls back to ``RAY_JOBS_ADDRESS`` and then ``RAY_ADDRESS``, which must then name the
+    dashboard, not the GCS port. (Ray's client would try to reach a GCS at ``HOST:PORT``.)
     """
     if not address:
         address = os.environ.get("RAY_JOBS_ADDRESS") or os.environ.get("RAY_ADDRESS")
@@ -136,13 +114,31 @@ def _auth_headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.strip()}"} if token else {}
 
 
+def git_revision(directory: str | os.PathLike) -> str | None:
+    """``git rev-parse HEAD`` of the checkout holding ``directory``; None outside one."""
+    try:
+        out = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
 def build_runtime_env(
     working_dir: str | os.PathLike | None,
     env: Mapping[str, str] | None = None,
     excludes: Iterable[str] | None = None,
 ) -> dict:
-    """The job's runtime_env: working_dir (with excludes) and env_vars (for driver and workers)."""
+    """The job's runtime_env: working_dir (with excludes) and env_vars (for driver and workers).
+
+    A shipped working_dir inside a git checkout also sets ``SIM_GIT_REVISION`` to its revision
+    (unless ``env`` sets it); with no working_dir the job runs the cluster's installed code, whose
+    revision this checkout cannot vouch for, so none is passed.
+    """
     runtime_env: dict = {}
+    env_vars = {str(k): str(v) for k, v in (env or {}).items()}
     if working_dir is not None:
         wd = PROJECT_ROOT if working_dir == PROJECT else Path(working_dir)
         wd = wd.resolve()
@@ -150,8 +146,11 @@ def build_runtime_env(
             raise FileNotFoundError(f"working_dir {wd} is not a directory")
         runtime_env["working_dir"] = str(wd)
         runtime_env["excludes"] = list(DEFAULT_EXCLUDES if excludes is None else excludes)
-    if env:
-        runtime_env["env_vars"] = {str(k): str(v) for k, v in env.items()}
+        revision = git_revision(wd)
+        if revision and GIT_REVISION_VAR not in env_vars:
+            env_vars[GIT_REVISION_VAR] = revision
+    if env_vars:
+        runtime_env["env_vars"] = env_vars
     return runtime_env
 
 
@@ -182,8 +181,7 @@ def _submit_job(client, agent_wait: float, **kwargs) -> str:
 
 def _status_of(client, job_id: str) -> tuple[str, str | None]:
     info = client.get_job_info(job_id)
-    status = getattr(info.status, "value", str(info.status))
-    return str(status), info.message
+    return str(getattr(info.status, "value", info.status)), info.message
 
 
 async def _stream_logs(client, job_id: str, out: IO[str]) -> None:
@@ -202,8 +200,8 @@ def wait_for(
 ) -> tuple[str, str | None, bool]:
     """Wait for a terminal state; returns (status, message, timed_out).
 
-    With ``follow`` the job's log is streamed to it while waiting (the stream ends when the job
-    does); otherwise the status is polled every ``poll_interval`` seconds.
+    With ``follow`` the job's log is streamed to it while waiting (Ray's ``tail_job_logs``, which
+    ends when the job does); otherwise the status is polled every ``poll_interval`` seconds.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     if follow is not None:
@@ -252,10 +250,7 @@ def submit(
     given, and stores the job's full log in ``JobResult.logs`` when ``fetch_logs``.
     A cluster whose head agent is not ready yet (just started) is retried for ``agent_wait`` s.
     """
-    if isinstance(entrypoint, str):
-        command = entrypoint.strip()
-    else:
-        command = shlex.join(list(entrypoint))
+    command = entrypoint.strip() if isinstance(entrypoint, str) else shlex.join(list(entrypoint))
     if not command:
         raise ValueError("empty entrypoint")
     address = normalize_address(address)
@@ -273,10 +268,9 @@ def submit(
     result = JobResult(job_id=job_id, address=address)
     if not wait:
         return result
-    status, message, timed_out = wait_for(
+    result.status, result.message, result.timed_out = wait_for(
         client, job_id, timeout=timeout, follow=follow, poll_interval=poll_interval
     )
-    result.status, result.message, result.timed_out = status, message, timed_out
     if fetch_logs:
         try:
             result.logs = client.get_job_logs(job_id)
@@ -285,70 +279,24 @@ def submit(
     return result
 
 
-# --------------------------------------------------------------------------------------------
-# Run directories on object storage (pods have no durable disk).
+def status(job_id: str, address: str | None = None, token: str | None = None) -> tuple[str, str | None]:
+    """(status, message) of a job, e.g. ("FAILED", "Job entrypoint command failed with exit code 3")."""
+    return _status_of(_client(normalize_address(address), token), job_id)
 
 
-def _fs_and_path(url: str):
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(url)
-    return fs, path
-
-
-def sync_tree(src: str, dst: str) -> int:
-    """Copy the directory tree ``src`` to ``dst``; either may be a local path or fsspec URL.
-
-    Files are copied one by one (so it works between any two filesystems); existing files at the
-    destination are overwritten. Returns the number of files copied.
-    """
-    src_fs, src_root = _fs_and_path(src)
-    dst_fs, dst_root = _fs_and_path(dst)
-    if not src_fs.isdir(src_root):
-        raise FileNotFoundError(f"{src} is not a directory")
-    src_root = src_root.rstrip("/")
-    dst_root = dst_root.rstrip("/")
-    count = 0
-    for path in sorted(src_fs.find(src_root)):
-        rel = path[len(src_root) :].lstrip("/")
-        if not rel:
-            continue
-        target = f"{dst_root}/{rel}"
-        parent = target.rsplit("/", 1)[0]
-        dst_fs.makedirs(parent, exist_ok=True)
-        with src_fs.open(path, "rb") as fin, dst_fs.open(target, "wb") as fout:
-            while True:
-                block = fin.read(8 << 20)
-                if not block:
-                    break
-                fout.write(block)
-        count += 1
-    return count
+def logs(job_id: str, address: str | None = None, token: str | None = None,
+         follow: IO[str] | None = None) -> str | None:
+    """The job's log so far; with ``follow``, stream it there until the job ends (returns None)."""
+    client = _client(normalize_address(address), token)
+    if follow is None:
+        return client.get_job_logs(job_id)
+    asyncio.run(_stream_logs(client, job_id, follow))
+    return None
 
 
-def run_and_upload(
-    command: Sequence[str], run_dir: str, upload_to: str, fetch_from: str | None = None
-) -> int:
-    """Run ``command``; then copy ``run_dir`` to ``upload_to`` (also after a failure, so partial
-    results and logs survive the pod). With ``fetch_from``, first copy that tree into ``run_dir``
-    (e.g. the uploaded directory of an interrupted run, for ``sim resume``). Returns the command's
-    exit status, or 1 if only the upload failed."""
-    if not command:
-        raise ValueError("no command to run")
-    if fetch_from:
-        n = sync_tree(fetch_from, run_dir)
-        print(f"[jobs] fetched {n} files from {fetch_from} to {run_dir}", file=sys.stderr)
-    returncode = subprocess.call(list(command))
-    if not Path(run_dir).is_dir():
-        print(f"[jobs] {run_dir} does not exist: nothing to upload", file=sys.stderr)
-        return returncode or 1
-    try:
-        n = sync_tree(run_dir, upload_to)
-    except Exception as exc:  # noqa: BLE001 - report and fail the job
-        print(f"[jobs] upload of {run_dir} to {upload_to} failed: {exc!r}", file=sys.stderr)
-        return returncode or 1
-    print(f"[jobs] uploaded {n} files from {run_dir} to {upload_to}", file=sys.stderr)
-    return returncode
+def stop(job_id: str, address: str | None = None, token: str | None = None) -> bool:
+    """Ask Ray to stop a job; False if it had already ended."""
+    return bool(_client(normalize_address(address), token).stop_job(job_id))
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,52 +313,39 @@ def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
     return env
 
 
+def add_connection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--address",
+        help="Ray Jobs API (dashboard) URL, e.g. http://HOST:8265; "
+        "default $RAY_JOBS_ADDRESS or $RAY_ADDRESS",
+    )
+    p.add_argument(
+        "--token", default=None, help="Ray auth token (prefer the RAY_AUTH_TOKEN environment variable)"
+    )
+
+
 def build_parser(prog: str = "python -m jobs.submit") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="Submit a command (e.g. `sim run ...` or `sim run -m ...`) to a Ray cluster "
         "as a Ray Job. Everything after `--` is the job's entrypoint.",
     )
-    p.add_argument(
-        "--address",
-        help="Ray Jobs API (dashboard) URL, e.g. http://HOST:8265; "
-        "default $RAY_JOBS_ADDRESS or $RAY_ADDRESS",
-    )
+    add_connection_options(p)
     p.add_argument("--wait", action="store_true", help="stream logs and wait for the job to end")
     p.add_argument("--no-logs", action="store_true", help="with --wait, do not stream logs")
     p.add_argument("--timeout", type=float, default=None, help="with --wait, give up after S s")
     wd = p.add_mutually_exclusive_group()
-    wd.add_argument(
-        "--working-dir",
-        default=PROJECT,
-        help="directory shipped as the job's working_dir (default: this project)",
-    )
-    wd.add_argument(
-        "--no-working-dir",
-        action="store_true",
-        help="ship nothing; run what the cluster's image has installed",
-    )
-    p.add_argument(
-        "--exclude",
-        action="append",
-        default=None,
-        help="extra working_dir exclude pattern (repeatable; added to the defaults)",
-    )
-    p.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment variable for the job's driver and workers (repeatable)",
-    )
+    wd.add_argument("--working-dir", default=PROJECT,
+                    help="directory shipped as the job's working_dir (default: this project)")
+    wd.add_argument("--no-working-dir", action="store_true",
+                    help="ship nothing; run what the cluster's image has installed")
+    p.add_argument("--exclude", action="append", default=None,
+                   help="extra working_dir exclude pattern (repeatable; added to the defaults)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="environment variable for the job's driver and workers (repeatable)")
     p.add_argument("--submission-id", default=None, help="job id to use (must be unique)")
     p.add_argument("--entrypoint-num-cpus", type=float, default=None)
     p.add_argument("--entrypoint-num-gpus", type=float, default=None)
-    p.add_argument(
-        "--token",
-        default=None,
-        help="Ray auth token (prefer the RAY_AUTH_TOKEN environment variable)",
-    )
     p.add_argument("entrypoint", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     return p
 
@@ -434,14 +369,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m jobs.submit")
         address = normalize_address(args.address)
     except (ValueError, argparse.ArgumentTypeError) as exc:
         parser.error(str(exc))
-    excludes = None if not args.exclude else [*DEFAULT_EXCLUDES, *args.exclude]
     result = submit(
         entrypoint,
         address=address,
-        wait=False,
         working_dir=None if args.no_working_dir else args.working_dir,
         env=env,
-        excludes=excludes,
+        excludes=None if not args.exclude else [*DEFAULT_EXCLUDES, *args.exclude],
         submission_id=args.submission_id,
         entrypoint_num_cpus=args.entrypoint_num_cpus,
         entrypoint_num_gpus=args.entrypoint_num_gpus,
@@ -449,39 +382,25 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m jobs.submit")
     )
     print(result.job_id, flush=True)
     if not args.wait:
-        print(
-            f"[jobs.submit] submitted {result.job_id} to {address}; follow it with: "
-            f"ray job logs --address {address} --follow {result.job_id}",
-            file=sys.stderr,
-        )
+        print(f"[jobs.submit] submitted {result.job_id} to {address}; follow it with: "
+              f"python -m jobs logs --follow --address {address} {result.job_id}", file=sys.stderr)
         return 0
-    client = _client(address, args.token)
     try:
-        status, message, timed_out = wait_for(
-            client,
-            result.job_id,
-            timeout=args.timeout,
+        result.status, result.message, result.timed_out = wait_for(
+            _client(address, args.token), result.job_id, timeout=args.timeout,
             follow=None if args.no_logs else sys.stdout,
         )
     except KeyboardInterrupt:
-        print(
-            f"\n[jobs.submit] stopped waiting; job {result.job_id} keeps running "
-            f"(stop it with: ray job stop --address {address} {result.job_id})",
-            file=sys.stderr,
-        )
+        print(f"\n[jobs.submit] stopped waiting; job {result.job_id} keeps running "
+              f"(stop it with: python -m jobs stop --address {address} {result.job_id})",
+              file=sys.stderr)
         return 130
-    result.status, result.message, result.timed_out = status, message, timed_out
-    if timed_out:
-        print(
-            f"[jobs.submit] job {result.job_id} still {status} after {args.timeout} s; "
-            "it keeps running",
-            file=sys.stderr,
-        )
+    if result.timed_out:
+        print(f"[jobs.submit] job {result.job_id} still {result.status} after {args.timeout} s; "
+              "it keeps running", file=sys.stderr)
     else:
-        print(
-            f"[jobs.submit] job {result.job_id} {status}" + (f": {message}" if message else ""),
-            file=sys.stderr,
-        )
+        print(f"[jobs.submit] job {result.job_id} {result.status}"
+              + (f": {result.message}" if result.message else ""), file=sys.stderr)
     return result.exit_code
 
 

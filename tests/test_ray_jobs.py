@@ -1,5 +1,6 @@
-"""Ray Jobs submission (jobs/submit.py) against the session's real local Ray, and the run-directory
-upload helpers (python -m jobs sync/run) against a loopback S3 server (moto).
+"""Ray Jobs submission (jobs/submit.py, over Ray's JobSubmissionClient) against the session's real
+local Ray, and the run-directory upload helpers (jobs/storage.py: python -m jobs sync/run, fsspec's
+rsync) against a loopback S3 server (moto).
 
 Working-dir choice. The `sim run` job runs with no working_dir: on this machine the package is
 installed (editable) in the venv the session's Ray workers use, so the job runs exactly this
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs import storage
 from jobs import submit as js
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,8 +93,26 @@ def test_runtime_env_ships_project_without_venv_git_or_outputs():
     assert (ROOT / "pyproject.toml").is_file()
     for pattern in (".venv", ".git", "outputs", "multirun", "*.zarr", "**/__pycache__"):
         assert pattern in renv["excludes"]
-    assert renv["env_vars"] == {"A": "1"}
+    assert renv["env_vars"]["A"] == "1"
     assert js.build_runtime_env(None, None) == {}
+
+
+def _head_of(directory: Path) -> str | None:
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def test_runtime_env_passes_the_shipped_checkouts_git_revision(tmp_path):
+    head = _head_of(ROOT)
+    if head is None:
+        pytest.skip("this project is not a git checkout here")
+    renv = js.build_runtime_env(js.PROJECT, {"A": "1"})
+    assert renv["env_vars"] == {"A": "1", js.GIT_REVISION_VAR: head}
+    # The user's value wins; code not shipped from here gets no revision from here.
+    assert js.build_runtime_env(js.PROJECT, {js.GIT_REVISION_VAR: "x"})["env_vars"] == {js.GIT_REVISION_VAR: "x"}
+    assert js.build_runtime_env(None, {"A": "1"}) == {"env_vars": {"A": "1"}}
+    if _head_of(tmp_path) is None:  # a directory outside any checkout
+        assert "env_vars" not in js.build_runtime_env(tmp_path)
 
 
 def test_cli_rejects_missing_entrypoint_and_bad_env(capsys):
@@ -151,12 +171,20 @@ def test_sync_tree_local_roundtrip(tmp_path):
     (src / "results.zarr" / "output").mkdir(parents=True)
     (src / "results.zarr" / "output" / "c.0").write_bytes(b"\x00\x01" * 1000)
     (src / "provenance.json").write_text('{"seed": 1}')
-    copied = js.sync_tree(str(src), str(tmp_path / "copy"))
+    copied = storage.sync_tree(str(src), str(tmp_path / "copy"))
     assert copied == 2
     assert (tmp_path / "copy" / "provenance.json").read_text() == '{"seed": 1}'
     assert (tmp_path / "copy" / "results.zarr" / "output" / "c.0").read_bytes() == b"\x00\x01" * 1000
+    # A rewritten file of the same size is copied again (a resumed run rewrites chunks), a file
+    # only the destination has is kept, and relative paths work.
+    (src / "provenance.json").write_text('{"seed": 2}')
+    (tmp_path / "copy" / "extra.txt").write_text("kept")
+    relative_src = os.path.relpath(src)
+    assert storage.sync_tree(relative_src, str(tmp_path / "copy")) == 2
+    assert (tmp_path / "copy" / "provenance.json").read_text() == '{"seed": 2}'
+    assert (tmp_path / "copy" / "extra.txt").read_text() == "kept"
     with pytest.raises(FileNotFoundError):
-        js.sync_tree(str(tmp_path / "missing"), str(tmp_path / "x"))
+        storage.sync_tree(str(tmp_path / "missing"), str(tmp_path / "x"))
 
 
 # ------------------------------------------------------------------------------ real Ray jobs
@@ -167,7 +195,8 @@ def test_trivial_job_ships_project_and_env(jobs_address):
         "import os, ray; ray.init(); "
         "print('CPUS', ray.cluster_resources().get('CPU', 0)); "
         "print('FILES', ' '.join(sorted(os.listdir('.')))); "
-        "print('MARK', os.environ.get('SIM_TEST_MARK'))"
+        "print('MARK', os.environ.get('SIM_TEST_MARK')); "
+        "print('REVISION', os.environ.get('SIM_GIT_REVISION'))"
     )
     result = js.submit(
         ["python", "-c", code],
@@ -184,6 +213,31 @@ def test_trivial_job_ships_project_and_env(jobs_address):
     assert {"pyproject.toml", "conf", "jobs", "sim"} <= files
     assert not files & {".venv", ".git", "outputs", "agency_sim.egg-info", ".pytest_cache"}
     assert lines["MARK"] == "hello-42"
+    assert lines["REVISION"] == str(_head_of(ROOT))  # "None" both sides outside a checkout
+
+
+def test_status_logs_and_stop_of_a_running_job(jobs_address):
+    """python -m jobs status / logs / stop, against a job that would otherwise run 10 minutes."""
+    result = js.submit(
+        ["python", "-c", "import time; print('started', flush=True); time.sleep(600)"],
+        address=jobs_address, wait=False, working_dir=None, env=_job_env(),
+    )
+    cli = [sys.executable, "-m", "jobs"]
+    where = ["--address", jobs_address, result.job_id]
+    run = dict(cwd=ROOT, capture_output=True, text=True, timeout=120,
+               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    client = js._client(jobs_address, None)
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while "started" not in client.get_job_logs(result.job_id) and time.monotonic() < deadline:
+        time.sleep(1)
+    proc = subprocess.run([*cli, "status", *where], **run)
+    assert proc.returncode == 0 and proc.stdout.startswith("RUNNING"), proc.stdout + proc.stderr
+    proc = subprocess.run([*cli, "logs", *where], **run)
+    assert "started" in proc.stdout, proc.stderr
+    proc = subprocess.run([*cli, "stop", *where], **run)
+    assert proc.returncode == 0 and "stop requested" in proc.stdout, proc.stderr
+    status, _, timed_out = js.wait_for(client, result.job_id, timeout=120)
+    assert (status, timed_out) == ("STOPPED", False)
 
 
 def test_failing_job_cli_exits_nonzero(jobs_address):
