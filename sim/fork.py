@@ -35,13 +35,16 @@ Several RUN_DIRs (e.g. seeds): each one's arms go to DIR/seed-<seed>/NAME, and t
 DIR/effects.zarr get a 95% band across them.
 Keys that would change the past are refused: population.*, seed, periods, periods_per_year,
 backend.*, economy.closure, household.productivity.*, household.kernel_grid_*, output.* (but
-output.progress). Examples:
+output.progress), and after period 0 the opening stakes policy.fund.initial_share and
+policy.dominant.initial_share. Examples:
   sim fork outputs/run --at 20 --out forks/ubi --arm control --arm ubi policy.ubi.level=0.1
 """
 # keys whose change would rewrite periods before T, or make the arm incomparable to its parent
 REFUSED = ("population.", "seed", "periods", "periods_per_year", "backend.", "backend",
            "economy.closure", "household.productivity.", "household.kernel_grid_", "output.")
 ALLOWED = ("output.progress",)
+# keys that act only when the economy opens (period 0): a fork after it would run as its control
+OPENING_ONLY = ("policy.fund.initial_share", "policy.dominant.initial_share")
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def parent_labels(run_dirs: list[Path]) -> list[str]:
     return [f"{i}-{d.name}" for i, d in enumerate(run_dirs)]
 
 
-def check_override(item: str) -> None:
+def check_override(item: str, at: int = 0) -> None:
     key, sep, _ = item.lstrip("+").partition("=")
     if not sep:
         raise ConfigError(f"{item!r}: expected KEY=VALUE")
@@ -106,6 +109,9 @@ def check_override(item: str) -> None:
     if any(key == k or (k.endswith((".", "_")) and key.startswith(k)) for k in REFUSED):
         raise ConfigError(f"{key} cannot change in a fork (it would change the periods before the fork "
                           "or the random numbers); start a new run with `sim run` instead")
+    if at > 0 and key in OPENING_ONLY:
+        raise ConfigError(f"{key} sets a stake when the economy opens (period 0) and does nothing in a fork "
+                          f"at period {at}: fork at --at 0, or compare with a new `sim run`")
 
 
 def schedule_of(cfg: DictConfig, prov: dict) -> list[tuple[int, DictConfig]]:
@@ -225,7 +231,7 @@ def run_arms(jobs: list[tuple[Path, Path]], at: int, arms: list[Arm], command: s
     cfg, _ = load_run(jobs[0][0])
     for arm in arms:  # refuse bad overrides before any Ray work
         for item in arm.overrides:
-            check_override(item)
+            check_override(item, at)
     connect_ray(cfg.cluster)
     remote = ray.remote(num_cpus=0, max_retries=0)(run_arm)
     transfers = transfers or {}

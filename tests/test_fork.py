@@ -92,3 +92,16 @@ def test_overrides_that_change_the_past_are_refused(forked, tmp_path, capsys):
         assert sim_main(["fork", str(parents[0]), "--at", "3", "--out", str(tmp_path), "--arm", "x", key]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "cannot change in a fork" in err, err
+
+
+def test_opening_stakes_are_refused_after_period_0(tmp_path):
+    """A fund or dominant stake is set when the economy opens; a fork after period 0 would run as
+    its control bit for bit, so it is refused (at period 0 it is an ordinary switch)."""
+    from sim.config import ConfigError
+    from sim.fork import check_override
+
+    for key in ("policy.fund.initial_share=0.3", "policy.dominant.initial_share=0.3"):
+        with pytest.raises(ConfigError, match="opens"):
+            check_override(key, at=4)
+        check_override(key, at=0)
+    check_override("policy.ubi.level=0.1", at=4)
