@@ -18,7 +18,11 @@ extra spending, household for household. With S_t household spending at consumer
   mpc_year      = sum_{t=T}^{T+ppy-1} (S^all_t - S^control_t) / (n X),
   mpc quintile  = (S^qj_T - S^control_T) / (n_j X),
 
-mpc_year including what the transfer does to the untreated through prices and policy after T.
+mpc_year including what the transfer does to the untreated through prices and demand after T.
+Fiscal policy is held passive from T in every arm (``policy.financing=deficit``: the transfer is
+paid with debt within the year, as the rebates of the micro studies were), so a tax rule taking
+the transfer back within the year does not enter the MPC; all arms share that setting, so it
+changes nothing in period T itself.
 """
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ from omegaconf import OmegaConf
 
 from sim.config import ConfigError
 from sim.resume import load_run
+
+# every arm from T: the transfer is paid with debt, no tax rule takes it back within the year
+PASSIVE_FISCAL = ("policy.financing=deficit",)
 
 HELP = """\
 usage: sim experiment mpc RUN_DIR --at T [--transfer X] [--out DIR] [--json]
@@ -174,10 +181,13 @@ def measure(run_dir: Path, at: int, transfer: float | None = None, out: Path | N
     out = out or run_dir / "experiments" / f"mpc-at-{at}-transfer-{transfer:.6g}"
     year_end = at + per_year - 1
     # the control checkpoints at T (every T periods, all kept) for the wealth bands
-    control = ("control", (f"checkpoint.every={at}", f"checkpoint.keep={periods + 1}"), None, year_end)
-    cuts, _ = run_arms([control, ("all", (), payment(transfer), year_end)], run_dir, at, out, command)
+    control = ("control", (*PASSIVE_FISCAL, f"checkpoint.every={at}", f"checkpoint.keep={periods + 1}"),
+               None, year_end)
+    cuts, _ = run_arms([control, ("all", PASSIVE_FISCAL, payment(transfer), year_end)], run_dir, at, out,
+                       command)
     edges = [-1e300, *cuts, 1e300]
-    bands = [(f"q{j + 1}", (), payment(transfer, edges[j], edges[j + 1]), at) for j in range(QUINTILES)]
+    bands = [(f"q{j + 1}", PASSIVE_FISCAL, payment(transfer, edges[j], edges[j + 1]), at)
+             for j in range(QUINTILES)]
     run_arms(bands, run_dir, at, out, command)
     rows = {name: sim.load(out / name) for name in ("control", "all", *(b[0] for b in bands))}
     return summarise(rows, at, per_year, transfer, cuts) | {"dir": str(out)}
