@@ -236,7 +236,8 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     efficiency = productivity[z_new] if working else 0.0
                     is_treated = _treated(t_utr[ii], b[i] + k[i], p) if with_transfer else False
                     cash, income = _income(b[i], k[i], working, productivity[z_new], is_treated, p)
-                    t_tr[ii] = is_treated
+                    if with_transfer:  # else t_tr stays all False (zeros, from step)
+                        t_tr[ii] = is_treated
                     x[i], z[i], e[i] = x_new, z_new, e_new
                     t_m[ii] = cash
                     t_q0[ii] = (e_new * n_z + z_new) * n_grid
@@ -333,7 +334,7 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
              + [np.empty(TILE, np.int64), np.empty(TILE, np.uint64), np.empty(TILE, np.int64)]
              + [np.empty(TILE, np.int64), np.empty(TILE, np.bool_)]  # t_e, t_auto
              + [np.empty(TILE) for _ in range(5)] + [np.empty(TILE, np.uint64) for _ in range(3)]
-             + [np.empty(TILE), np.empty(TILE, np.bool_)])  # t_utr, t_tr
+             + [np.empty(TILE), np.zeros(TILE, np.bool_)])  # t_utr, t_tr (False without a transfer)
     # the common period pays no transfer: a kernel without the treatment draw and its sums
     kernel = _step_with_transfer if tables[0][schema.P_TRANSFER] > 0.0 else _step_without_transfer
     kernel(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
