@@ -17,6 +17,9 @@ Households go through in tiles of ``TILE`` (a few L1-resident buffers), in passe
    household order (the order the specification fixes, so no reassociation is needed to keep the
    bits).
 
+Compiled twice (``_make_kernel``): a period that pays no one-off transfer, the common case, runs
+a kernel without the treatment draw and the sums of ``household.TRANSFER_ONLY`` (left 0).
+
 Passes 0 and 1 vectorise only when LLVM knows the arrays do not overlap (``noalias``; ``step`` checks it)
 and indices are unsigned (no negative-index wrap-around); it is asked for 512-bit vectors where the
 CPU has them. Measured figures: docs/performance.md.
