@@ -170,6 +170,9 @@ COUNTED = ("households", "employed", "unemployed", "displaced", "automated_emplo
 AMOUNTS = ("effective_labour", "consumption", "safe_begin", "risky_begin", "safe_end", "risky_end",
            "income", "treated_consumption", "consumption_squared", "treated_consumption_squared")
 SUMMED = COUNTED + AMOUNTS
+# The sums whose every term is 0 unless a transfer is paid (``treated`` is False when P_TRANSFER
+# <= 0): a kernel may skip them in such a period and leave 0 (``kernels.step_fused`` does).
+TRANSFER_ONLY = ("treated", "treated_consumption", "treated_consumption_squared")
 
 
 def contributions(employment_new: int, automated_employed: bool, efficiency: float,

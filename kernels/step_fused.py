@@ -17,6 +17,9 @@ Households go through in tiles of ``TILE`` (a few L1-resident buffers), in passe
    household order (the order the specification fixes, so no reassociation is needed to keep the
    bits).
 
+Compiled twice (``_make_kernel``): a period that pays no one-off transfer, the common case, runs
+a kernel without the treatment draw and the sums of ``household.TRANSFER_ONLY`` (left 0).
+
 Passes 0 and 1 vectorise only when LLVM knows the arrays do not overlap (``noalias``; ``step`` checks it)
 and indices are unsigned (no negative-index wrap-around); it is asked for 512-bit vectors where the
 CPU has them. Measured figures: docs/performance.md.
@@ -80,21 +83,28 @@ N_COUNTED = schema.N_COUNTED
 N_AMOUNTS = schema.N_SUMMED - N_COUNTED
 
 
-def _make_adder(first: int, n: int, cast: str):
-    """``add(acc, terms)``: the n-tuple acc + cast(terms[first:first + n]), element by element.
-    Tuples stay in registers, so the n running sums are n independent chains (generated: Numba
-    has no loop over a tuple's elements of mixed types)."""
+def _make_adder(first: int, n: int, cast: str, skipped: tuple[str, ...] = ()):
+    """``add(acc, terms)``: the n-tuple acc + cast(terms[first:first + n]), element by element,
+    except the sums named in ``skipped``, left as they are. Tuples stay in registers, so the n
+    running sums are n independent chains (generated: Numba has no loop over a tuple's elements of
+    mixed types)."""
+    names = household.SUMMED[first:first + n]
     source = ("def add(acc, terms):\n    return ("
-              + ", ".join(f"acc[{q}] + {cast}(terms[{first + q}])" for q in range(n)) + ",)\n")
+              + ", ".join(f"acc[{q}]" if names[q] in skipped else f"acc[{q}] + {cast}(terms[{first + q}])"
+                          for q in range(n)) + ",)\n")
     scope = {"np": np}
     exec(compile(source, f"<add{first}_{n}>", "exec"), scope)  # noqa: S102 (our own generated source)
     return njit(inline="always")(scope["add"])
 
 
 # counts: integer sums in the vectorised pass 1b (exact in any order, like the oracle's float sums
-# of 0/1, which stay exact below 2**53); amounts: float sums in household order in pass 2
+# of 0/1, which stay exact below 2**53); amounts: float sums in household order in pass 2. The
+# ``_no_transfer`` adders leave the sums of household.TRANSFER_ONLY at 0: a kernel compiled for a
+# period without a transfer neither draws the treatment uniform nor adds those terms.
 _add_counts = _make_adder(0, N_COUNTED, "np.int64")
 _add_amounts = _make_adder(N_COUNTED, N_AMOUNTS, "np.float64")
+_add_counts_no_transfer = _make_adder(0, N_COUNTED, "np.int64", household.TRANSFER_ONLY)
+_add_amounts_no_transfer = _make_adder(N_COUNTED, N_AMOUNTS, "np.float64", household.TRANSFER_ONLY)
 _NO_COUNTS = (np.int64(0),) * N_COUNTED
 _NO_AMOUNTS = (0.0,) * N_AMOUNTS
 
@@ -156,7 +166,14 @@ def _bin(v):
     return (_float_bits(v) >> schema.BIN_SHIFT) - schema.BIN_OFFSET + 1
 
 
-def _make_kernel(sources_fingerprint: str):
+def _make_kernel(sources_fingerprint: str, with_transfer: bool):
+    """The tiled kernel; ``with_transfer`` (a compile-time constant) selects whether it draws the
+    treatment uniform and adds the sums of ``household.TRANSFER_ONLY``. Without, ``treated`` is
+    False for every household, which is what ``household.treated`` gives when no transfer is paid
+    (P_TRANSFER <= 0): the same arithmetic, bit for bit, with one hash and three sums fewer."""
+    add_counts = _add_counts if with_transfer else _add_counts_no_transfer
+    add_amounts = _add_amounts if with_transfer else _add_amounts_no_transfer
+
     @njit(cache=True, nogil=True, **_NOALIAS)
     def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, w_treat, params, productivity, cdf, c_table,
               share_table, block_size, agg, hist, ext, grid_lo, inv_width,
@@ -204,7 +221,8 @@ def _make_kernel(sources_fingerprint: str):
                     t_uz[ii] = _uniform(hh, w_z)
                     t_uj[ii] = _uniform(hh, w_job)
                     t_ut[ii] = _uniform(hh, w_task)
-                    t_utr[ii] = _uniform(hh, w_treat)
+                    if with_transfer:
+                        t_utr[ii] = _uniform(hh, w_treat)
                     t_row[ii] = np.uint64(z[np.uint64(t0 + ii)]) * np.uint64(n_z)
                     t_zn[ii] = 0
                 for jz in range(n_z - 1):
@@ -219,9 +237,10 @@ def _make_kernel(sources_fingerprint: str):
                         np.int64(e[i]), x[i], t_uj[ii], t_ut[ii], p)
                     working = e_new == schema.EMPLOYED
                     efficiency = productivity[z_new] if working else 0.0
-                    is_treated = _treated(t_utr[ii], b[i] + k[i], p)
+                    is_treated = _treated(t_utr[ii], b[i] + k[i], p) if with_transfer else False
                     cash, income = _income(b[i], k[i], working, productivity[z_new], is_treated, p)
-                    t_tr[ii] = is_treated
+                    if with_transfer:  # else t_tr stays all False (zeros, from step)
+                        t_tr[ii] = is_treated
                     x[i], z[i], e[i] = x_new, z_new, e_new
                     t_m[ii] = cash
                     t_q0[ii] = (e_new * n_z + z_new) * n_grid
@@ -243,7 +262,7 @@ def _make_kernel(sources_fingerprint: str):
                     b[i], k[i] = b_new, k_new
                     t_c[ii] = c
                     # the counted terms only (the amounts are left to pass 2, and unused, dropped)
-                    counts = _add_counts(counts, _contributions(
+                    counts = add_counts(counts, _contributions(
                         t_e[ii], t_auto[ii], t_eff[ii], t_inc[ii], c, t_b0[ii], t_k0[ii], b_new,
                         k_new, t_tr[ii], p))
                     t_bw[ii], t_bc[ii] = _bin(b_new + k_new), _bin(c)
@@ -255,7 +274,7 @@ def _make_kernel(sources_fingerprint: str):
                     c, income = t_c[ii], t_inc[ii]
                     b_new, k_new = b[i], k[i]
                     wealth_end = b_new + k_new
-                    amounts = _add_amounts(amounts, _contributions(
+                    amounts = add_amounts(amounts, _contributions(
                         t_e[ii], t_auto[ii], t_eff[ii], income, c, t_b0[ii], t_k0[ii], b_new,
                         k_new, t_tr[ii], p))
                     bw, by, bc = t_bw[ii], t_by[ii], t_bc[ii]
@@ -283,7 +302,8 @@ def _make_kernel(sources_fingerprint: str):
     return _step
 
 
-_step = _make_kernel(_SOURCES_FINGERPRINT)
+_step_with_transfer = _make_kernel(_SOURCES_FINGERPRINT, True)
+_step_without_transfer = _make_kernel(_SOURCES_FINGERPRINT, False)
 
 
 def _check_disjoint(arrays: dict) -> None:
@@ -317,8 +337,10 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
              + [np.empty(TILE, np.int64), np.empty(TILE, np.uint64), np.empty(TILE, np.int64)]
              + [np.empty(TILE, np.int64), np.empty(TILE, np.bool_)]  # t_e, t_auto
              + [np.empty(TILE) for _ in range(5)] + [np.empty(TILE, np.uint64) for _ in range(3)]
-             + [np.empty(TILE), np.empty(TILE, np.bool_)])  # t_utr, t_tr
-    _step(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
+             + [np.empty(TILE), np.zeros(TILE, np.bool_)])  # t_utr, t_tr (False without a transfer)
+    # the common period pays no transfer: a kernel without the treatment draw and its sums
+    kernel = _step_with_transfer if tables[0][schema.P_TRANSFER] > 0.0 else _step_without_transfer
+    kernel(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
           np.uint64(first_id), np.uint64(key), *words, *tables, block_size, agg, hist, ext, *grid,
           *tiles)
     aggregates.complete(agg, tables[0])

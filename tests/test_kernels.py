@@ -62,11 +62,34 @@ def test_fused_equals_numpy_bit_for_bit(setup, block):
         assert np.array_equal(pa.extrema, pb.extrema)
 
 
+def test_fused_equals_numpy_bit_for_bit_with_a_transfer(setup):
+    # a period that pays a transfer runs the fused kernel's other specialisation (treatment draw
+    # and the transfer-only sums); the default params above pay none and run the transfer-free one
+    p = setup["p"].copy()
+    p[S.P_TRANSFER], p[S.P_TRANSFER_WEALTH_MIN], p[S.P_TRANSFER_WEALTH_MAX] = 0.7, 1.0, 6.0
+    with_transfer = dict(setup, p=p)
+    n = 20_011
+    a, b = _state(n, setup), _state(n, setup)
+    for t in range(3):
+        pa = _step(step_numpy.step, a, with_transfer, period=t, block=1000)
+        pb = _step(step_fused.step, b, with_transfer, period=t, block=1000)
+        for name in S.STATE_DTYPES:
+            assert np.array_equal(a[name], b[name]), name
+        assert np.array_equal(pa.aggregates, pb.aggregates)
+        assert np.array_equal(pa.histograms, pb.histograms)
+        assert np.array_equal(pa.extrema, pb.extrema)
+    # the check has teeth: some households were treated, and not all in the wealth range
+    treated = pa.aggregates[:, S.A_TREATED].sum()
+    assert 0 < treated < n / 2
+    assert pa.aggregates[:, S.A_TREATED_CONSUMPTION].sum() > 0
+
+
 def test_fused_kernel_is_compiled_noalias():
     # Without the noalias flag the fused kernel is still right, but its household pass does not
     # vectorise (about 1.5x slower): fail loudly if a Numba upgrade removes the flag.
     assert step_fused._NOALIAS == {"noalias": True}
-    assert step_fused._step.targetoptions.get("noalias") is True
+    for kernel in (step_fused._step_with_transfer, step_fused._step_without_transfer):
+        assert kernel.targetoptions.get("noalias") is True
 
 
 def test_fused_kernel_asks_llvm_for_full_width_vectors():
