@@ -34,7 +34,7 @@ from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.layout import RunShape
 from sim.shard import ShardActor
 from sim.shard_pool import ShardPool
-from sim.supervisor import Supervisor
+from sim.supervisor import Supervisor, shard_lost_errors
 
 SFC_TOLERANCE = 1e-9
 
@@ -305,7 +305,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                     if capacity.changes:  # a grow is on record before the run goes on
                         prov.write(macro)
                 clock.lap("checkpoint")
-            except ray.exceptions.RayActorError as exc:  # a shard actor died: restore and replay
+            except shard_lost_errors() as exc:  # a shard actor (or its node) died: restore and replay
                 macro, built_from = sup.recover(exc, t), before
                 prov.write(macro)
                 clock.lap("recovery")

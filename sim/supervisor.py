@@ -27,6 +27,14 @@ from sim.checkpoint.store import CheckpointStore, Entry, one_line
 from sim.errors import RunError, StoreFailure
 from sim.shard_pool import ShardPool
 
+
+def shard_lost_errors() -> tuple[type[BaseException], ...]:
+    """What Ray raises when a shard actor is gone: the actor's own death, or, when its whole node
+    went, the loss of the step results that lived there (``ObjectLostError`` and its kinds)."""
+    import ray
+
+    return ray.exceptions.RayActorError, ray.exceptions.ObjectLostError
+
 # checkpoint events (commits, corrupt checkpoints skipped, recoveries) share one logger
 log = logging.getLogger("sim.checkpoint")
 
@@ -69,8 +77,6 @@ class Supervisor:
         return self.store is not None and self.every > 0 and period % self.every == 0 and period < self.periods
 
     def start(self, resume: bool) -> MacroState:
-        import ray
-
         try:
             if resume:
                 macro, entry = self._restore(resume=True)
@@ -82,7 +88,7 @@ class Supervisor:
             self.pool.start()
             self.pool.initialise()
             return self.new_macro()
-        except ray.exceptions.RayActorError as exc:
+        except shard_lost_errors() as exc:
             return self.recover(exc, 0)
 
     def checkpoint(self, macro: MacroState) -> None:
@@ -137,8 +143,6 @@ class Supervisor:
 
     def recover(self, exc: BaseException, period: int) -> MacroState:
         """Replace every shard actor and restore the newest good checkpoint (or the initial state)."""
-        import ray
-
         phase, self._phase = self._phase, "step"
         self._pending = None  # a checkpoint in flight is never committed; its folder is pruned later
         if phase == "checkpoint":  # report the checkpoint's period, not the period before it
@@ -158,7 +162,7 @@ class Supervisor:
                     self._reshape_after_loss(period)
                 macro, entry = self._restore(resume=False)
                 break
-            except ray.exceptions.RayActorError as again:  # died while restoring: counts again
+            except shard_lost_errors() as again:  # died while restoring: counts again
                 self.recoveries.append(self._event(period, phase, exc, None, None, time.perf_counter() - t0))
                 exc, phase, t0 = again, "restore", time.perf_counter()
         event = self._event(period, phase, exc, macro.period, entry, time.perf_counter() - t0)
