@@ -8,6 +8,8 @@ on the host).
 from __future__ import annotations
 
 import os
+import subprocess
+from contextlib import contextmanager
 
 import pytest
 
@@ -39,3 +41,17 @@ def ray_session():
         yield ctx
     finally:
         ray.shutdown()
+
+
+@contextmanager
+def tmpfs(mount, options: str):
+    """A tmpfs mounted at ``mount`` (root only; ``options`` e.g. ``size=20m`` or ``size=1m,ro``) for
+    tests of full or read-only file systems; the test is skipped where mounting is not permitted."""
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs ({options}) here ({made.stderr.decode().strip() or made.returncode})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from sim.cli import main as sim_main
 from sim.config import compose
 from sim.config_schema import MAX_PERIODS
+from tests.conftest import tmpfs
 
 SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
          "output.progress=false", "output.snapshot_every=3"]
@@ -157,17 +158,8 @@ def test_two_writers_of_results_never_share_a_temporary(tmp_path):
 # --- item 7: bad paths and files: one line, no traceback ------------------------------------------
 @pytest.fixture
 def read_only_dir(tmp_path):
-    import subprocess
-
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here ({made.stderr.decode().strip()})")
-    try:
+    with tmpfs(tmp_path / "ro", "size=1m,ro") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_run_dir_on_a_read_only_file_system(read_only_dir, capsys):

@@ -23,6 +23,7 @@ from sim.cli import main as sim_main
 from sim.config import compose
 from sim.coordinator import run
 from sim.errors import StoreFailure
+from tests.conftest import tmpfs
 
 SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
          "output.progress=false", "output.snapshot_every=3", "checkpoint.every=2"]
@@ -66,17 +67,10 @@ def uncommitted(store_dir: Path) -> list[Path]:
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 20 MB tmpfs (root only); skipped where mounting is not permitted (the ENOSPC store in
+    """A 20 MB tmpfs; skipped where mounting is not permitted (the ENOSPC store in
     test_a_store_raising_enospc covers that path)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({made.stderr.decode().strip() or made.returncode})")
-    try:
+    with tmpfs(tmp_path / "disk", "size=20m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(directory: Path) -> Path:
