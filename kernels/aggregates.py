@@ -36,6 +36,7 @@ def complete(aggregates: np.ndarray, params: np.ndarray) -> np.ndarray:
       consumption tax = tau_c * sum(c)                      fees         = f * sum(c)
       revaluation     = (sum(k) (R_k - R_inc)) (1 - tau_k)
       transfers       = T * treated                          (one-off transfer, sim experiment mpc)
+      participation   = kappa * holders                      (equity held at the start of the period)
     Each product is written as the household step writes it, so one household's block reproduces
     its own values exactly.
     """
@@ -58,4 +59,5 @@ def complete(aggregates: np.ndarray, params: np.ndarray) -> np.ndarray:
     a[:, S.A_REVALUATION] = ((risky * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME]))
                              * (1.0 - p[S.P_TAX_CAPITAL]))
     a[:, S.A_TRANSFERS] = p[S.P_TRANSFER] * a[:, S.A_TREATED]
+    a[:, S.A_PARTICIPATION_COSTS] = p[S.P_PARTICIPATION_COST] * a[:, S.A_HOLDERS]
     return a

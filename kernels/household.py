@@ -80,11 +80,13 @@ def income(safe: float, risky: float, working: bool, level: float, is_treated: b
     level z (efficiency units), after this period's job transition:
 
       m = b + k + (1 - tau_l) w z 1[working] + benefit 1[not working] + UBI + dividend
-          + (1 - tau_k)(r_b b + r_k k) - tau_w (b + k) + T 1[treated] - s_ubi UBI,
+          + (1 - tau_k)(r_b b + r_k k) - tau_w (b + k) + T 1[treated] - kappa 1[k > 0] - s_ubi UBI,
       y = m - (b + k) + s_ubi UBI - v,   v = k (R_k - R_inc)(1 - tau_k),
 
-    r = R - 1 the net returns, T the one-off transfer (``treated``); v, the revaluation of risky holdings, is not income (R_inc is the
-    payout part of R_k). Each tax is the rate times its base, as ``kernels.aggregates`` writes it.
+    r = R - 1 the net returns, T the one-off transfer (``treated``), kappa the per-period cost of
+    holding equity (a stock-market participation cost, docs/economy.md); v, the revaluation of
+    risky holdings, is not income (R_inc is the payout part of R_k). Each tax is the rate times its
+    base, as ``kernels.aggregates`` writes it.
     """
     labour_income = p[inputs.P_WAGE] * level if working else 0.0
     labour_tax = p[inputs.P_TAX_LABOUR] * labour_income
@@ -94,8 +96,9 @@ def income(safe: float, risky: float, working: bool, level: float, is_treated: b
     wealth_begin = safe + risky
     wealth_tax = p[inputs.P_TAX_WEALTH] * wealth_begin
     transfer = p[inputs.P_TRANSFER] if is_treated else 0.0
-    income_total = (((labour_income - labour_tax) + benefit + p[inputs.P_UBI] + p[inputs.P_DIVIDEND]
-                     + (capital_income - capital_tax)) - wealth_tax) + transfer
+    participation = p[inputs.P_PARTICIPATION_COST] if risky > 0.0 else 0.0
+    income_total = ((((labour_income - labour_tax) + benefit + p[inputs.P_UBI] + p[inputs.P_DIVIDEND]
+                      + (capital_income - capital_tax)) - wealth_tax) + transfer) - participation
     cash = wealth_begin + income_total - p[inputs.P_UBI] * p[inputs.P_UBI_INVEST_SHARE]
     revaluation = ((risky * (p[inputs.P_RETURN_RISKY] - p[inputs.P_RETURN_RISKY_INCOME]))
                    * (1.0 - p[inputs.P_TAX_CAPITAL]))
@@ -149,10 +152,20 @@ def consumption_and_share(cash: float, weight: float, q: int, c_flat: np.ndarray
 
 def portfolio(cash: float, consumption: float, share: float, p: np.ndarray):
     """(b', k'): end-of-period assets a = m - (1 + tau_c + f) c >= -borrowing limit; the share of
-    a^+ goes to risky holdings, plus the auto-invested UBI s_ubi UBI; the rest is safe."""
+    a^+ goes to risky holdings if the household participates, plus the auto-invested UBI
+    s_ubi UBI; the rest is safe.
+
+    Participation (docs/economy.md, "Who holds equity"): the household holds equity iff its
+    certainty-equivalent gain from doing so covers the per-period cost kappa,
+        (1/2) share (E[R_k] - R_f) a >= kappa,
+    the Merton gain at the optimal share (Vissing-Jorgensen 2002's comparison of the benefit of
+    participation with its cost). With kappa = 0 every household with a > 0 participates.
+    """
     price = 1.0 + p[inputs.P_TAX_CONSUMPTION] + p[inputs.P_PAYMENT_FEE]
     assets = cash - price * consumption
-    invested = share * max(assets, 0.0)
+    gain = (0.5 * (share * p[inputs.P_EXPECTED_EXCESS])) * assets
+    participates = gain >= p[inputs.P_PARTICIPATION_COST]
+    invested = share * max(assets, 0.0) if participates else 0.0
     return assets - invested, invested + p[inputs.P_UBI] * p[inputs.P_UBI_INVEST_SHARE]
 
 
@@ -165,7 +178,8 @@ def portfolio(cash: float, consumption: float, share: float, p: np.ndarray):
 #
 # COUNTED: households that meet a condition. The term is the condition (a bool); the sums are
 # integers, exact in any order, so the fused kernel adds them in its vectorised pass.
-COUNTED = ("households", "employed", "unemployed", "displaced", "automated_employed", "poor", "treated")
+COUNTED = ("households", "employed", "unemployed", "displaced", "automated_employed", "poor", "treated",
+           "holders", "participants")
 # AMOUNTS: floating-point quantities (goods, efficiency units), summed in household order.
 AMOUNTS = ("effective_labour", "consumption", "safe_begin", "risky_begin", "safe_end", "risky_end",
            "income", "treated_consumption", "consumption_squared", "treated_consumption_squared")
@@ -191,6 +205,8 @@ def contributions(employment_new: int, automated_employed: bool, efficiency: flo
         automated_employed,
         disposable_income < p[inputs.P_POVERTY_LINE],
         is_treated,
+        risky > 0.0,  # holders: equity at the start of the period (they pay kappa)
+        risky_new > 0.0,  # participants: equity at the end of the period
         efficiency,
         consumption,
         safe,

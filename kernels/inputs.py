@@ -53,6 +53,8 @@ PARAMS = _names(
     "transfer",  # one-off transfer to each treated household this period (0: none; sim experiment mpc)
     "transfer_wealth_min",  # households are eligible iff transfer_wealth_min <= b + k < transfer_wealth_max
     "transfer_wealth_max",  # (beginning-of-period wealth); the treated are a random half of them
+    "participation_cost",  # kappa: paid by every household holding equity at the start of the period
+    "expected_excess",  # E[R_k] - R_f the household plans with (per period): the participation gain
 )
 N_PARAMS = len(PARAMS)
 globals().update({f"P_{k.upper()}": v for k, v in PARAMS.items()})

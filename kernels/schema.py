@@ -31,6 +31,7 @@ DERIVED = (
     "consumption_tax",
     "fees",
     "revaluation",  # unexpected gains on risky holdings, net of capital tax (not income)
+    "participation_costs",  # kappa x holders: the stock-market participation costs households paid
     "transfers",  # one-off transfers paid (transfer x treated)
 )
 AGGREGATES = _names(*household.SUMMED, *DERIVED)

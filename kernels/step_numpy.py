@@ -129,6 +129,7 @@ def step(
         + (capital_income - capital_tax)
         - wealth_tax
         + np.where(treated, p[S.P_TRANSFER], 0.0)
+        - np.where(k > 0.0, p[S.P_PARTICIPATION_COST], 0.0)  # kappa, paid by equity holders
     )
     m = wealth_begin + income_total - ubi_invested
     revaluation = (k * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME])) * (1.0 - p[S.P_TAX_CAPITAL])
@@ -148,7 +149,8 @@ def step(
 
     # 4. portfolio
     a = m - price * c
-    invested = share * np.maximum(a, 0.0)
+    participates = (0.5 * (share * p[S.P_EXPECTED_EXCESS])) * a >= p[S.P_PARTICIPATION_COST]
+    invested = np.where(participates, share * np.maximum(a, 0.0), 0.0)
     k_new = invested + ubi_invested
     b_new = a - invested
     wealth_end = b_new + k_new

@@ -82,6 +82,9 @@ class PeriodEnvironment:
     # wealth is in [transfer_wealth_min, transfer_wealth_max) (sim experiment mpc); unanticipated,
     # so it is not in the household problem.
     transfer: float = 0.0
+    # kappa: what a household holding equity pays per period to hold it (goods; a participation
+    # cost, docs/economy.md "Who holds equity"); 0 outside the demand closure's equity market.
+    participation_cost: float = 0.0
     transfer_wealth_min: float = -1e300
     transfer_wealth_max: float = 1e300
 
@@ -92,6 +95,13 @@ class PeriodEnvironment:
     def price(self) -> float:
         """Goods paid per unit of consumption: 1 + tau_c + f."""
         return 1.0 + self.tax_consumption + self.payment_fee
+
+    @property
+    def expected_excess(self) -> float:
+        """The after-tax excess return households plan with, per period:
+        (1 - tau_k)(E[R_k] - R_f^belief) (the participation rule's gain, kernels.household)."""
+        safe = self.return_safe if self.belief_return_safe is None else self.belief_return_safe
+        return self.after_tax_gross(self.risky_mean) - self.after_tax_gross(safe)
 
     def after_tax_gross(self, gross: float) -> float:
         """Gross return net of capital and wealth taxes: 1 + (R - 1)(1 - tau_k) - tau_w."""
@@ -177,6 +187,8 @@ def kernel_params(env: PeriodEnvironment, hh_cfg) -> np.ndarray:
         "transfer": env.transfer,
         "transfer_wealth_min": env.transfer_wealth_min,
         "transfer_wealth_max": env.transfer_wealth_max,
+        "participation_cost": env.participation_cost,
+        "expected_excess": env.expected_excess,
     }
     for name, value in values.items():
         p[S.PARAMS[name]] = value

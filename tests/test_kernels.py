@@ -32,7 +32,8 @@ def setup():
                      return_safe=1.01, return_risky=0.97, tax_capital=0.15, tax_wealth=0.002,
                      dividend=0.04, tax_consumption=0.05, payment_fee=0.025,
                      hazard_displacement=0.3, separation=0.03, job_finding=0.4, automation=0.45,
-                     borrowing_limit=bl, grid_min=-bl, grid_max=300.0, poverty_line=0.9).items():
+                     borrowing_limit=bl, grid_min=-bl, grid_max=300.0, poverty_line=0.9,
+                     participation_cost=0.02, expected_excess=0.01).items():
         p[S.PARAMS[k]] = v
     stationary = np.linalg.matrix_power(P, 200)[0]
     return dict(P=P, cdf=cdf, levels=levels, c=c_table, share=share, p=p, stationary=stationary)
@@ -156,6 +157,7 @@ def test_derived_aggregates_are_the_households_flows_summed(setup, backend):
         "capital_tax": p[S.P_TAX_CAPITAL] * capital,
         "wealth_tax": p[S.P_TAX_WEALTH] * (b0 + k0),
         "revaluation": k0 * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME]) * (1 - p[S.P_TAX_CAPITAL]),
+        "participation_costs": np.where(k0 > 0, p[S.P_PARTICIPATION_COST], 0.0),
     }
     starts = np.arange(0, n, block)
     for name, per_household in flows.items():
@@ -298,3 +300,27 @@ def test_summed_aggregates_are_declared_once_in_household():
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         assert int(done.stdout) == S.N_SUMMED - 1
+
+
+@pytest.mark.parametrize("backend", [step_numpy.step, step_fused.step])
+def test_participation_threshold_is_the_merton_gain_against_the_cost(setup, backend):
+    # With a constant risky share varsigma, a household holds equity iff
+    # (1/2) varsigma (E[R_k] - R_f) a >= kappa, i.e. a >= a* = 2 kappa / (varsigma x excess): below
+    # a* all its assets are safe (plus the auto-invested UBI), above it varsigma a is risky.
+    varsigma, kappa, excess = 0.6, 0.03, 0.012
+    p = setup["p"].copy()
+    p[S.P_PARTICIPATION_COST], p[S.P_EXPECTED_EXCESS] = kappa, excess
+    shares = np.full_like(setup["share"], varsigma)
+    st = _state(20_000, setup)
+    agg = backend(st, 0, 0, KEY, p, setup["levels"], setup["cdf"], setup["c"], shares, 1000).aggregates
+    ubi_inv = p[S.P_UBI] * p[S.P_UBI_INVEST_SHARE]
+    a = st["safe"] + st["risky"] - ubi_inv  # end-of-period assets the household chose
+    chosen = st["risky"] - ubi_inv
+    threshold = 2 * kappa / (varsigma * excess)
+    above = a >= threshold * (1 + 1e-12)
+    below = a < threshold * (1 - 1e-12)
+    assert above.sum() > 1000 and below.sum() > 1000  # both sides are populated
+    np.testing.assert_allclose(chosen[above], varsigma * a[above], rtol=1e-12)
+    assert np.all(chosen[below] == 0.0)
+    # participants at the end: everyone with equity (the auto-invested UBI included)
+    assert agg[:, S.A_PARTICIPANTS].sum() == np.sum(st["risky"] > 0)
