@@ -139,6 +139,7 @@ class Equity:
     return_floor: float = share(0.5)  # realised gross equity return per period is clipped to
     return_cap: float = param(1.5, ge=1.0)  # [floor, cap]
     shock_std: float = nonnegative(0.02)  # std of the realised valuation shock per period
+    participation_cost: float = nonnegative(0.0)  # kappa per period, per unit of the wage w_t
 
 
 @dataclass

@@ -170,6 +170,9 @@ class FixedPriceEconomy:
             "fee_revenue": tot["fees"],
             "dominant_capital_share": 0.0,
             "mean_wealth": (tot["safe_end"] + tot["risky_end"]) / n,
+            "household_safe_assets": tot["safe_end"],
+            "household_risky_assets": tot["risky_end"],
+            "participation_rate": tot["participants"] / n,
             "sfc_residual": abs(residual) / abs(output),
         }
 

@@ -99,6 +99,9 @@ class MacroEconomy:
                                    float(e.labour.belief_sensitivity))
         self.risky_std = float(e.risky_std)
         self.equity_premium = float(e.equity_premium)  # per period, households' initial belief
+        # kappa per unit of the wage: what holding equity costs a household per period (the
+        # participation rule of kernels.household.portfolio; docs/economy.md "Who holds equity")
+        self.participation_cost = float(e.equity.participation_cost)
         self.patience_cap = float(e.patience_cap)
         self.fiscal = gov.FiscalSettings.from_config(p)
         self.payment_fee = float(p.payment_fee)
@@ -199,6 +202,7 @@ class MacroEconomy:
             poverty_line=line,
             belief_return_safe=belief_safe,
             belief_job_finding=plan.belief_job_finding,
+            participation_cost=self.participation_cost * plan.wage,
         )
 
     def _fiscal_stance(self, t: int, wage: float, potential: float) -> gov.FiscalStance:
@@ -267,7 +271,7 @@ class MacroEconomy:
         plus every holder's capital income when positive (households', the fund's, the dominant
         holder's, the intermediaries')."""
         capital = (tot["capital_income"] + (env.return_risky - 1.0) * (opening.fund + opening.dominant)
-                   + (flows.fees + flows.interest_intermediaries
+                   + (flows.services + flows.interest_intermediaries
                       if self.intermediaries.earner == "intermediaries" else 0.0))
         return tot["labour_income"] + max(0.0, capital)
 

@@ -85,7 +85,13 @@ class Flows:
     rationed: float = 0.0  # orders not served: notional demand less what was delivered
     tax_fund: float = 0.0  # tau_k (R_k - 1) E_P,t-1
     tax_dominant: float = 0.0  # tau_k (R_k - 1) E_X,t-1
-    tax_intermediaries: float = 0.0  # tau_k (F + (R_f - 1) S_I,t-1)
+    tax_intermediaries: float = 0.0  # tau_k (F + P + (R_f - 1) S_I,t-1)
+    participation_costs: float = 0.0  # P = kappa x holders: households' stock-market participation costs
+
+    @property
+    def services(self) -> float:
+        """F + P: what households pay the fee earner for payments and for holding equity."""
+        return self.fees + self.participation_costs
 
     @property
     def owners_tax(self) -> float:
@@ -164,17 +170,19 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
                  realise: Callable[[float], tuple[float, float]]) -> Flows:
     """The period's flows at the environment's prices (tau_k = env.tax_capital, surcharge included):
 
-    F = f C;  T_I = tau_k (F + (R_f - 1) S_I,t-1);  C_I = spend_share (F + (R_f - 1) S_I,t-1 - T_I)
+    F = f C;  P = kappa holders (participation costs, earned with the fee);
+    T_I = tau_k (F + P + (R_f - 1) S_I,t-1);  C_I = spend_share (F + P + (R_f - 1) S_I,t-1 - T_I)
     (T_I = C_I = 0 on a public rail);  T_P = tau_k (R_k - 1) E_P,t-1;  T_X = tau_k (R_k - 1) E_X,t-1;
     C_X = (1 - reinvest) max(0, (1 - tau_k)(R_k - 1) E_X,t-1);  Div = dividend x N;  G from the stance;
     (I, dN) = realise(C + C_I + C_X + G), the closure's rule for investment and inventories.
     """
     consumption = tot["consumption"]
     fees = env.payment_fee * consumption
+    participation = env.participation_cost * tot["holders"]
     interest = (env.return_safe - 1.0) * opening.intermediaries
     tax_rate = env.tax_capital
-    tax_intermediaries = intermediaries.tax(fees, interest, tax_rate)
-    spent_intermediaries = intermediaries.spending(fees, interest, tax_intermediaries)
+    tax_intermediaries = intermediaries.tax(fees + participation, interest, tax_rate)
+    spent_intermediaries = intermediaries.spending(fees + participation, interest, tax_intermediaries)
     spent_dominant = dominant.payout(env.return_risky, opening.dominant, tax_rate)
     dividends = env.dividend * tot["households"]
     investment, inventory_change = realise(consumption + spent_intermediaries + spent_dominant
@@ -195,7 +203,7 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
                  inventory_change=inventory_change, rationed=rationed,
                  tax_fund=capital_income_tax(opening.fund, env.return_risky, tax_rate),
                  tax_dominant=capital_income_tax(opening.dominant, env.return_risky, tax_rate),
-                 tax_intermediaries=tax_intermediaries)
+                 tax_intermediaries=tax_intermediaries, participation_costs=participation)
 
 
 def book(env: PeriodEnvironment, tot: Totals, opening: Stocks, flows: Flows, fee_earner: str) -> Ledger:
@@ -216,6 +224,8 @@ def book(env: PeriodEnvironment, tot: Totals, opening: Stocks, flows: Flows, fee
     led.transfer("consumption tax", "households", "government", tot["consumption_tax"],
                  env.tax_consumption * flows.consumption)
     led.transfer("payment fees", "households", fee_earner, tot["fees"], flows.fees)
+    led.transfer("participation costs", "households", fee_earner, tot["participation_costs"],
+                 flows.participation_costs)
     led.transfer("unemployment benefit", "government", "households", env.benefit * (n - employed),
                  tot["benefits"])
     led.transfer("UBI", "government", "households", env.ubi * n, tot["ubi"])
@@ -263,7 +273,7 @@ def update_stocks(opening: Stocks, flows: Flows, ledger: Ledger, tot: Totals, en
 
     B_G = B_G,t-1 - NL_G (the government's own accumulation);
     E_P = E_P,t-1 + rho E_P,t-1 - Div - T_P;  E_X = E_X,t-1 + rho E_X,t-1 - C_X - T_X;
-    S_I = S_I,t-1 + F + (R_f - 1) S_I,t-1 - C_I - T_I (when the intermediaries earn the fee);
+    S_I = S_I,t-1 + F + P + (R_f - 1) S_I,t-1 - C_I - T_I (when the intermediaries earn the fee);
     b, k from the kernels;  E = k + E_P + E_X;  D_F = b + S_I - B_G (firm debt clears safe assets);
     K = (1 - delta dt) K_t-1 + I;  N = N_t-1 + dN;  NW_F = K + N - D_F - E.
     ``depreciation_rate`` is delta dt, per period.
@@ -271,7 +281,7 @@ def update_stocks(opening: Stocks, flows: Flows, ledger: Ledger, tot: Totals, en
     government_debt = opening.government_debt - ledger.net_lending("government")
     fund = equity_after(opening.fund, env.return_risky, flows.dividends, flows.tax_fund)
     dominant = equity_after(opening.dominant, env.return_risky, flows.consumption_dominant, flows.tax_dominant)
-    safe_intermediaries = intermediaries.safe_after(opening.intermediaries, flows.fees,
+    safe_intermediaries = intermediaries.safe_after(opening.intermediaries, flows.services,
                                                     flows.interest_intermediaries,
                                                     flows.consumption_intermediaries,
                                                     flows.tax_intermediaries)
@@ -374,7 +384,7 @@ def output_row(plan, env: PeriodEnvironment, tot: Totals, opening: Stocks, closi
         "debt_to_gdp": closing.government_debt / (Y * periods_per_year),
         "tax_revenue": (env.tax_labour * labour_income + env.tax_capital * tot["capital_income"]
                         + env.tax_wealth * (opening.household_safe + opening.household_equity)
-                        + env.tax_consumption * C + (flows.fees if fee_earner == "government" else 0.0)
+                        + env.tax_consumption * C + (flows.services if fee_earner == "government" else 0.0)
                         + flows.owners_tax + levy),
         "tax_labour_rate": env.tax_labour,
         "tax_capital_rate": env.tax_capital,
@@ -393,5 +403,9 @@ def output_row(plan, env: PeriodEnvironment, tot: Totals, opening: Stocks, closi
         "dominant_consumption": flows.consumption_dominant,
         "household_capital_share": closing.household_equity / equity if equity > 0 else 0.0,
         "mean_wealth": (closing.household_safe + closing.household_equity) / n,
+        "household_safe_assets": closing.household_safe,
+        "household_risky_assets": closing.household_equity,
+        "participation_rate": tot["participants"] / n,
+        "participation_costs": flows.participation_costs,
         "sfc_residual": sfc,
     }
