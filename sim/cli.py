@@ -23,6 +23,8 @@ commands:
                              marginal propensity to consume from a one-off transfer to a random half
   report RUN_DIR [...]       plots, HTML page and summary table for one or several runs or a sweep
   bench [--json]             performance figures (household-steps/s, bandwidth ratio, memory ...)
+  calibrate [--spec FILE] [--out DIR] [KEY=VALUE ...]
+                             estimate parameters by simulated moments against SCF and Korinek-Suh targets
   validate aiyagari|hark|merton [--json]
                              reproduce the solver's reference results beside the published ones
   completion bash            bash completion script: eval "$(sim completion bash)"
@@ -188,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.fork import main as fork_main
 
         return fork_main(rest)
+    if cmd == "calibrate":
+        from sim.calibrate.cli import main as calibrate_main
+
+        return calibrate_main(rest)
     if cmd == "experiment":
         from sim.experiment import main as experiment_main
 
