@@ -13,6 +13,7 @@ yet) is skipped: it contributes nothing and the fit table says why.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 from sim.macro.growth import KS_TABLE2
@@ -95,8 +96,8 @@ def describe() -> str:
     lines = []
     for t in TARGETS.values():
         value = f"{t.value:.1%}" if t.units == "share" else f"{t.value:.3f} {t.units}"
-        lines.append(f"  {t.name:<19} {value:>10}  {t.description}")
+        lines.append(f"  {t.name:<19} {value:>11}  {t.description}")
     sources = {t.source: None for t in TARGETS.values()}
     lines.append("Sources:")
-    lines.extend(f"  - {s}" for s in sources)
+    lines.extend(textwrap.fill(s, 96, initial_indent="  - ", subsequent_indent="    ") for s in sources)
     return "\n".join(lines)
