@@ -23,6 +23,8 @@ commands:
                              marginal propensity to consume from a one-off transfer to a random half
   report RUN_DIR [...]       plots, HTML page and summary table for one or several runs or a sweep
   bench [--json]             performance figures (household-steps/s, bandwidth ratio, memory ...)
+  calibrate [--spec FILE] [--out DIR] [KEY=VALUE ...]
+                             estimate parameters by simulated moments against SCF and Korinek-Suh targets
   validate aiyagari|hark|merton [--json]
                              reproduce the solver's reference results beside the published ones
   completion bash            bash completion script: eval "$(sim completion bash)"
@@ -56,7 +58,8 @@ one with its type, unit, range and default; an unknown key, also one added with 
 
 Groups: scenario ({', '.join(sorted(p.stem for p in (CONF_DIR / 'scenario').glob('*.yaml')))}),
         population ({', '.join(sorted(p.stem for p in (CONF_DIR / 'population').glob('*.yaml')))}),
-        backend (numpy, fused, cupy), cluster (local, ray).
+        backend (numpy, fused, cupy), cluster (local, ray),
+        calibration ({', '.join(sorted(p.stem for p in (CONF_DIR / 'calibration').glob('*.yaml'))) or 'none yet'}: written by `sim calibrate`; none by default).
 Examples:
   sim run population.households=100000 periods=80 seed=7
   sim run -m scenario=baseline seed=1,2,3
@@ -188,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.fork import main as fork_main
 
         return fork_main(rest)
+    if cmd == "calibrate":
+        from sim.calibrate.cli import main as calibrate_main
+
+        return calibrate_main(rest)
     if cmd == "experiment":
         from sim.experiment import main as experiment_main
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-COMMANDS = ("run", "resume", "fork", "experiment", "report", "bench", "validate", "completion", "--version", "--help")
+COMMANDS = ("run", "resume", "fork", "experiment", "calibrate", "report", "bench", "validate", "completion", "--version", "--help")
 VALIDATIONS = ("aiyagari", "hark", "merton")
 
 BASH_SCRIPT = """\
