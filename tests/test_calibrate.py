@@ -169,7 +169,8 @@ def test_reduced_calibration_end_to_end(reference, tmp_path, monkeypatch):
     table = (out / "fit_table.csv").read_text().splitlines()
     assert table[0].startswith("target,data,model,weight,contribution,note")
     assert len(table) == 1 + len(spec.targets)
-    assert "skipped" in next(r for r in table if r.startswith("participation_rate"))
+    participation = next(r for r in table if r.startswith("participation_rate")).split(",")
+    assert 0.0 < float(participation[2]) <= 1.0  # the model's participation_rate, now an output
     assert paths["lorenz"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the group composes with the run schema; without it a run is as before
     monkeypatch.setattr(sim.config, "CONF_DIR", install)

@@ -17,8 +17,8 @@ after a burn-in, are compared with the targets below, and differential evolution
 
     L = sum_j w_j (model_j - data_j)^2      (w_j: the target's weight in the spec).
 
-A target whose output the model does not have yet (e.g. participation_rate) is skipped and the
-fit table says so. Targets (data value, what it is; shares as fractions, K/Y in years):
+A target whose output the model does not have (e.g. capital_output in the fixed closure) is
+skipped and the fit table says so. Targets (data value, what it is; shares as fractions, K/Y in years):
 {describe()}
 
 The spec (default conf/calibrate.yaml) lists the base run (`run`: sim run overrides), `burn_in`,
