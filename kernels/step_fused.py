@@ -106,6 +106,22 @@ _add_amounts = _make_adder(N_COUNTED, N_AMOUNTS, "np.float64")
 _add_counts_no_transfer = _make_adder(0, N_COUNTED, "np.int64", household.TRANSFER_ONLY)
 _add_amounts_no_transfer = _make_adder(N_COUNTED, N_AMOUNTS, "np.float64", household.TRANSFER_ONLY)
 _NO_COUNTS = (np.int64(0),) * N_COUNTED
+
+
+def _make_params_tuple(n: int):
+    """``values(params)``: the n parameters as a tuple of floats, read once per call. The phases
+    index it with constants (``p[inputs.P_WAGE]``), which compile to registers, not loads: read
+    from memory, a parameter that a phase uses only on one branch (``hazard if automated else
+    0.0``) is a load LLVM may not speculate, so the vectorised pass gathers it per household
+    (a masked gather of one address, several per household in pass 1a). Generated, like the
+    adders: Numba builds no tuple of a run-time length."""
+    source = "def values(params):\n    return (" + ", ".join(f"params[{q}]" for q in range(n)) + ",)\n"
+    scope: dict = {}
+    exec(compile(source, f"<params{n}>", "exec"), scope)  # noqa: S102 (our own generated source)
+    return njit(inline="always")(scope["values"])
+
+
+_params_tuple = _make_params_tuple(schema.N_PARAMS)
 _NO_AMOUNTS = (0.0,) * N_AMOUNTS
 
 # Numba's disk cache keys a function by its own bytecode and closure, not by the modules it
@@ -177,14 +193,14 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
     @njit(cache=True, nogil=True, **_NOALIAS)
     def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, w_treat, params, productivity, cdf, c_table,
               share_table, block_size, agg, hist, ext, grid_lo, inv_width,
-              t_uz, t_uj, t_ut, t_m, t_q0, t_row, t_zn, t_e, t_auto, t_b0, t_k0, t_eff, t_c, t_inc,
+              t_uz, t_uj, t_ut, t_m, t_q0, t_row, t_zn, t_auto, t_b0, t_k0, t_eff, t_c, t_inc,
               t_bw, t_by, t_bc, t_utr, t_tr):
         # grid_lo, inv_width and the t_* tile buffers are arguments, not locals, so that
         # they too are noalias: LLVM cannot vectorise a pass if a buffer might overlap the state
         # it writes.
         sources_fingerprint  # noqa: B018 (keys the disk cache, see _SOURCES_FINGERPRINT)
         _prefer_512_bit_vectors()
-        p = _data_pointer(params)  # the phases read parameters p[schema.P_...]
+        p = _params_tuple(params)  # the phases read parameters p[schema.P_...] (registers)
         n = b.shape[0]
         n_z = productivity.shape[0]
         n_grid = c_table.shape[1]
@@ -236,15 +252,16 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     e_new, x_new, automated_employed = _job_transition(
                         np.int64(e[i]), x[i], t_uj[ii], t_ut[ii], p)
                     working = e_new == schema.EMPLOYED
-                    efficiency = productivity[z_new] if working else 0.0
+                    level = productivity[z_new]  # one gather for both uses
+                    efficiency = level if working else 0.0
                     is_treated = _treated(t_utr[ii], b[i] + k[i], p) if with_transfer else False
-                    cash, income = _income(b[i], k[i], working, productivity[z_new], is_treated, p)
+                    cash, income = _income(b[i], k[i], working, level, is_treated, p)
                     if with_transfer:  # else t_tr stays all False (zeros, from step)
                         t_tr[ii] = is_treated
                     x[i], z[i], e[i] = x_new, z_new, e_new
                     t_m[ii] = cash
                     t_q0[ii] = (e_new * n_z + z_new) * n_grid
-                    t_e[ii], t_auto[ii] = e_new, automated_employed
+                    t_auto[ii] = automated_employed
                     t_b0[ii], t_k0[ii], t_eff[ii], t_inc[ii] = b[i], k[i], efficiency, income
                     t_by[ii] = _bin(income)
 
@@ -263,7 +280,7 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     t_c[ii] = c
                     # the counted terms only (the amounts are left to pass 2, and unused, dropped)
                     counts = add_counts(counts, _contributions(
-                        t_e[ii], t_auto[ii], t_eff[ii], t_inc[ii], c, t_b0[ii], t_k0[ii], b_new,
+                        np.int64(e[i]), t_auto[ii], t_eff[ii], t_inc[ii], c, t_b0[ii], t_k0[ii], b_new,
                         k_new, t_tr[ii], p))
                     t_bw[ii], t_bc[ii] = _bin(b_new + k_new), _bin(c)
 
@@ -275,7 +292,7 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     b_new, k_new = b[i], k[i]
                     wealth_end = b_new + k_new
                     amounts = add_amounts(amounts, _contributions(
-                        t_e[ii], t_auto[ii], t_eff[ii], income, c, t_b0[ii], t_k0[ii], b_new,
+                        np.int64(e[i]), t_auto[ii], t_eff[ii], income, c, t_b0[ii], t_k0[ii], b_new,
                         k_new, t_tr[ii], p))
                     bw, by, bc = t_bw[ii], t_by[ii], t_bc[ii]
                     hist[hb, bw, schema.H_WEALTH_COUNT] += 1.0
@@ -335,7 +352,7 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     grid = [np.empty(n_grid - 1) for _ in range(2)]
     tiles = ([np.empty(TILE) for _ in range(4)]  # t_uz, t_uj, t_ut, t_m
              + [np.empty(TILE, np.int64), np.empty(TILE, np.uint64), np.empty(TILE, np.int64)]
-             + [np.empty(TILE, np.int64), np.empty(TILE, np.bool_)]  # t_e, t_auto
+             + [np.empty(TILE, np.bool_)]  # t_auto
              + [np.empty(TILE) for _ in range(5)] + [np.empty(TILE, np.uint64) for _ in range(3)]
              + [np.empty(TILE), np.zeros(TILE, np.bool_)])  # t_utr, t_tr (False without a transfer)
     # the common period pays no transfer: a kernel without the treatment draw and its sums
