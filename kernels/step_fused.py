@@ -320,7 +320,8 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     i = np.uint64(t0 + ii)
                     cash = t_m[ii]
                     j = _grid_index(cash, grid_min, inv_span, n_grid)
-                    weight = (cash - grid_lo[j]) * inv_width[j]
+                    ju = np.uint64(j)  # j >= 0: unsigned, no wrap-around select in the gathers
+                    weight = (cash - grid_lo[ju]) * inv_width[ju]
                     c, share = _consumption_and_share(cash, weight, t_q0[ii] + j, c_flat,
                                                             s_flat, p)
                     b_new, k_new = _portfolio(cash, c, share, p)
