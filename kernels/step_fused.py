@@ -40,7 +40,7 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
-from kernels import aggregates, household, rng, schema
+from kernels import aggregates, household, inputs, rng, schema
 from kernels.step_numpy import Partials
 
 TILE = 512  # households per tile: the tile buffers (about 50 KB) stay in L1/L2
@@ -169,7 +169,7 @@ _params_tuple = _make_params_tuple(schema.N_PARAMS)
 # Numba's disk cache keys a function by its own bytecode and closure, not by the modules it
 # inlines: the kernel closes over a fingerprint of their sources, so an edit there recompiles.
 _SOURCES_FINGERPRINT = hashlib.sha256(b"".join(
-    Path(module.__file__).read_bytes() for module in (household, rng, schema))).hexdigest()
+    Path(module.__file__).read_bytes() for module in (household, inputs, rng, schema))).hexdigest()
 
 
 @intrinsic
