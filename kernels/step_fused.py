@@ -11,8 +11,9 @@ Households go through in tiles of ``TILE`` (a few L1-resident buffers), in passe
 0. the three uniforms from one hash, and the productivity transition (the inverse CDF column by
    column);
 1. everything else a household does, independent across households, so LLVM vectorises it: (a)
-   job transitions and income, (b) decisions from the policy tables and the portfolio; the counted
-   terms of ``household.contributions`` (``household.COUNTED``) are integer sums here;
+   job transitions and income, and the counted terms of ``household.contributions``
+   (``household.COUNTED``) as integer sums; (b) decisions from the policy tables and the
+   portfolio (and any count whose term reads the decisions: none today);
 2. the floating-point sums (``household.AMOUNTS``), histograms and extrema, sequentially in
    household order (the order the specification fixes, so no reassociation is needed to keep the
    bits).
@@ -22,11 +23,15 @@ a kernel without the treatment draw and the sums of ``household.TRANSFER_ONLY`` 
 
 Passes 0 and 1 vectorise only when LLVM knows the arrays do not overlap (``noalias``; ``step`` checks it)
 and indices are unsigned (no negative-index wrap-around); it is asked for 512-bit vectors where the
-CPU has them. Measured figures: docs/performance.md.
+CPU has them. The phases read the parameters from a tuple (registers) and the policy tables through
+bare pointers. Measured figures: docs/performance.md.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
+import inspect
+import textwrap
 from types import FunctionType
 from pathlib import Path
 
@@ -35,7 +40,7 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
-from kernels import aggregates, household, rng, schema
+from kernels import aggregates, household, inputs, rng, schema
 from kernels.step_numpy import Partials
 
 TILE = 512  # households per tile: the tile buffers (about 50 KB) stay in L1/L2
@@ -97,21 +102,74 @@ def _make_adder(first: int, n: int, cast: str, skipped: tuple[str, ...] = ()):
     return njit(inline="always")(scope["add"])
 
 
-# counts: integer sums in the vectorised pass 1b (exact in any order, like the oracle's float sums
-# of 0/1, which stay exact below 2**53); amounts: float sums in household order in pass 2. The
-# ``_no_transfer`` adders leave the sums of household.TRANSFER_ONLY at 0: a kernel compiled for a
-# period without a transfer neither draws the treatment uniform nor adds those terms.
-_add_counts = _make_adder(0, N_COUNTED, "np.int64")
+def _counted_after_decisions(late_args: tuple[str, ...]) -> tuple[str, ...]:
+    """The names of ``household.COUNTED`` whose term in ``household.contributions`` reads one of
+    its arguments ``late_args`` (the household's decisions, known only in pass 1b), directly or
+    through a local variable; the others can be counted in pass 1a. Read off the function's syntax
+    tree; a body with anything but assignments and the return puts every count in pass 1b."""
+    func = ast.parse(textwrap.dedent(inspect.getsource(household.contributions))).body[0]
+    missing = set(late_args) - {a.arg for a in func.args.args}
+    if missing:
+        raise RuntimeError(f"household.contributions has no argument {sorted(missing)}; "
+                           "update step_fused._LATE_ARGS")
+    late = set(late_args)
+    for node in func.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the docstring
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
+            return tuple(name for name, term in zip(household.COUNTED, node.value.elts)
+                         if late & {n.id for n in ast.walk(term) if isinstance(n, ast.Name)})
+        if not isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            break
+        if late & {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            late |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return household.COUNTED
+
+
+# contributions' arguments that pass 1a does not know yet (placeholders there, never read by the
+# terms it counts)
+_LATE_ARGS = ("consumption", "safe_new", "risky_new")
+_COUNTED_LATE = _counted_after_decisions(_LATE_ARGS)
+_COUNTED_EARLY = tuple(name for name in household.COUNTED if name not in _COUNTED_LATE)
+
+# counts: integer sums in the vectorised passes (exact in any order, like the oracle's float sums
+# of 0/1, which stay exact below 2**53): in pass 1a, where the employment state and income are in
+# registers, unless a term needs the decisions (then in pass 1b); amounts: float sums in household
+# order in pass 2. The ``_no_transfer`` adders leave the sums of household.TRANSFER_ONLY at 0: a
+# kernel compiled for a period without a transfer neither draws the treatment uniform nor adds
+# those terms. An adder that skips every term is dropped by LLVM with the terms it would add.
+_TRANSFER_ONLY = household.TRANSFER_ONLY
+_add_counts_early = _make_adder(0, N_COUNTED, "np.int64", _COUNTED_LATE)
+_add_counts_late = _make_adder(0, N_COUNTED, "np.int64", _COUNTED_EARLY)
 _add_amounts = _make_adder(N_COUNTED, N_AMOUNTS, "np.float64")
-_add_counts_no_transfer = _make_adder(0, N_COUNTED, "np.int64", household.TRANSFER_ONLY)
-_add_amounts_no_transfer = _make_adder(N_COUNTED, N_AMOUNTS, "np.float64", household.TRANSFER_ONLY)
+_add_counts_early_no_transfer = _make_adder(0, N_COUNTED, "np.int64", _COUNTED_LATE + _TRANSFER_ONLY)
+_add_counts_late_no_transfer = _make_adder(0, N_COUNTED, "np.int64", _COUNTED_EARLY + _TRANSFER_ONLY)
+_add_amounts_no_transfer = _make_adder(N_COUNTED, N_AMOUNTS, "np.float64", _TRANSFER_ONLY)
 _NO_COUNTS = (np.int64(0),) * N_COUNTED
 _NO_AMOUNTS = (0.0,) * N_AMOUNTS
+
+
+def _make_params_tuple(n: int):
+    """``values(params)``: the n parameters as a tuple of floats, read once per call. The phases
+    index it with constants (``p[inputs.P_WAGE]``), which compile to registers, not loads: read
+    from memory, a parameter that a phase uses only on one branch (``hazard if automated else
+    0.0``) is a load LLVM may not speculate, so the vectorised pass gathered it per household
+    (a masked gather of one address; six per household in pass 1a cost about 5% of the rate).
+    Generated, like the adders: Numba builds no tuple of a run-time length."""
+    source = ("def values(params):\n    return ("
+              + ", ".join(f"params[{q}]" for q in range(n)) + ",)\n")
+    scope: dict = {}
+    exec(compile(source, f"<params{n}>", "exec"), scope)  # noqa: S102 (our own generated source)
+    return njit(inline="always")(scope["values"])
+
+
+_params_tuple = _make_params_tuple(schema.N_PARAMS)
 
 # Numba's disk cache keys a function by its own bytecode and closure, not by the modules it
 # inlines: the kernel closes over a fingerprint of their sources, so an edit there recompiles.
 _SOURCES_FINGERPRINT = hashlib.sha256(b"".join(
-    Path(module.__file__).read_bytes() for module in (household, rng, schema))).hexdigest()
+    Path(module.__file__).read_bytes() for module in (household, inputs, rng, schema))).hexdigest()
 
 
 @intrinsic
@@ -127,9 +185,9 @@ def _float_bits(typingctx, v):
 
 @intrinsic
 def _data_pointer(typingctx, array):
-    """An array's data as a bare pointer (indexing reads the same memory). The phases take their
-    tables as pointers: an array passed to an inlined function brings reference-count calls into
-    the loop, and a loop with calls does not vectorise."""
+    """An array's data as a bare pointer (indexing reads the same memory). The phases take the
+    policy tables as pointers: an array passed to an inlined function brings reference-count calls
+    into the loop, and a loop with calls does not vectorise."""
     sig = types.CPointer(array.dtype)(array)
 
     def codegen(context, builder, signature, args):
@@ -171,20 +229,21 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
     treatment uniform and adds the sums of ``household.TRANSFER_ONLY``. Without, ``treated`` is
     False for every household, which is what ``household.treated`` gives when no transfer is paid
     (P_TRANSFER <= 0): the same arithmetic, bit for bit, with one hash and three sums fewer."""
-    add_counts = _add_counts if with_transfer else _add_counts_no_transfer
+    add_early = _add_counts_early if with_transfer else _add_counts_early_no_transfer
+    add_late = _add_counts_late if with_transfer else _add_counts_late_no_transfer
     add_amounts = _add_amounts if with_transfer else _add_amounts_no_transfer
 
     @njit(cache=True, nogil=True, **_NOALIAS)
     def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, w_treat, params, productivity, cdf, c_table,
               share_table, block_size, agg, hist, ext, grid_lo, inv_width,
-              t_uz, t_uj, t_ut, t_m, t_q0, t_row, t_zn, t_e, t_auto, t_b0, t_k0, t_eff, t_c, t_inc,
+              t_uz, t_uj, t_ut, t_m, t_q0, t_row, t_zn, t_auto, t_b0, t_k0, t_eff, t_c, t_inc,
               t_bw, t_by, t_bc, t_utr, t_tr):
         # grid_lo, inv_width and the t_* tile buffers are arguments, not locals, so that
         # they too are noalias: LLVM cannot vectorise a pass if a buffer might overlap the state
         # it writes.
         sources_fingerprint  # noqa: B018 (keys the disk cache, see _SOURCES_FINGERPRINT)
         _prefer_512_bit_vectors()
-        p = _data_pointer(params)  # the phases read parameters p[schema.P_...]
+        p = _params_tuple(params)  # the phases read parameters p[schema.P_...] (registers)
         n = b.shape[0]
         n_z = productivity.shape[0]
         n_grid = c_table.shape[1]
@@ -236,17 +295,23 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     e_new, x_new, automated_employed = _job_transition(
                         np.int64(e[i]), x[i], t_uj[ii], t_ut[ii], p)
                     working = e_new == schema.EMPLOYED
-                    efficiency = productivity[z_new] if working else 0.0
+                    level = productivity[z_new]  # one gather for both uses
+                    efficiency = level if working else 0.0
                     is_treated = _treated(t_utr[ii], b[i] + k[i], p) if with_transfer else False
-                    cash, income = _income(b[i], k[i], working, productivity[z_new], is_treated, p)
+                    cash, income = _income(b[i], k[i], working, level, is_treated, p)
                     if with_transfer:  # else t_tr stays all False (zeros, from step)
                         t_tr[ii] = is_treated
                     x[i], z[i], e[i] = x_new, z_new, e_new
                     t_m[ii] = cash
                     t_q0[ii] = (e_new * n_z + z_new) * n_grid
-                    t_e[ii], t_auto[ii] = e_new, automated_employed
+                    t_auto[ii] = automated_employed
                     t_b0[ii], t_k0[ii], t_eff[ii], t_inc[ii] = b[i], k[i], efficiency, income
                     t_by[ii] = _bin(income)
+                    # the counts whose terms need no decision (_COUNTED_EARLY); NaN stands for
+                    # the decisions, which those terms do not read
+                    counts = add_early(counts, _contributions(
+                        e_new, automated_employed, efficiency, income, np.nan, b[i], k[i], np.nan,
+                        np.nan, is_treated, p))
 
                 # pass 1b: decisions and portfolio (vectorised). Split from 1a so that each loop's
                 # dependency chain (hash -> income -> square root -> table gathers) is short
@@ -255,16 +320,17 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     i = np.uint64(t0 + ii)
                     cash = t_m[ii]
                     j = _grid_index(cash, grid_min, inv_span, n_grid)
-                    weight = (cash - grid_lo[j]) * inv_width[j]
+                    ju = np.uint64(j)  # j >= 0: unsigned, no wrap-around select in the gathers
+                    weight = (cash - grid_lo[ju]) * inv_width[ju]
                     c, share = _consumption_and_share(cash, weight, t_q0[ii] + j, c_flat,
                                                             s_flat, p)
                     b_new, k_new = _portfolio(cash, c, share, p)
                     b[i], k[i] = b_new, k_new
                     t_c[ii] = c
-                    # the counted terms only (the amounts are left to pass 2, and unused, dropped)
-                    counts = add_counts(counts, _contributions(
-                        t_e[ii], t_auto[ii], t_eff[ii], t_inc[ii], c, t_b0[ii], t_k0[ii], b_new,
-                        k_new, t_tr[ii], p))
+                    # the other counts (_COUNTED_LATE, none today: then all of it is dropped)
+                    counts = add_late(counts, _contributions(
+                        np.int64(e[i]), t_auto[ii], t_eff[ii], t_inc[ii], c, t_b0[ii], t_k0[ii],
+                        b_new, k_new, t_tr[ii], p))
                     t_bw[ii], t_bc[ii] = _bin(b_new + k_new), _bin(c)
 
                 # pass 2: the sums in household order (as np.bincount sums), histograms (bin-major:
@@ -275,7 +341,7 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     b_new, k_new = b[i], k[i]
                     wealth_end = b_new + k_new
                     amounts = add_amounts(amounts, _contributions(
-                        t_e[ii], t_auto[ii], t_eff[ii], income, c, t_b0[ii], t_k0[ii], b_new,
+                        np.int64(e[i]), t_auto[ii], t_eff[ii], income, c, t_b0[ii], t_k0[ii], b_new,
                         k_new, t_tr[ii], p))
                     bw, by, bc = t_bw[ii], t_by[ii], t_bc[ii]
                     hist[hb, bw, schema.H_WEALTH_COUNT] += 1.0
@@ -335,7 +401,7 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     grid = [np.empty(n_grid - 1) for _ in range(2)]
     tiles = ([np.empty(TILE) for _ in range(4)]  # t_uz, t_uj, t_ut, t_m
              + [np.empty(TILE, np.int64), np.empty(TILE, np.uint64), np.empty(TILE, np.int64)]
-             + [np.empty(TILE, np.int64), np.empty(TILE, np.bool_)]  # t_e, t_auto
+             + [np.empty(TILE, np.bool_)]  # t_auto
              + [np.empty(TILE) for _ in range(5)] + [np.empty(TILE, np.uint64) for _ in range(3)]
              + [np.empty(TILE), np.zeros(TILE, np.bool_)])  # t_utr, t_tr (False without a transfer)
     # the common period pays no transfer: a kernel without the treatment draw and its sums
