@@ -334,7 +334,7 @@ def test_old_format_checkpoint_is_refused_in_one_line(tmp_path):
     (tmp_path / f"run-{'f' * 16}" / name / MANIFEST).write_text(json.dumps(manifest))
     [entry] = store.committed()
     problem, found, macro_files = store.inspect(entry, 2048, 1024)
-    assert problem == "its format is 'sim-checkpoint/1', written by other code; this code reads 'sim-checkpoint/2' only"
+    assert problem == "its format is 'sim-checkpoint/1', written by other code; this code reads 'sim-checkpoint/3' only"
     assert found is None and macro_files is None
 
 
