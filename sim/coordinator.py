@@ -31,6 +31,7 @@ from sim.checkpoint.store import CheckpointStore
 from sim.capacity import ActorCapacity
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, discount_factors, household_problem, kernel_params
+from sim.household_types import close as close_type_solvers
 from sim.household_types import solve_types, stack_tables, type_problems
 from sim.layout import RunShape
 from sim.shard import ShardActor
@@ -319,6 +320,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     finally:
         progress.close()
         pool.kill()
+        close_type_solvers()
         capacity.release()
     seconds = time.perf_counter() - t0
 
