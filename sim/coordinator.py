@@ -118,8 +118,8 @@ class PolicyCache:
     restored from a checkpoint warm-starts from exactly what the uninterrupted run had.
 
     Discount-factor types (``household.types``): one problem per type, at its beta, each
-    warm-started from its own last solution, solved as Ray tasks (``sim.household_types``); the
-    tables are (types, states, grid points).
+    warm-started from its own last solution, solved in parallel on Ray solver actors
+    (``sim.household_types``); the tables are (types, states, grid points).
     """
 
     def __init__(self, hh_cfg):
