@@ -72,7 +72,7 @@ def test_high_state_has_its_closed_form_stationary_share_and_mean_one(entry, exi
     # the invariant law by brute force: a long power of the matrix
     np.testing.assert_allclose(np.linalg.matrix_power(Q, 20_000)[0], pi, rtol=1e-8, atol=1e-12)
 
-    cfg = compose([f"household.productivity.high_state.level=12", f"household.productivity.high_state.entry={entry}",
+    cfg = compose(["household.productivity.high_state.level=12", f"household.productivity.high_state.entry={entry}",
                    f"household.productivity.high_state.exit={exit}", "household.productivity.states=5",
                    "household.productivity.rho=0.9", "household.productivity.sigma=0.4"])
     chain = ProductivityChain.from_config(cfg.household.productivity)
