@@ -9,12 +9,12 @@ BACKENDS = ("numpy", "fused", "cupy")
 
 # Peak host bytes per household while a shard initialises or steps (measured with tracemalloc,
 # see docs/performance.md): the NumPy reference makes household-sized temporaries; the fused and
-# GPU paths hold the 22-byte state plus the initial draws. Used to refuse shards that cannot fit.
+# GPU paths hold the 23-byte state plus the initial draws. Used to refuse shards that cannot fit.
 PEAK_HOST_BYTES_PER_HOUSEHOLD = {"numpy": 450, "fused": 80, "cupy": 80}
-# Device bytes per household on the GPU (counted, not measured: no GPU yet): state 22, contribution
+# Device bytes per household on the GPU (counted, not measured: no GPU yet): state 23, contribution
 # columns 14 x 8 (kernels.step_cupy.N_COLUMNS), bin indices 3 x 4, and the histogram pass's block
 # index, flat bin index and two padded extrema buffers (8 each).
-PEAK_DEVICE_BYTES_PER_HOUSEHOLD = 180
+PEAK_DEVICE_BYTES_PER_HOUSEHOLD = 181
 
 
 def get_step(name: str):

@@ -11,9 +11,9 @@ A period, with ``p`` the params vector (``kernels.inputs.P_*``), goods per perio
 1. shocks: uniforms u_job, u_z, u_task (``kernels.rng``); ``productivity_after`` moves z along
    its Markov chain, ``job_transition`` moves the employment state e and maybe the task x;
 2. ``income``: cash on hand m and measured disposable income y;
-3. decisions: the discrete state s = e n_z + z and m's place on the quadratic kernel grid
-   (``grid_index``, ``grid_interval``) give consumption c and the risky share
-   (``consumption_and_share``);
+3. decisions: the household's type, the discrete state s = e n_z + z (``policy_row``) and m's
+   place on the quadratic kernel grid (``grid_index``, ``grid_interval``) give consumption c and
+   the risky share (``consumption_and_share``);
 4. ``portfolio``: end-of-period safe and risky assets b', k';
 5. ``contributions``: what the household adds to each per-block sum in ``SUMMED``.
 
@@ -129,10 +129,16 @@ def grid_index(cash: float, grid_min: float, inv_span: float, n_grid: int) -> in
     return min(int(t), n_grid - 2)
 
 
+def policy_row(household_type: int, employment: int, z: int, n_z: int, n_grid: int) -> int:
+    """q of (type j, state s = e n_z + z, interval 0) in the flattened policy tables, whose shape is
+    (types, N_EMPLOYMENT n_z, n_grid), one table per type: q = ((j N_EMPLOYMENT + e) n_z + z) n_grid."""
+    return ((household_type * inputs.N_EMPLOYMENT + employment) * n_z + z) * n_grid
+
+
 def consumption_and_share(cash: float, weight: float, q: int, c_flat: np.ndarray,
                           share_flat: np.ndarray, p: np.ndarray):
     """(c, risky share) at cash on hand m, with weight w = (m - m_j)/(m_{j+1} - m_j) and q the
-    flattened index of (state s, interval j) in the policy tables (s n_grid + j).
+    flattened index of (type, state s, interval j) in the policy tables (``policy_row`` + j).
 
     c is linear in m (extrapolated beyond the grid), then kept in [0, (m + borrowing limit)/(1 +
     tau_c + f)]; the share is interpolated with w clamped to [0, 1] and kept in [0, 1].

@@ -20,6 +20,7 @@ STATE_DTYPES: dict[str, np.dtype] = {
     "task": np.dtype(np.float32),  # x_i: occupation complexity in [0, 1]; automated iff x < Phi
     "productivity": np.dtype(np.uint8),  # z_i: index into the productivity Markov chain
     "employment": np.dtype(np.uint8),  # e_i: EMPLOYED / UNEMPLOYED / DISPLACED
+    "type": np.dtype(np.uint8),  # j_i: preference type (its discount factor; household.types), fixed
 }
 BYTES_PER_HOUSEHOLD = sum(dt.itemsize for dt in STATE_DTYPES.values())
 

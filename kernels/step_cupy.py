@@ -41,7 +41,7 @@ def _source() -> str:
     composition as the fused kernel's passes) and writes its state and contributions."""
     phases = cuda_c.translate(rng.household_hash, rng.uniform, household.productivity_after,
                               household.job_transition, household.income, household.grid_interval,
-                              household.grid_index, household.consumption_and_share,
+                              household.grid_index, household.policy_row, household.consumption_and_share,
                               household.portfolio, household.contributions, household.treated)
     columns = "\n".join(f"    o[{q} * stride] = terms.v{q};" for q in range(len(COLUMN)))
     return phases + f"""
@@ -51,7 +51,7 @@ __device__ __forceinline__ int bin_of(double v) {{
     return (int)((__double_as_longlong(v) >> {S.BIN_SHIFT}) - {S.BIN_OFFSET}LL + 1);
 }}
 extern "C" __global__ void household_step(
-    double* b, double* k, float* x, unsigned char* z, unsigned char* e,
+    double* b, double* k, float* x, unsigned char* z, unsigned char* e, const unsigned char* ty,
     const u64 first_id, const u64 key, const u64 w_job, const u64 w_z, const u64 w_task, const u64 w_treat,
     const double* p, const double* productivity, const double* cdf, const int n_z,
     const double* c_table, const double* share_table, const int n_grid, const long long n,
@@ -76,8 +76,8 @@ extern "C" __global__ void household_step(
     long long j = grid_index(cash, grid_min, 1.0 / span, n_grid);
     auto interval = grid_interval(j, grid_min, span, 1.0 / (n_grid - 1));
     double weight = (cash - interval.v0) * interval.v1;
-    auto chosen = consumption_and_share(cash, weight, (e_new * n_z + z_new) * n_grid + j, c_table,
-                                        share_table, p);
+    long long q0 = policy_row((long long)ty[i], e_new, z_new, n_z, n_grid);
+    auto chosen = consumption_and_share(cash, weight, q0 + j, c_table, share_table, p);
     double c = chosen.v0;
     auto assets = portfolio(cash, c, chosen.v1, p);
     double b_new = assets.v0, k_new = assets.v1;
@@ -130,8 +130,8 @@ def launch(state, first_id, period, key, tables, block_size):
     threads = 256
     _kernel()(((n + threads - 1) // threads,), (threads,), (
         state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
-        np.uint64(first_id), np.uint64(key), *words, p, productivity, cdf,
-        np.int32(productivity.shape[0]), c_table, share_table, np.int32(c_table.shape[1]),
+        state["type"], np.uint64(first_id), np.uint64(key), *words, p, productivity, cdf,
+        np.int32(productivity.shape[0]), c_table, share_table, np.int32(c_table.shape[-1]),
         np.int64(n), np.int64(stride), out, bins))
     return out, bins
 

@@ -41,7 +41,7 @@ from numba.core import types
 from numba.extending import intrinsic
 
 from kernels import aggregates, household, inputs, rng, schema
-from kernels.step_numpy import Partials
+from kernels.step_numpy import Partials, per_type
 
 TILE = 512  # households per tile: the tile buffers (about 50 KB) stay in L1/L2
 
@@ -80,9 +80,9 @@ def _inline_all(module, names: tuple[str, ...]) -> tuple:
 # module globals, which Numba resolves at compile time (it cannot see into a namespace object)
 _mix64, _household_hash, _uniform = _inline_all(rng, ("mix64", "household_hash", "uniform"))
 (_job_transition, _income, _grid_point, _grid_interval, _grid_index, _consumption_and_share,
- _portfolio, _contributions, _treated) = _inline_all(household, (
+ _portfolio, _contributions, _treated, _policy_row) = _inline_all(household, (
      "job_transition", "income", "grid_point", "grid_interval", "grid_index",
-     "consumption_and_share", "portfolio", "contributions", "treated"))
+     "consumption_and_share", "portfolio", "contributions", "treated", "policy_row"))
 # household.SUMMED = COUNTED + AMOUNTS, and aggregate column q is SUMMED[q] (kernels.schema)
 N_COUNTED = schema.N_COUNTED
 N_AMOUNTS = schema.N_SUMMED - N_COUNTED
@@ -234,7 +234,7 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
     add_amounts = _add_amounts if with_transfer else _add_amounts_no_transfer
 
     @njit(cache=True, nogil=True, **_NOALIAS)
-    def _step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, w_treat, params, productivity, cdf, c_table,
+    def _step(b, k, x, z, e, ty, first_id, key, w_job, w_z, w_task, w_treat, params, productivity, cdf, c_table,
               share_table, block_size, agg, hist, ext, grid_lo, inv_width,
               t_uz, t_uj, t_ut, t_m, t_q0, t_row, t_zn, t_auto, t_b0, t_k0, t_eff, t_c, t_inc,
               t_bw, t_by, t_bc, t_utr, t_tr):
@@ -246,7 +246,7 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
         p = _params_tuple(params)  # the phases read parameters p[schema.P_...] (registers)
         n = b.shape[0]
         n_z = productivity.shape[0]
-        n_grid = c_table.shape[1]
+        n_grid = c_table.shape[2]  # (types, states, grid points)
         grid_min = p[schema.P_GRID_MIN]
         span = p[schema.P_GRID_MAX] - grid_min
         inv_span = 1.0 / span
@@ -303,7 +303,7 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                         t_tr[ii] = is_treated
                     x[i], z[i], e[i] = x_new, z_new, e_new
                     t_m[ii] = cash
-                    t_q0[ii] = (e_new * n_z + z_new) * n_grid
+                    t_q0[ii] = _policy_row(np.int64(ty[i]), e_new, z_new, n_z, n_grid)
                     t_auto[ii] = automated_employed
                     t_b0[ii], t_k0[ii], t_eff[ii], t_inc[ii] = b[i], k[i], efficiency, income
                     t_by[ii] = _bin(income)
@@ -388,7 +388,8 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     _check_disjoint(state)
     n = state["safe"].shape[0]
     n_blocks = -(-n // block_size)
-    n_grid = c_table.shape[1]
+    c_table, share_table = per_type(c_table), per_type(share_table)
+    n_grid = c_table.shape[2]
     agg = np.zeros((n_blocks, schema.N_AGGREGATES))
     hist = np.zeros((n_blocks, schema.N_BINS, schema.N_HISTOGRAMS))  # bin-major inside the kernel
     ext = np.empty((n_blocks, schema.N_EXTREMA))
@@ -407,7 +408,7 @@ def step(state, first_id, period, key, params, productivity, transition_cdf, c_t
     # the common period pays no transfer: a kernel without the treatment draw and its sums
     kernel = _step_with_transfer if tables[0][schema.P_TRANSFER] > 0.0 else _step_without_transfer
     kernel(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
-          np.uint64(first_id), np.uint64(key), *words, *tables, block_size, agg, hist, ext, *grid,
+          state["type"], np.uint64(first_id), np.uint64(key), *words, *tables, block_size, agg, hist, ext, *grid,
           *tiles)
     aggregates.complete(agg, tables[0])
     return Partials(agg, np.ascontiguousarray(hist.transpose(0, 2, 1)), ext)

@@ -15,8 +15,9 @@ One call advances every household of a shard by one period (docs/model.md, "Hous
    with r = R - 1 the net returns. Measured disposable income leaves out the revaluation of risky
    holdings, v = k (R_k - R_inc)(1 - tau_k) (R_inc: the payout part of R_k), as national accounts
    do: y = m - (b + k) + s_ubi UBI - v, so that income is never driven negative by a bad quarter.
-3. Decisions: c = c(m, s), share = share(m, s) from the solver's tables at the discrete state
-   s = e * n_z + z, linear in m on the kernel grid; spending costs (1 + tau_c + f) c.
+3. Decisions: c = c_j(m, s), share = share_j(m, s) from the solver's tables of the household's type
+   j (one table per discount factor) at the discrete state s = e * n_z + z, linear in m on the
+   kernel grid; spending costs (1 + tau_c + f) c.
 4. Portfolio: a = m - (1 + tau_c + f) c >= -borrowing_limit; k' = share a^+ + s_ubi UBI, b' = a - share a^+.
 5. Partial aggregates per block of households: the quantities of ``kernels.household.SUMMED``
    (each household's terms from ``household.contributions``) summed sequentially in household order (np.bincount accumulates in index order, like the fused
@@ -63,6 +64,12 @@ def policy_weights(m: np.ndarray, grid_min: float, grid_max: float, n_grid: int)
     return j, (m - m0) * (1.0 / (m1 - m0))
 
 
+def per_type(table: np.ndarray) -> np.ndarray:
+    """A policy table as (types, states, grid points): a (states, grid points) table is one type's."""
+    table = np.asarray(table)
+    return table.reshape((-1,) + table.shape[-2:])
+
+
 def kernel_grid(grid_min: float, grid_max: float, n_grid: int) -> np.ndarray:
     """The cash-on-hand points m_j the policy tables are evaluated at (``household.grid_point``)."""
     return household.grid_point(np.arange(n_grid), grid_min, grid_max - grid_min, 1.0 / (n_grid - 1))
@@ -80,10 +87,14 @@ def step(
     share_table: np.ndarray,
     block_size: int,
 ) -> Partials:
-    """Advance the households in ``state`` (ids first_id ...) by one period, in place."""
+    """Advance the households in ``state`` (ids first_id ...) by one period, in place.
+
+    ``c_table``, ``share_table``: (types, 3 n_z, n_grid), the policy of type j at [j]; a 2-D table
+    is one type's. Every household's ``type`` must be below the number of tables."""
     p = params
     b, k = state["safe"], state["risky"]
-    x, z, e = state["task"], state["productivity"], state["employment"]
+    x, z, e, ty = state["task"], state["productivity"], state["employment"], state["type"]
+    c_table, share_table = per_type(c_table), per_type(share_table)
     n = b.shape[0]
     n_z = productivity.shape[0]
     ids = np.arange(first_id, first_id + n, dtype=np.uint64)
@@ -137,12 +148,12 @@ def step(
 
     # 3. decisions from the policy tables
     s = e_new.astype(np.int64) * n_z + z_new
-    n_grid = c_table.shape[1]
+    n_grid = c_table.shape[2]
     j, w = policy_weights(m, p[S.P_GRID_MIN], p[S.P_GRID_MAX], n_grid)
-    c0, c1 = c_table[s, j], c_table[s, j + 1]
+    c0, c1 = c_table[ty, s, j], c_table[ty, s, j + 1]
     c = c0 + w * (c1 - c0)
     ws = np.minimum(np.maximum(w, 0.0), 1.0)
-    s0, s1 = share_table[s, j], share_table[s, j + 1]
+    s0, s1 = share_table[ty, s, j], share_table[ty, s, j + 1]
     share = np.minimum(np.maximum(s0 + ws * (s1 - s0), 0.0), 1.0)
     price = 1.0 + p[S.P_TAX_CONSUMPTION] + p[S.P_PAYMENT_FEE]
     c = np.maximum(np.minimum(c, (m + p[S.P_BORROWING_LIMIT]) * (1.0 / price)), 0.0)

@@ -46,16 +46,18 @@ def copy_bandwidth(nbytes: int = 256 * 2**20, repeats: int = 5) -> float:
     return 2 * nbytes / best
 
 
-def synthetic_inputs(n_z: int = 7, n_grid: int = 1024, grid_max: float = 2000.0):
-    """A representative period: policy tables of the right shape and moderately busy rates."""
+def synthetic_inputs(n_z: int = 7, n_grid: int = 1024, grid_max: float = 2000.0, types: int = 1):
+    """A representative period: policy tables of the right shape, (types, 3 n_z, n_grid), a little
+    different by type, and moderately busy rates."""
     from kernels.step_numpy import kernel_grid
     from sim.environment import ProductivityChain
 
     chain = ProductivityChain.tauchen(n_z, 0.95, 0.3)
     grid = kernel_grid(0.0, grid_max, n_grid)
     s = np.arange(3 * n_z)[:, None]
-    c_table = np.minimum(grid, 0.6 + 0.02 * s + 0.05 * grid)
-    share = np.clip(1.0 - grid / (2 * grid_max), 0.0, 1.0) * np.ones((3 * n_z, 1))
+    j = np.arange(types)[:, None, None]
+    c_table = np.minimum(grid, 0.6 + 0.02 * s + (0.05 - 0.005 * j) * grid)
+    share = np.clip(1.0 - grid / (2 * grid_max) - 0.05 * j, 0.0, 1.0) * np.ones((3 * n_z, 1))
     p = S.new_params()
     for k, v in dict(wage=1.0, tax_labour=0.2, benefit=0.3, ubi=0.1, ubi_invest_share=0.1,
                      return_safe=1.005, return_risky=1.02, tax_capital=0.1, dividend=0.02,

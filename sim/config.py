@@ -172,13 +172,15 @@ def validate(cfg: DictConfig) -> DictConfig:
     from sim.economy import check_config
 
     check_config(cfg)  # keys the configured closure cannot honour, before any Ray work
+    beta_max = check_household(cfg.household)
     if cfg.economy.closure == "fixed":  # prices are given: the solver's condition is known now
         p = cfg.policy
         R = 1.0 + (cfg.economy.return_safe - 1.0) * (1.0 - p.tax_capital) - p.tax_wealth
-        if cfg.household.beta * R >= 1.0:
+        if beta_max * R >= 1.0:
+            which = "household.beta" if cfg.household.types.count == 1 else "the most patient type's beta"
             raise ConfigError(
-                f"household.beta * economy.return_safe (after tax) = {cfg.household.beta * R:.4f} >= 1: "
-                "households would save without bound; lower household.beta or economy.return_safe")
+                f"{which} * economy.return_safe (after tax) = {beta_max * R:.4f} >= 1: households would "
+                "save without bound; lower household.beta (or household.types.beta_spread) or economy.return_safe")
     check_store_url(cfg.checkpoint.store)
     check_local_memory(cfg)
     if cfg.policy.fund.initial_share + cfg.policy.dominant.initial_share >= 1.0:
@@ -191,6 +193,24 @@ def validate(cfg: DictConfig) -> DictConfig:
     if cfg.economy.closure != "fixed" and path.kind == "bout" and path.phi_end < path.phi0:
         raise ConfigError("economy.automation_path.phi_end must be >= economy.automation_path.phi0")
     return cfg
+
+
+def check_household(hh) -> float:
+    """The discount-factor types lie in (0, 1) and a high state is reachable and left; returns the
+    largest type's beta (the solver's patience condition is the most patient type's)."""
+    from sim.environment import discount_factors
+
+    betas = discount_factors(hh)
+    if not 0.0 < betas[0] <= betas[-1] < 1.0:
+        raise ConfigError(
+            f"household.types: beta_j from {betas[0]:.4f} to {betas[-1]:.4f} (household.beta "
+            f"{hh.beta} +- household.types.beta_spread {hh.types.beta_spread}); each must be in (0, 1)")
+    high = hh.productivity.high_state
+    if high.level > 0.0 and not (high.entry > 0.0 and high.exit > 0.0):
+        raise ConfigError(
+            "household.productivity.high_state.level > 0 needs entry > 0 and exit > 0 (a high state "
+            f"never entered or never left has no stationary share); got entry={high.entry}, exit={high.exit}")
+    return float(betas[-1])
 
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")

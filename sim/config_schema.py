@@ -70,18 +70,38 @@ class Population:
 
 
 @dataclass
+class HighState:
+    """An earnings tail: a high-productivity state after Castaneda, Diaz-Gimenez & Rios-Rull (2003),
+    entered from every ordinary state and left to them by their stationary law (docs/model.md, 11;
+    sim.solver.markov.with_high_state). Its stationary share is entry / (entry + exit)."""
+    level: float = nonnegative(0.0)  # productivity / mean of the ordinary states (0: no high state)
+    entry: float = param(0.0, ge=0.0, lt=1.0)  # probability per period of entering it
+    exit: float = share(0.0)  # probability per period of leaving it
+
+
+@dataclass
 class Productivity:
-    """Log productivity: a Tauchen AR(1), mean productivity normalised to 1."""
+    """Log productivity: a Tauchen AR(1) (and optionally a high state), mean normalised to 1."""
     states: int = param(7, ge=1, le=85)  # Markov states (3 x states must fit the one-byte index)
     rho: float = param(0.95, gt=-1.0, lt=1.0)  # persistence per period
     sigma: float = nonnegative(0.3)  # stationary standard deviation of log productivity
+    high_state: HighState = field(default_factory=HighState)
+
+
+@dataclass
+class Types:
+    """Discount-factor types, cstwMPC's beta-dist (docs/model.md, 11): ``count`` types, beta_j the
+    midpoints of equal bins of U[beta - beta_spread, beta + beta_spread]; household i has type
+    i mod count (sim.environment.discount_factors)."""
+    count: int = param(1, ge=1, le=256)  # types (the type index is one byte; 1: everyone has beta)
+    beta_spread: float = param(0.0, ge=0.0, lt=1.0)  # half-width of the uniform spread of beta
 
 
 @dataclass
 class Household:
     """Preferences and the solver (docs/model.md, "The household problem")."""
     crra: float = positive(2.0)  # relative risk aversion gamma
-    beta: float = param(0.985, gt=0.0, lt=1.0)  # discount factor per period
+    beta: float = param(0.985, gt=0.0, lt=1.0)  # discount factor per period (the types' centre)
     borrowing_limit: float = nonnegative(0.0)  # end-of-period assets a >= -borrowing_limit (goods)
     grid_points: int = param(200, ge=10)  # solver's end-of-period asset grid
     asset_max: float = positive(500.0)  # top of the solver's asset grid (goods)
@@ -92,6 +112,7 @@ class Household:
     # solver convergence: policy error ~2e-5, far below the kernel grid's; validation uses 1e-8
     tolerance: float = param(1.0e-6, gt=0.0, le=1e-2)
     productivity: Productivity = field(default_factory=Productivity)
+    types: Types = field(default_factory=Types)
 
 
 # --- the macro closure -----------------------------------------------------------------------------

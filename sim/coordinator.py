@@ -30,7 +30,9 @@ from sim.checkpoint.macro_state import MacroState
 from sim.checkpoint.store import CheckpointStore
 from sim.capacity import ActorCapacity
 from sim.economy import make_economy
-from sim.environment import ProductivityChain, household_problem, kernel_params
+from sim.environment import ProductivityChain, discount_factors, household_problem, kernel_params
+from sim.household_types import close as close_type_solvers
+from sim.household_types import solve_types, stack_tables, type_problems
 from sim.layout import RunShape
 from sim.shard import ShardActor
 from sim.shard_pool import ShardPool
@@ -114,14 +116,19 @@ class PolicyCache:
     solver's error bound; but the bits of period t's tables depend on period t-1's solution, which
     is why that solution is part of :meth:`state_dict` (the checkpoint's macro state): a run
     restored from a checkpoint warm-starts from exactly what the uninterrupted run had.
+
+    Discount-factor types (``household.types``): one problem per type, at its beta, each
+    warm-started from its own last solution, solved in parallel on Ray solver actors
+    (``sim.household_types``); the tables are (types, states, grid points).
     """
 
     def __init__(self, hh_cfg):
         self.hh_cfg = hh_cfg
         self.grid = kernel_grid(-float(hh_cfg.borrowing_limit), float(hh_cfg.kernel_grid_max),
                                 int(hh_cfg.kernel_grid_points))
+        self.betas = discount_factors(hh_cfg)
         self._key = None
-        self._solution = None
+        self._solutions = None  # one per type
         self._tables = None
         self.solves = 0
         self.iterations = 0  # EGM iterations over all solves
@@ -134,29 +141,30 @@ class PolicyCache:
         return tuple(np.asarray(getattr(problem, f.name)).tobytes() for f in fields(problem))
 
     def tables(self, problem, t: int) -> tuple[np.ndarray, np.ndarray]:
-        from sim.solver.household import solve_household
-
+        """The policy tables (types, states, grid points) for ``problem`` (at household.beta),
+        re-solved when it changed and a re-solve is due."""
         key = self._problem_key(problem)
         due = t % int(self.hh_cfg.resolve_every) == 0
         if self._tables is None or (due and key != self._key):
             start = time.perf_counter()
-            self._solution = solve_household(problem, tol=float(self.hh_cfg.tolerance), guess=self._solution)
-            c, share = self._solution.on_grid(self.grid)
-            self._tables = (np.ascontiguousarray(c), np.ascontiguousarray(share))
+            guesses = self._solutions or [None] * len(self.betas)
+            self._solutions = solve_types(type_problems(problem, self.betas), float(self.hh_cfg.tolerance),
+                                          guesses)
+            self._tables = stack_tables(self._solutions, self.grid)
             self._key = key
             self.solve_seconds += time.perf_counter() - start
-            self.solves += 1
-            self.iterations += self._solution.iterations
+            self.solves += len(self._solutions)
+            self.iterations += sum(s.iterations for s in self._solutions)
         return self._tables
 
     def state_dict(self) -> dict:
-        """What a checkpoint keeps: the last solution seeds the next solve, so restoring it (rather
-        than solving afresh) keeps a restarted run bit-identical."""
-        return {"key": self._key, "solution": self._solution, "tables": self._tables,
+        """What a checkpoint keeps: the last solutions seed the next solves, so restoring them
+        (rather than solving afresh) keeps a restarted run bit-identical."""
+        return {"key": self._key, "solutions": self._solutions, "tables": self._tables,
                 "solves": self.solves, "iterations": self.iterations, "solve_seconds": self.solve_seconds}
 
     def load_state_dict(self, state: dict) -> None:
-        self._key, self._solution, self._tables = state["key"], state["solution"], state["tables"]
+        self._key, self._solutions, self._tables = state["key"], state["solutions"], state["tables"]
         self.solves, self.solve_seconds = state["solves"], state["solve_seconds"]
         self.iterations = state.get("iterations", 0)  # absent in checkpoints written before it
 
@@ -229,8 +237,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     key = rng.seed_key(cfg.seed)
     pop, hh = cfg.population, cfg.household
     before = fork.config_at(0) if fork is not None else cfg  # in force from period 0
-    chain = ProductivityChain.tauchen(hh.productivity.states, hh.productivity.rho,
-                                      hh.productivity.sigma)
+    chain = ProductivityChain.from_config(hh.productivity)
     every = cfg.checkpoint.every
     store_cfg = fork.store_config if fork is not None else cfg
     store = CheckpointStore.open(store_cfg, run_dir) if every > 0 or resume else None  # fails fast
@@ -249,7 +256,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         ).remote(s, shape.block_size, cfg.backend.name, key),
         list(shape.shards),
         (pop.initial_wealth_mean, pop.initial_risky_share, pop.initial_unemployment,
-         float(make_economy(before, key).initial_automation), chain.stationary))
+         float(make_economy(before, key).initial_automation), chain.stationary, int(hh.types.count)))
     sup = Supervisor(
         pool, store, lambda: MacroState(make_economy(before, key), PolicyCache(before.household)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,
@@ -313,6 +320,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     finally:
         progress.close()
         pool.kill()
+        close_type_solvers()
         capacity.release()
     seconds = time.perf_counter() - t0
 

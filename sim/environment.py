@@ -45,6 +45,28 @@ class ProductivityChain:
         levels = levels / (stationary_distribution(P) @ levels)
         return cls(levels, P)
 
+    def with_high_state(self, level: float, entry: float, exit: float) -> "ProductivityChain":
+        """This chain with a high-productivity state appended (``markov.with_high_state``: entered
+        with probability ``entry`` from every state, left with ``exit``), its level ``level`` times
+        the mean of the ordinary states; then all levels divided by the new stationary mean
+        (1 - h) mean + h level mean, h = entry/(entry + exit), so that it is 1 again."""
+        from sim.solver.markov import stationary_distribution, with_high_state
+
+        P = with_high_state(self.transition, entry, exit)
+        mean = stationary_distribution(self.transition) @ self.levels
+        levels = np.append(self.levels, level * mean)
+        return ProductivityChain(levels / (stationary_distribution(P) @ levels), P)
+
+    @classmethod
+    def from_config(cls, prod_cfg) -> "ProductivityChain":
+        """The chain ``household.productivity`` configures: Tauchen's, with the high state when
+        ``high_state.level`` > 0 (0: none, the chain is Tauchen's exactly)."""
+        chain = cls.tauchen(int(prod_cfg.states), float(prod_cfg.rho), float(prod_cfg.sigma))
+        high = prod_cfg.high_state
+        if float(high.level) > 0.0:
+            chain = chain.with_high_state(float(high.level), float(high.entry), float(high.exit))
+        return chain
+
 
 @dataclass(frozen=True)
 class PeriodEnvironment:
@@ -131,8 +153,23 @@ def state_income(env: PeriodEnvironment, chain: ProductivityChain) -> np.ndarray
     return np.concatenate([employed, idle, idle])
 
 
+def discount_factors(hh_cfg) -> np.ndarray:
+    """The types' discount factors beta_j, j = 0 .. n-1 (``household.types``): the midpoints of n
+    equal-probability bins of the uniform distribution on [beta - spread, beta + spread], as
+    cstwMPC's beta-dist (Carroll, Slacalek, Tokuoka & White 2017, QE 8(3); HARK's
+    ``Uniform(...).discretize(n)``):
+
+        beta_j = beta + spread (2 j + 1 - n) / n.
+
+    n = 1 gives beta itself, exactly."""
+    n = int(hh_cfg.types.count)
+    return float(hh_cfg.beta) + float(hh_cfg.types.beta_spread) * ((2.0 * np.arange(n) + 1.0 - n) / n)
+
+
 def household_problem(env: PeriodEnvironment, chain: ProductivityChain, hh_cfg):
-    """The solver's problem for this environment (infinite horizon at the perceived environment)."""
+    """The solver's problem for this environment (infinite horizon at the perceived environment),
+    at the centre of the discount factors, ``household.beta`` (``PolicyCache`` solves each type's
+    at its own, ``discount_factors``)."""
     from sim.solver.household import HouseholdProblem
 
     transition = np.kron(employment_transition(env), chain.transition)

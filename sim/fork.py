@@ -34,14 +34,16 @@ An arm named `control` with no overrides is the reference of `sim report DIR` (e
 Several RUN_DIRs (e.g. seeds): each one's arms go to DIR/seed-<seed>/NAME, and the effects in
 DIR/effects.zarr get a 95% band across them.
 Keys that would change the past are refused: population.*, seed, periods, periods_per_year,
-backend.*, economy.closure, household.productivity.*, household.kernel_grid_*, output.* (but
+backend.*, economy.closure, household.productivity.*, household.types.count (each household's type
+is part of its state), household.kernel_grid_*, output.* (but
 output.progress), and after period 0 the opening stakes policy.fund.initial_share and
 policy.dominant.initial_share. Examples:
   sim fork outputs/run --at 20 --out forks/ubi --arm control --arm ubi policy.ubi.level=0.1
 """
 # keys whose change would rewrite periods before T, or make the arm incomparable to its parent
 REFUSED = ("population.", "seed", "periods", "periods_per_year", "backend.", "backend",
-           "economy.closure", "household.productivity.", "household.kernel_grid_", "output.")
+           "economy.closure", "household.productivity.", "household.types.count", "household.kernel_grid_",
+           "output.")
 ALLOWED = ("output.progress",)
 # keys that act only when the economy opens (period 0): a fork after it would run as its control
 OPENING_ONLY = ("policy.fund.initial_share", "policy.dominant.initial_share")

@@ -28,6 +28,7 @@ class HouseholdShard:
         self.shard, self.block_size, self.backend, self.key = shard, block_size, backend, key
         self._step = get_step(backend)
         self.state: dict[str, np.ndarray] | None = None
+        self.types = 0  # 1 + the largest type index among the households (the tables they need)
         self._writer: tuple[threading.Thread, dict] | None = None  # a checkpoint write in flight
 
     def pid(self) -> int:
@@ -57,10 +58,11 @@ class HouseholdShard:
                                   f"households but the GPU has {free_dev / 2**30:.1f} GiB free: raise "
                                   "cluster.actors or lower population.households")
 
-    def initialise(self, wealth_mean, risky_share, unemployment, automation, stationary) -> int:
+    def initialise(self, wealth_mean, risky_share, unemployment, automation, stationary, types: int = 1) -> int:
         self.check_memory()
         self.state = initial_state(self.shard.lo, self.shard.size, self.key, wealth_mean,
-                                   risky_share, unemployment, automation, np.asarray(stationary))
+                                   risky_share, unemployment, automation, np.asarray(stationary), types)
+        self.types = int(self.state["type"].max(initial=0)) + 1
         if self.backend == "cupy":
             import cupy as cp
 
@@ -70,6 +72,10 @@ class HouseholdShard:
     def step(self, period: int, params, productivity, transition_cdf, c_table, share_table) -> Partials:
         if self.state is None:
             raise RuntimeError(f"shard {self.shard.index} stepped before initialise()")
+        tables = 1 if np.ndim(c_table) == 2 else np.shape(c_table)[0]
+        if tables < self.types:  # the fused and GPU kernels would read past the tables
+            raise ValueError(f"shard {self.shard.index}: its households have {self.types} types but the "
+                             f"policy has {tables} tables (household.types.count)")
         return self._step(self.state, self.shard.lo, period, self.key, params, productivity,
                           transition_cdf, c_table, share_table, self.block_size)
 
@@ -118,6 +124,7 @@ class HouseholdShard:
         state, problems = read_region(root, name, self.shard.lo, self.shard.hi, self.block_size, arrays)
         if problems:
             return [f"shard {self.shard.index}: {p}" for p in problems]
+        self.types = int(state["type"].max(initial=0)) + 1
         if self.backend == "cupy":
             import cupy as cp
 

@@ -32,6 +32,7 @@ class Run:
     envs: list = field(default_factory=list)
     totals: list = field(default_factory=list)
     deciles: list = field(default_factory=list)  # mean consumption by wealth decile, per period
+    households: object = None  # the HouseholdShard: the households' state after the last period
 
     def series(self, name: str) -> np.ndarray:
         return np.array([r[name] for r in self.rows])
@@ -42,16 +43,15 @@ def simulate(*overrides: str, periods: int | None = None, tamper=None) -> Run:
     cfg = compose([*FAST, *overrides] + ([f"periods={periods}"] if periods else []))
     key = rng.seed_key(int(cfg.seed))
     hh, pop = cfg.household, cfg.population
-    chain = ProductivityChain.tauchen(int(hh.productivity.states), float(hh.productivity.rho),
-                                      float(hh.productivity.sigma))
+    chain = ProductivityChain.from_config(hh.productivity)
     (shard,) = shard_layout(int(pop.households), 1, int(pop.block_size))
     households = HouseholdShard(shard, int(pop.block_size), cfg.backend.name, key)
     economy = make_economy(cfg, key)
     households.initialise(float(pop.initial_wealth_mean), float(pop.initial_risky_share),
                           float(pop.initial_unemployment), economy.initial_automation,
-                          stationary_distribution(chain.transition))
+                          stationary_distribution(chain.transition), int(hh.types.count))
     policy = PolicyCache(hh)
-    run = Run(cfg, economy)
+    run = Run(cfg, economy, households=households)
     previous, median = None, None
     for t in range(int(cfg.periods)):
         env = economy.environment(t, previous, median)

@@ -272,7 +272,7 @@ def test_macro_state_round_trips_bit_for_bit_as_json_and_arrays(base):
     policy = PolicyCache(base.household)
     solution = PolicySolution(m=rng.standard_normal((2, 3)), c=rng.standard_normal((2, 3)),
                               share=rng.standard_normal((2, 3)), iterations=7, distance=1e-13, price=1.0)
-    policy.load_state_dict({"key": (b"\x00\xff", np.arange(3).tobytes()), "solution": solution,
+    policy.load_state_dict({"key": (b"\x00\xff", np.arange(3).tobytes()), "solutions": [solution, solution],
                             "tables": (rng.standard_normal((2, 4)), rng.standard_normal((2, 4)).astype(np.float32)),
                             "solves": 4, "solve_seconds": 0.25})
     rows = [{"output": x, "f64": np.float64(x), "f32": np.float32(x), "i": np.int64(-7), "ok": np.bool_(True),
@@ -334,7 +334,7 @@ def test_old_format_checkpoint_is_refused_in_one_line(tmp_path):
     (tmp_path / f"run-{'f' * 16}" / name / MANIFEST).write_text(json.dumps(manifest))
     [entry] = store.committed()
     problem, found, macro_files = store.inspect(entry, 2048, 1024)
-    assert problem == "its format is 'sim-checkpoint/1', written by other code; this code reads 'sim-checkpoint/2' only"
+    assert problem == "its format is 'sim-checkpoint/1', written by other code; this code reads 'sim-checkpoint/3' only"
     assert found is None and macro_files is None
 
 

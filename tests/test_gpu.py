@@ -49,10 +49,10 @@ def test_cupy_matches_numpy_reference():
     from kernels import step_cupy
     from sim.bench import synthetic_inputs
 
-    inp = synthetic_inputs()
+    inp = synthetic_inputs(types=3)
     key = seed_key(3)
     n, block = 300_000, 4096
-    cpu = initial_state(0, n, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"])
+    cpu = initial_state(0, n, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"], types=3)
     gpu = {k: cp.asarray(v) for k, v in cpu.items()}
     args = (inp["params"], inp["productivity"], inp["transition_cdf"], inp["c_table"], inp["share_table"], block)
     for t in range(3):
@@ -81,7 +81,7 @@ static inline long long __double_as_longlong(double v) { long long r; std::memcp
 """
 _HOST_GRID = """
 extern "C" void run_grid(double* b, double* k, float* x, unsigned char* z, unsigned char* e,
-    u64 first_id, u64 key, u64 w_job, u64 w_z, u64 w_task, u64 w_treat, const double* p,
+    const unsigned char* ty, u64 first_id, u64 key, u64 w_job, u64 w_z, u64 w_task, u64 w_treat, const double* p,
     const double* productivity, const double* cdf, int n_z, const double* c_table,
     const double* share_table, int n_grid, long long n, long long stride, double* out, int* bins,
     unsigned blocks, unsigned threads)
@@ -91,7 +91,7 @@ extern "C" void run_grid(double* b, double* k, float* x, unsigned char* z, unsig
         blockIdx.x = g;
         for (unsigned t = 0; t < threads; ++t) {
             threadIdx.x = t;
-            household_step(b, k, x, z, e, first_id, key, w_job, w_z, w_task, w_treat, p, productivity, cdf,
+            household_step(b, k, x, z, e, ty, first_id, key, w_job, w_z, w_task, w_treat, p, productivity, cdf,
                            n_z, c_table, share_table, n_grid, n, stride, out, bins);
         }
     }
@@ -127,12 +127,12 @@ def test_cuda_source_run_on_the_host_matches_numpy_reference(host_run_grid):
     from sim.bench import synthetic_inputs
 
     run_grid = host_run_grid
-    inp = synthetic_inputs()
+    inp = synthetic_inputs(types=3)  # three discount-factor types: the kernel's type offset
     key = seed_key(3)
     n, block, threads = 50_003, 4096, 256
     n_blocks = -(-n // block)
     stride = n_blocks * block
-    ref = initial_state(0, n, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"])
+    ref = initial_state(0, n, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"], types=3)
     host = {name: v.copy() for name, v in ref.items()}
     tables = [np.ascontiguousarray(inp[name], dtype=np.float64)
               for name in ("params", "productivity", "transition_cdf", "c_table", "share_table")]
@@ -149,10 +149,10 @@ def test_cuda_source_run_on_the_host_matches_numpy_reference(host_run_grid):
         bins = np.zeros((3, stride), dtype=np.int32)
         words = [rng.period_word(t, s) for s in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK,
                                                     rng.STREAM_TREATMENT)]
-        run_grid(*(ptr(host[name]) for name in ("safe", "risky", "task", "productivity", "employment")),
+        run_grid(*(ptr(host[name]) for name in ("safe", "risky", "task", "productivity", "employment", "type")),
                  u64(0), u64(key), *(u64(w) for w in words), ptr(p), ptr(productivity), ptr(cdf),
                  ctypes.c_int(len(productivity)), ptr(c_table), ptr(share_table),
-                 ctypes.c_int(c_table.shape[1]), ctypes.c_longlong(n), ctypes.c_longlong(stride),
+                 ctypes.c_int(c_table.shape[-1]), ctypes.c_longlong(n), ctypes.c_longlong(stride),
                  ptr(out), ptr(bins), ctypes.c_uint(-(-n // threads)), ctypes.c_uint(threads))
         for name in S.STATE_DTYPES:  # the household arithmetic, bit for bit
             assert np.array_equal(host[name], ref[name]), name
@@ -221,10 +221,10 @@ def test_cupy_backend_host_logic_matches_numpy_reference(host_run_grid, monkeypa
 
     monkeypatch.setitem(sys.modules, "cupy", _cupy_on_the_host(host_run_grid))
     monkeypatch.setattr(step_cupy, "_KERNEL", None)
-    inp = synthetic_inputs()
+    inp = synthetic_inputs(types=2)
     key = seed_key(4)
     n, block = 30_011, 4096
-    ref = initial_state(0, n, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"])
+    ref = initial_state(0, n, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"], types=2)
     dev = {name: _host(v.copy()) for name, v in ref.items()}
     args = (inp["params"], inp["productivity"], inp["transition_cdf"], inp["c_table"], inp["share_table"], block)
     for t in range(3):

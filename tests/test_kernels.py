@@ -9,6 +9,7 @@ from kernels.initial import initial_state
 from kernels.rng import seed_key
 
 NZ = 5
+NT = 3  # discount-factor types: one policy table each (the kernels index them by the type byte)
 KEY = seed_key(2024)
 
 
@@ -23,10 +24,11 @@ def setup():
     bl = 0.5
     grid = step_numpy.kernel_grid(-bl, 300.0, 128)
     s = np.arange(3 * NZ)[:, None]
-    # a concave, increasing consumption rule and a falling risky share, different by state
-    c_table = np.maximum(0.0, 0.6 + 0.05 * s + 0.4 * np.sqrt(np.maximum(grid + bl, 0)) - 0.1)
-    c_table[:, 0] = 0.0
-    share = np.clip(1.1 - grid / 200 - 0.02 * s, 0, 1)
+    j = np.arange(NT)[:, None, None]
+    # a concave, increasing consumption rule and a falling risky share, different by type and state
+    c_table = np.maximum(0.0, 0.6 + 0.05 * s + (0.4 - 0.05 * j) * np.sqrt(np.maximum(grid + bl, 0)) - 0.1)
+    c_table[:, :, 0] = 0.0
+    share = np.clip(1.1 - grid / 200 - 0.02 * s - 0.1 * j, 0, 1)
     p = S.new_params()
     for k, v in dict(wage=1.2, tax_labour=0.2, benefit=0.3, ubi=0.15, ubi_invest_share=0.1,
                      return_safe=1.01, return_risky=0.97, tax_capital=0.15, tax_wealth=0.002,
@@ -40,7 +42,7 @@ def setup():
 
 
 def _state(n, setup, first=0):
-    return initial_state(first, n, KEY, 4.0, 0.3, 0.2, 0.3, setup["stationary"])
+    return initial_state(first, n, KEY, 4.0, 0.3, 0.2, 0.3, setup["stationary"], types=NT)
 
 
 def _step(fn, state, setup, first=0, period=0, block=256):
@@ -324,3 +326,22 @@ def test_participation_threshold_is_the_merton_gain_against_the_cost(setup, back
     assert np.all(chosen[below] == 0.0)
     # participants at the end: everyone with equity (the auto-invested UBI included)
     assert agg[:, S.A_PARTICIPANTS].sum() == np.sum(st["risky"] > 0)
+
+
+@pytest.mark.parametrize("backend", [step_numpy.step, step_fused.step])
+def test_each_household_decides_by_its_own_types_table(setup, backend):
+    # Reference: the households of type j stepped alone with table j as the only (2-D) table and
+    # type 0. The draws depend on the household id only, so each type's households must come out
+    # bit for bit as in the run with all types' tables together.
+    n, block = 6000, 500
+    together = _state(n, setup)
+    assert np.array_equal(together["type"], np.arange(n) % NT)  # id mod types
+    _step(backend, together, setup, block=block)
+    for j in range(NT):
+        alone = _state(n, setup)
+        alone["type"][:] = 0
+        _step(backend, alone, dict(setup, c=setup["c"][j], share=setup["share"][j]), block=block)
+        mine = np.arange(n) % NT == j
+        for name in ("safe", "risky", "task", "productivity", "employment"):
+            assert np.array_equal(together[name][mine], alone[name][mine]), (j, name)
+        assert not np.array_equal(together["safe"][~mine], alone["safe"][~mine])  # the tables differ

@@ -39,7 +39,8 @@ from sim.errors import ConfigError, StoreFailure
 log = logging.getLogger("sim.checkpoint")
 
 # 2: macro state as JSON + .npz (macro.json, macro.npz) instead of a pickle (macro.pkl)
-FORMAT = "sim-checkpoint/2"
+# 3: a type byte per household (state array ``type``) and one policy solution per type
+FORMAT = "sim-checkpoint/3"
 MANIFEST = "MANIFEST.json"
 PREFIX = "ckpt-"
 # Blosc with LZ4 after a bit shuffle: as small as zstd level 1 on household state (about 1.3x on

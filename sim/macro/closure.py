@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sim.accounts import Totals, poverty_reference
-from sim.environment import PeriodEnvironment
+from sim.environment import PeriodEnvironment, discount_factors
 from sim.macro import government as gov
 from sim.macro import period
 from sim.macro.automation import automation_path
@@ -85,7 +85,8 @@ class MacroEconomy:
         self.ppy = int(cfg.periods_per_year)
         self.dt = 1.0 / self.ppy
         self.n = int(pop.households)
-        self.beta = float(cfg.household.beta)
+        # the most patient type's beta: the belief cap keeps its beta R below 1 (docs/economy.md)
+        self.beta = float(discount_factors(cfg.household)[-1])
         self.poverty_share = float(cfg.output.poverty_share)
         self.poverty_smoothing = float(cfg.output.poverty_smoothing)
         tech_params = ({"A": float(e.tfp), "sigma": float(e.sigma)} if e.technology == "korinek_suh"

@@ -3,7 +3,9 @@
 * :func:`tauchen` discretises a Gaussian AR(1) (Tauchen 1986), the construction used for the
   Aiyagari (1994) validation;
 * :func:`stationary_distribution` returns the invariant distribution of a row-stochastic matrix;
-* :func:`product_chain` combines independent chains (e.g. productivity x employment) into one.
+* :func:`product_chain` combines independent chains (e.g. productivity x employment) into one;
+* :func:`with_high_state` adds a rarely entered, high-productivity state (Castaneda, Diaz-Gimenez
+  & Rios-Rull 2003) to a chain.
 
 Conventions: ``P[i, j] = Prob(s' = j | s = i)``; rows sum to one.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["tauchen", "stationary_distribution", "product_chain", "check_transition"]
+__all__ = ["tauchen", "stationary_distribution", "product_chain", "check_transition", "with_high_state"]
 
 
 def tauchen(n: int, rho: float, sigma: float, m: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
@@ -109,3 +111,29 @@ def product_chain(*chains: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, n
         P = np.kron(P, M)
     grids = np.meshgrid(*values, indexing="ij")
     return np.stack([g.ravel() for g in grids], axis=1), P
+
+
+def with_high_state(P: np.ndarray, entry: float, exit: float) -> np.ndarray:
+    """The chain ``P`` (n states) with a high state appended as state n, an earnings tail in the
+    manner of Castaneda, Diaz-Gimenez & Rios-Rull (2003, JPE 111(4)): from every ordinary state
+    the household enters it with probability ``entry`` per period (and otherwise moves by ``P``);
+    it leaves with probability ``exit``, to the ordinary states in proportion to ``P``'s stationary
+    law pi:
+
+        Q[i, j] = (1 - entry) P[i, j],  Q[i, n] = entry,   Q[n, j] = exit pi_j,  Q[n, n] = 1 - exit.
+
+    Because entry does not depend on the state, the stationary law is closed-form:
+    ((1 - h) pi, h) with h = entry / (entry + exit) (inflow entry (1 - h) = outflow exit h, and
+    the ordinary states keep pi's proportions). CDG's high state is entered from the state below
+    it only; entry from every state keeps the closed form and lets the chain below stay Tauchen's.
+    """
+    P = check_transition(P)
+    if not (0.0 < entry < 1.0 and 0.0 < exit <= 1.0):
+        raise ValueError(f"high state: entry must be in (0, 1) and exit in (0, 1], got {entry}, {exit}")
+    n = P.shape[0]
+    Q = np.zeros((n + 1, n + 1))
+    Q[:n, :n] = (1.0 - entry) * P
+    Q[:n, n] = entry
+    Q[n, :n] = exit * stationary_distribution(P)
+    Q[n, n] = 1.0 - exit
+    return Q

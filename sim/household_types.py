@@ -1,0 +1,99 @@
+"""The discount-factor types' household problems, solved in parallel on Ray.
+
+With ``household.types.count`` = n > 1 each period has n problems that differ only in beta
+(``sim.environment.discount_factors``). They are independent, so where Ray is initialised (the
+coordinator always runs inside Ray) they are spread over a few solver actors and gathered in type
+order; otherwise, or with one type, they are solved one after another in this process.
+
+Actors, not tasks: a task's worker process is a fresh one whenever Ray has retired the last
+(it keeps few idle workers on a small node), and importing the solver and loading its compiled
+code there took seconds per period, far more than the solve. An actor is a process kept for the
+run (``close`` ends them). Pool size: min(n, this machine's cores); actor k solves types k, k + P, ...
+
+The answer does not depend on any of this: every actor runs the same ``solve_household`` on the
+same problem and warm start, and the actors are pinned to this process's node (hard node
+affinity), so they run on the CPU the serial solve would run on (NumPy and Numba pick their SIMD
+code by CPU, so another node's could round differently in the last bit). They ask for no CPU
+(``num_cpus=0``): the shard actors hold the cluster's CPUs for the whole run but are idle while
+the coordinator solves, and an actor that waited for a CPU they hold would wait for ever.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import numpy as np
+
+
+def type_problems(problem, betas: np.ndarray) -> list:
+    """The types' problems: ``problem`` at each discount factor beta_j (everything else shared)."""
+    return [replace(problem, beta=float(b)) for b in betas]
+
+
+def _solve(problem, tol: float, guess):
+    from sim.solver.household import solve_household
+
+    return solve_household(problem, tol=tol, guess=guess)
+
+
+class _Solver:
+    """A solver process kept warm for the run (a Ray actor: ``_pool``)."""
+
+    def solve(self, problem, tol: float, guess):
+        return _solve(problem, tol, guess)
+
+
+_POOL: dict = {"job": None, "actors": []}
+
+
+def _pool(size: int) -> list:
+    """``size`` solver actors on this node, made once per Ray job (a new ``ray.init`` is a new job)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    context = ray.get_runtime_context()
+    if _POOL["job"] != context.get_job_id():
+        _POOL.update(job=context.get_job_id(), actors=[])
+    actors = _POOL["actors"]
+    if len(actors) < size:
+        here = NodeAffinitySchedulingStrategy(context.get_node_id(), soft=False)
+        make = ray.remote(num_cpus=0, max_restarts=1, max_task_retries=1)(_Solver).options(scheduling_strategy=here)
+        actors.extend(make.remote() for _ in range(size - len(actors)))
+    return actors[:size]
+
+
+def close() -> None:
+    """End the solver actors (the end of a run); the next parallel solve starts new ones."""
+    import ray
+
+    for actor in _POOL["actors"]:
+        try:
+            ray.kill(actor)
+        except Exception:  # already gone, or Ray shut down
+            pass
+    _POOL.update(job=None, actors=[])
+
+
+def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None = None) -> list:
+    """Each problem solved to ``tol`` from its warm start (``guesses[j]``, or None), in type order.
+
+    ``parallel``: on Ray solver actors (True), in this process (False), or on Ray when it is
+    initialised and there is more than one problem (None). The results are the same bits."""
+    if parallel is None:
+        import ray
+
+        parallel = len(problems) > 1 and ray.is_initialized()
+    if not parallel:
+        return [_solve(p, tol, g) for p, g in zip(problems, guesses, strict=True)]
+    import ray
+
+    actors = _pool(min(len(problems), os.cpu_count() or 1))
+    return ray.get([actors[j % len(actors)].solve.remote(p, tol, g)
+                    for j, (p, g) in enumerate(zip(problems, guesses, strict=True))])
+
+
+def stack_tables(solutions: list, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The kernels' tables, (types, states, grid points): type j's policy on ``grid`` at [j]."""
+    on_grid = [s.on_grid(grid) for s in solutions]
+    return (np.ascontiguousarray(np.stack([c for c, _ in on_grid])),
+            np.ascontiguousarray(np.stack([share for _, share in on_grid])))
