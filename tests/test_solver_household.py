@@ -246,3 +246,18 @@ def test_debt_to_risky_switch_matches_brute_force_bellman():
         ours = m - sol.on_grid(np.array([m]))[0][0, 0]
         assert np.sign(best_a) == np.sign(dm) == np.sign(ours)
         assert abs(best_a - ours) < 2e-3
+
+
+def test_zero_premium_converges_and_holds_no_risk():
+    # With the risky mean equal to the safe return (a belief capped at the safe rate) a risk-averse
+    # household holds no risky asset wherever it has assets; at a = 0 the first-order condition is
+    # flat (nothing is invested), which once made the share there flip between 0 and 1 forever.
+    from dataclasses import replace
+
+    from sim.solver.household import default_problem
+
+    R = 1.0220031103691465  # a case that failed in a run (household.beta=0.97, demand closure)
+    prob = replace(default_problem(), beta=0.97, R_free=R, risky_mean=R, risky_std=0.0781581351875669)
+    sol = solve_household(prob, tol=1e-6)
+    assert sol.iterations < 2000
+    assert np.max(sol.share[:, 2:]) < 1e-6  # share 0 at every positive asset level (Merton: 0 / (gamma sigma^2))

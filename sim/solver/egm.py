@@ -146,6 +146,11 @@ class EgmMap:
             newton = np.where(dfoc < 0.0, s_old - foc / dfoc, np.where(foc > 0.0, 1.0, 0.0))
         new_share = share.copy()
         new_share[:, k:] = np.clip(newton, 0.0, 1.0)
+        if self.a[k] == 0.0 and self.a.size > k + 1:
+            # At a = 0 nothing is invested, so the first-order condition does not depend on the
+            # share (dfoc = 0): with a zero premium its sign is rounding and the share would flip
+            # between 0 and 1 forever. Use its limit from the right (any value is optimal there).
+            new_share[:, k] = new_share[:, k + 1]
         return (p.beta * marg) ** (-1.0 / gam), new_share
 
     def initial(self) -> tuple[np.ndarray, np.ndarray]:
