@@ -20,6 +20,19 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 # Keep Ray from spamming the test output with its own usage-stats prompt.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
+# The `slow` mark (pyproject.toml): a test's full form, long or large. The default run (CI's) skips
+# it and runs the reduced form next to it; SIM_FULL=1, or a -m expression naming `slow`, runs it.
+FULL = os.environ.get("SIM_FULL") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if FULL or "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow (the full form): SIM_FULL=1 or -m slow runs it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
 
 @pytest.fixture(scope="session")
 def ray_session():
