@@ -4,7 +4,6 @@ checkpoint and replays; a killed driver is finished by `sim resume`. Every time,
 bit-identical to an uninterrupted run."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -23,21 +22,10 @@ from sim.cli import main as sim_main
 from sim.config import CLOSURES, compose
 from sim.coordinator import run
 from sim.supervisor import RecoveryError
+from tests.conftest import SMALL, tree_digest, with_
 
-SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
-         "output.progress=false", "output.snapshot_every=3"]
+# base and reference (SMALL, and the digest of its uninterrupted run): tests/conftest.py
 ACTOR_DEATH = ("ActorDiedError", "RayActorError", "ActorUnavailableError")
-
-
-def with_(cfg, **changes):
-    """cfg with dotted keys changed (all configs derive from one composition: conf/ may change while
-    a session runs)."""
-    return OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k.replace('__', '.')}={v}" for k, v in changes.items()]))
-
-
-def tree_digest(path: Path) -> dict[str, str]:
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:
@@ -67,18 +55,6 @@ class Killer:
             pid = ray.get(actors[self.shard].pid.remote())
             os.kill(pid, signal.SIGKILL)
             self.killed.append(pid)
-
-
-@pytest.fixture(scope="module")
-def base():
-    return compose(SMALL)
-
-
-@pytest.fixture(scope="module")
-def reference(ray_session, base, tmp_path_factory):
-    path = tmp_path_factory.mktemp("ref") / "run"
-    run(with_(base, checkpoint__every=0), path)
-    return tree_digest(path / "results.zarr")
 
 
 # checkpoint k is taken after period k - 1 and written while period k is stepped: a shard lost
