@@ -20,6 +20,19 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 # Keep Ray from spamming the test output with its own usage-stats prompt.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
+# The `slow` mark (pyproject.toml): a test's full form, long or large. The default run (CI's) skips
+# it and runs the reduced form next to it; SIM_FULL=1, or a -m expression naming `slow`, runs it.
+FULL = os.environ.get("SIM_FULL") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if FULL or "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow (the full form): SIM_FULL=1 or -m slow runs it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
 
 @pytest.fixture(scope="session")
 def ray_session():
@@ -55,3 +68,44 @@ def tmpfs(mount, options: str):
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+# --- the small run that the checkpoint, recovery and failure tests interrupt --------------------
+SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
+         "output.progress=false", "output.snapshot_every=3"]
+
+
+def with_(cfg, **changes):
+    """cfg with dotted keys changed (``checkpoint__every=2``). Every config a test compares derives
+    from one composition: conf/ may change while a session runs."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k.replace('__', '.')}={v}" for k, v in changes.items()]))
+
+
+def tree_digest(path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under ``path``."""
+    import hashlib
+
+    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def base():
+    """The SMALL configuration, composed once for the session."""
+    from sim.config import compose
+
+    return compose(SMALL)
+
+
+@pytest.fixture(scope="session")
+def reference(ray_session, base, tmp_path_factory):
+    """tree_digest of results.zarr of ``base`` run uninterrupted without checkpoints: what every
+    interrupted, recovered or resumed run of it must reproduce bit for bit (results depend on
+    neither checkpoints nor the shard layout). One run for the session."""
+    from sim.coordinator import run
+
+    path = tmp_path_factory.mktemp("reference") / "run"
+    run(with_(base, checkpoint__every=0), path)
+    return tree_digest(path / "results.zarr")

@@ -3,7 +3,6 @@ and corrupt checkpoints detected on load (the run falls back and still ends bit-
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import shutil
@@ -18,28 +17,10 @@ from omegaconf import OmegaConf
 
 from kernels.schema import STATE_DTYPES
 from sim.checkpoint.store import MANIFEST, fingerprint
-from sim.config import compose
 from sim.coordinator import run
+from tests.conftest import tree_digest, with_
 
-SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
-         "output.progress=false", "output.snapshot_every=3"]
-
-
-def with_(cfg, **changes):
-    """cfg with dotted keys changed (configs derive from one composition: conf/ may change while a
-    session runs, and every run compared here must see the same one)."""
-    return OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k.replace('__', '.')}={v}" for k, v in changes.items()]))
-
-
-@pytest.fixture(scope="module")
-def base():
-    return compose(SMALL)
-
-
-def tree_digest(path: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file under path."""
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*")) if p.is_file()}
+# base and reference (SMALL, and the digest of its uninterrupted run): tests/conftest.py
 
 
 def store_root(run_dir: Path, cfg) -> Path:
@@ -50,14 +31,6 @@ def checkpoints(root: Path) -> list[tuple[int, str, bool]]:
     """(period, name, committed) of every checkpoint folder, oldest first."""
     return sorted((int(p.name.split("-")[1]), p.name, (p / MANIFEST).is_file())
                   for p in root.iterdir() if p.name.startswith("ckpt-"))
-
-
-@pytest.fixture(scope="module")
-def reference(ray_session, base, tmp_path_factory):
-    """An uninterrupted run without checkpoints."""
-    path = tmp_path_factory.mktemp("ref") / "run"
-    run(with_(base, checkpoint__every=0), path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +51,7 @@ def checkpointed(ray_session, base, tmp_path_factory):
 
 def test_checkpointing_does_not_change_results(reference, checkpointed):
     _, path, _ = checkpointed
-    assert tree_digest(path / "results.zarr") == tree_digest(reference / "results.zarr")
+    assert tree_digest(path / "results.zarr") == reference
 
 
 @pytest.mark.filterwarnings("ignore:Object at .* is not recognized as a component of a Zarr hierarchy")
@@ -191,7 +164,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_previous(kind, reference, check
     assert prov["resumes"][-1]["restored_from"] == {"period": 4, "checkpoint": old}
     messages = [r.getMessage() for r in caplog.records if newest in r.getMessage()]
     assert len(messages) == 1 and reason in messages[0] and "\n" not in messages[0], messages
-    assert tree_digest(run_dir / "results.zarr") == tree_digest(reference / "results.zarr")
+    assert tree_digest(run_dir / "results.zarr") == reference
     # the good checkpoint was never rewritten; the bad one is gone once period 6 was committed again
     assert tree_digest(root / old) == old_files
     assert [p for p, _, c in checkpoints(root)] == [4, 6] and newest not in {n for _, n, _ in checkpoints(root)}
@@ -209,7 +182,7 @@ def test_no_good_checkpoint_restarts_from_initial_state(reference, checkpointed,
     assert prov["resumes"][-1]["restored_from"] == {"period": 0, "checkpoint": None}
     assert len(prov["checkpoint"]["skipped"]) == 2
     assert any("no good checkpoint" in r.getMessage() and "initial state" in r.getMessage() for r in caplog.records)
-    assert tree_digest(run_dir / "results.zarr") == tree_digest(reference / "results.zarr")
+    assert tree_digest(run_dir / "results.zarr") == reference
 
 
 def test_resume_on_another_number_of_actors(reference, checkpointed, tmp_path):
@@ -219,7 +192,7 @@ def test_resume_on_another_number_of_actors(reference, checkpointed, tmp_path):
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["resumes"][-1]["restored_from"]["period"] == 6
     assert len(prov["shard_layout"]) == 3
-    assert tree_digest(run_dir / "results.zarr") == tree_digest(reference / "results.zarr")
+    assert tree_digest(run_dir / "results.zarr") == reference
 
 
 # --- no Ray needed ------------------------------------------------------------------------------

@@ -4,35 +4,23 @@ directory resumes from S3 alone, and an unreachable store stops the run before i
 line naming checkpoint.store."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import signal
 import socket
 import time
-from pathlib import Path
 
 import pytest
 import ray
-from omegaconf import OmegaConf
 
 from sim.checkpoint.store import MANIFEST, CheckpointStoreError, fingerprint
 from sim.config import compose
 from sim.coordinator import run
+from tests.conftest import SMALL, tree_digest, with_
 
-SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
-         "output.progress=false", "output.snapshot_every=3"]
+# the reference (the digest of SMALL's uninterrupted results, on a local store): tests/conftest.py
 BUCKET = "sim-checkpoints"
-
-
-def with_(cfg, **changes):
-    return OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k.replace('__', '.')}={v}" for k, v in changes.items()]))
-
-
-def tree_digest(path: Path) -> dict[str, str]:
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 def s3_options(endpoint: str) -> dict:
@@ -60,20 +48,13 @@ def s3_endpoint():
 
 
 @pytest.fixture(scope="module")
-def base(s3_endpoint):
+def s3_base(s3_endpoint):
     """Options go in as a user would type them: `+checkpoint.storage_options.KEY=VALUE`."""
     return compose([*SMALL, *s3_overrides(s3_options(s3_endpoint))])
 
 
 def s3_overrides(options: dict) -> list[str]:
     return [f"+checkpoint.storage_options.{k}={v}" for k, v in options.items()]
-
-
-@pytest.fixture(scope="module")
-def reference(ray_session, base, tmp_path_factory):
-    path = tmp_path_factory.mktemp("ref") / "run"
-    run(with_(base, checkpoint__every=0), path)
-    return tree_digest(path / "results.zarr")
 
 
 def s3_listing(endpoint: str, prefix: str) -> list[str]:
@@ -83,8 +64,8 @@ def s3_listing(endpoint: str, prefix: str) -> list[str]:
     return sorted(fs.find(f"{BUCKET}/{prefix}"))
 
 
-def test_worker_killed_recovers_from_s3(base, reference, s3_endpoint, tmp_path):
-    cfg = with_(base, checkpoint__every=2, checkpoint__store=f"s3://{BUCKET}/recover")
+def test_worker_killed_recovers_from_s3(s3_base, reference, s3_endpoint, tmp_path):
+    cfg = with_(s3_base, checkpoint__every=2, checkpoint__store=f"s3://{BUCKET}/recover")
     killed = []
 
     def kill_at_5(event, period, actors):
@@ -111,9 +92,9 @@ class DriverDied(Exception):
     pass
 
 
-def test_new_driver_resumes_from_s3_alone(base, reference, tmp_path):
+def test_new_driver_resumes_from_s3_alone(s3_base, reference, tmp_path):
     """Pods have no durable disk: a fresh run directory plus the store must be enough."""
-    cfg = with_(base, checkpoint__every=3, checkpoint__store=f"s3://{BUCKET}/resume")
+    cfg = with_(s3_base, checkpoint__every=3, checkpoint__store=f"s3://{BUCKET}/resume")
 
     def die_at_7(event, period, actors):  # checkpoints 3 and 6 are committed by then
         if event == "period" and period == 7:
@@ -133,7 +114,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_store_fails_before_the_simulation(ray_session, base, tmp_path):
+def test_unreachable_store_fails_before_the_simulation(ray_session, s3_base, tmp_path):
     options = {"endpoint_url": f"http://127.0.0.1:{_closed_port()}", "key": "k", "secret": "s",
                "config_kwargs.retries.max_attempts": 1}  # fail in 1 s, not after 13 s of retries
     cfg = compose([*SMALL, "checkpoint.every=2", f"checkpoint.store=s3://{BUCKET}/nowhere", *s3_overrides(options)])
@@ -148,8 +129,8 @@ def test_unreachable_store_fails_before_the_simulation(ray_session, base, tmp_pa
     assert time.monotonic() - start < 60
 
 
-def test_unwritable_local_store_fails_before_the_simulation(ray_session, base, tmp_path):
-    cfg = with_(base, checkpoint__every=2, checkpoint__store="/proc/sim-checkpoints")
+def test_unwritable_local_store_fails_before_the_simulation(ray_session, s3_base, tmp_path):
+    cfg = with_(s3_base, checkpoint__every=2, checkpoint__store="/proc/sim-checkpoints")
     with pytest.raises(CheckpointStoreError) as info:
         run(cfg, tmp_path / "run")
     assert str(info.value).startswith("checkpoint.store '/proc/sim-checkpoints' is not usable:")

@@ -12,10 +12,7 @@ from omegaconf import OmegaConf
 from sim.cli import main as sim_main
 from sim.config import compose
 from sim.config_schema import MAX_PERIODS
-from tests.conftest import tmpfs
-
-SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
-         "output.progress=false", "output.snapshot_every=3"]
+from tests.conftest import SMALL, tmpfs
 
 
 def one_line_error(capsys, command: str) -> str:

@@ -6,7 +6,6 @@ uninterrupted run (issue 18)."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import signal
 import socket
@@ -16,26 +15,17 @@ import time
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
 from sim.checkpoint.store import CheckpointStore, MANIFEST
 from sim.cli import main as sim_main
 from sim.config import compose
 from sim.coordinator import run
 from sim.errors import StoreFailure
-from tests.conftest import tmpfs
+from tests.conftest import SMALL as RUN
+from tests.conftest import tmpfs, tree_digest, with_
 
-SMALL = ["population.households=20000", "population.block_size=1024", "periods=8", "cluster.actors=2",
-         "output.progress=false", "output.snapshot_every=3", "checkpoint.every=2"]
-
-
-def with_(cfg, **changes):
-    return OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k.replace('__', '.')}={v}" for k, v in changes.items()]))
-
-
-def tree_digest(path: Path) -> dict[str, str]:
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*")) if p.is_file()}
+# the reference (the digest of RUN's uninterrupted results): tests/conftest.py
+SMALL = [*RUN, "checkpoint.every=2"]
 
 
 def at_period(period: int, action):
@@ -50,15 +40,9 @@ def at_period(period: int, action):
 
 
 @pytest.fixture(scope="module")
-def base():
-    return compose(SMALL)
-
-
-@pytest.fixture(scope="module")
-def reference(ray_session, base, tmp_path_factory):
-    path = tmp_path_factory.mktemp("ref") / "run"
-    run(with_(base, checkpoint__every=0), path)
-    return tree_digest(path / "results.zarr")
+def checkpointing(base):
+    """RUN with a checkpoint every 2 periods."""
+    return with_(base, checkpoint__every=2)
 
 
 def uncommitted(store_dir: Path) -> list[Path]:
@@ -86,27 +70,27 @@ def fill(directory: Path) -> Path:
     return filler
 
 
-def test_full_disk_stops_with_one_line_and_resume_finishes_bit_identical(small_disk, base, reference):
+def test_full_disk_stops_with_one_line_and_resume_finishes_bit_identical(small_disk, checkpointing, reference):
     run_dir = small_disk / "run"
     with pytest.raises(StoreFailure) as info:
-        run(base, run_dir, on_event=at_period(3, lambda: fill(small_disk)))
+        run(checkpointing, run_dir, on_event=at_period(3, lambda: fill(small_disk)))
     message = str(info.value)
     assert "\n" not in message and "free space" in message and "No space left" in message
     assert not uncommitted(run_dir / "checkpoints"), "the partial checkpoint was left behind"
     assert not list(run_dir.glob("*.partial*"))
 
     (small_disk / "filler").unlink()  # the cause removed: resume finishes, bit-identical
-    summary = run(base, run_dir, resume=True)
+    summary = run(checkpointing, run_dir, resume=True)
     assert summary.periods == 8
     assert tree_digest(run_dir / "results.zarr") == reference
     assert not list(run_dir.glob("results.zarr.*"))
 
 
-def test_concurrent_run_pruning_the_store_leaves_the_checkpoint_in_flight(ray_session, base, reference, tmp_path):
+def test_concurrent_run_pruning_the_store_leaves_the_checkpoint_in_flight(ray_session, checkpointing, reference, tmp_path):
     """Another run of the same configuration sharing checkpoint.store commits a later checkpoint
     and prunes while this run's checkpoint is being written: it must leave that folder alone."""
     store_dir = tmp_path / "shared"
-    cfg = with_(base, checkpoint__store=str(store_dir))
+    cfg = with_(checkpointing, checkpoint__store=str(store_dir))
     seen = []
 
     def observe(event, t, actors):
@@ -174,7 +158,7 @@ def moto_process():
         proc.wait(timeout=30)
 
 
-def test_hung_store_times_out_with_one_line_and_resume_finishes(ray_session, base, reference, moto_process,
+def test_hung_store_times_out_with_one_line_and_resume_finishes(ray_session, checkpointing, reference, moto_process,
                                                                  tmp_path):
     proc, endpoint = moto_process
     cfg = compose([*SMALL, "checkpoint.store=s3://hang/run", "checkpoint.io_timeout_s=20",

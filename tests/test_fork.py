@@ -14,7 +14,9 @@ from sim.coordinator import run
 from sim.fork import Arm, run_arm, run_arms
 from tests.test_recovery import Killer, tree_digest
 
-SMALL = ["population.households=3000", "population.block_size=500", "periods=12", "cluster.actors=2",
+# one shard actor per run: the fork machinery does not depend on the layout (results are
+# layout-independent: tests/test_run.py), and every actor started costs seconds, 9 runs here
+SMALL = ["population.households=3000", "population.block_size=500", "periods=12", "cluster.actors=1",
          "output.progress=false", "checkpoint.every=4", "checkpoint.keep=2"]
 AT = 6  # between checkpoints (4 and 8): the arms replay 4 -> 6 under the parent's config
 SEEDS = (1, 2, 3)
@@ -72,7 +74,7 @@ def test_effect_bands_across_three_seeds(forked):
 
 def test_killed_arm_worker_recovers_bit_for_bit(forked, tmp_path):
     root, parents = forked
-    killer = Killer(period=9)
+    killer = Killer(period=9, shard=0)
     run_arm(parents[0], AT, tmp_path, Arm("ubi", UBI), "sim fork (test)", on_event=killer)
     assert killer.killed
     assert tree_digest(tmp_path / "ubi" / "results.zarr") == \

@@ -19,7 +19,8 @@ def run_sweep(ray_session, sweep_dir, *overrides):
 
 
 def sweep(ray_session, sweep_dir, seeds="1,2"):
-    proc = run_sweep(ray_session, sweep_dir, f"seed={seeds}")
+    # one shard actor per job: what is tested is the launcher, and every actor started costs seconds
+    proc = run_sweep(ray_session, sweep_dir, f"seed={seeds}", "cluster.actors=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
