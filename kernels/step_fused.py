@@ -229,9 +229,9 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
     treatment uniform and adds the sums of ``household.TRANSFER_ONLY``. Without, ``treated`` is
     False for every household, which is what ``household.treated`` gives when no transfer is paid
     (P_TRANSFER <= 0): the same arithmetic, bit for bit, with one hash and three sums fewer."""
-    add_early = _add_counts_early if with_transfer else _add_counts_early_no_transfer
-    add_late = _add_counts_late if with_transfer else _add_counts_late_no_transfer
-    add_amounts = _add_amounts if with_transfer else _add_amounts_no_transfer
+    # The adders are called as module globals, chosen by the constant with_transfer inside the
+    # kernel: captured in the closure they would pickle differently in every process, and Numba's
+    # disk-cache key (which hashes the closure) would never hit, recompiling in each shard actor.
 
     @njit(cache=True, nogil=True, **_NOALIAS)
     def _step(b, k, x, z, e, ty, first_id, key, w_job, w_z, w_task, w_treat, params, productivity, cdf, c_table,
@@ -309,7 +309,8 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     t_by[ii] = _bin(income)
                     # the counts whose terms need no decision (_COUNTED_EARLY); NaN stands for
                     # the decisions, which those terms do not read
-                    counts = add_early(counts, _contributions(
+                    add = _add_counts_early if with_transfer else _add_counts_early_no_transfer
+                    counts = add(counts, _contributions(
                         e_new, automated_employed, efficiency, income, np.nan, b[i], k[i], np.nan,
                         np.nan, is_treated, p))
 
@@ -328,7 +329,8 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     b[i], k[i] = b_new, k_new
                     t_c[ii] = c
                     # the other counts (_COUNTED_LATE, none today: then all of it is dropped)
-                    counts = add_late(counts, _contributions(
+                    add = _add_counts_late if with_transfer else _add_counts_late_no_transfer
+                    counts = add(counts, _contributions(
                         np.int64(e[i]), t_auto[ii], t_eff[ii], t_inc[ii], c, t_b0[ii], t_k0[ii],
                         b_new, k_new, t_tr[ii], p))
                     t_bw[ii], t_bc[ii] = _bin(b_new + k_new), _bin(c)
@@ -340,7 +342,8 @@ def _make_kernel(sources_fingerprint: str, with_transfer: bool):
                     c, income = t_c[ii], t_inc[ii]
                     b_new, k_new = b[i], k[i]
                     wealth_end = b_new + k_new
-                    amounts = add_amounts(amounts, _contributions(
+                    add = _add_amounts if with_transfer else _add_amounts_no_transfer
+                    amounts = add(amounts, _contributions(
                         np.int64(e[i]), t_auto[ii], t_eff[ii], income, c, t_b0[ii], t_k0[ii], b_new,
                         k_new, t_tr[ii], p))
                     bw, by, bc = t_bw[ii], t_by[ii], t_bc[ii]
