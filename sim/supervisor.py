@@ -221,9 +221,20 @@ class Supervisor:
             yield
         except StoreFailure:
             self._pending = None
+            self._let_writers_finish(name)
             self.pool.kill()
             self.store.discard(name)
             raise
+
+    def _let_writers_finish(self, name: str) -> None:
+        """Wait (at most the store's I/O timeout, else 60 s) for the shards' writes of checkpoint
+        ``name`` to end, however they end: a write still in flight when the folder is removed
+        would recreate it with a few chunks (a killed actor does not stop at once). Errors here
+        are expected: they are why the checkpoint is being discarded."""
+        try:
+            self.pool.finish_write(self.store.root, name, self.store.io_timeout_s or 60.0)
+        except Exception:  # noqa: BLE001 (a failed, hung or absent write: nothing more to wait for)
+            pass
 
     def _event(self, period, phase, exc, restored, entry, seconds) -> dict:
         return {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "period": period,
