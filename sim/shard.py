@@ -75,7 +75,7 @@ class HouseholdShard:
         tables = 1 if np.ndim(c_table) == 2 else np.shape(c_table)[0]
         if tables < self.types:  # the fused and GPU kernels would read past the tables
             raise ValueError(f"shard {self.shard.index}: its households have {self.types} types but the "
-                             f"policy has {tables} tables (household.types.count)")
+                             f"policy has {tables} table(s) (household.types.count)")
         return self._step(self.state, self.shard.lo, period, self.key, params, productivity,
                           transition_cdf, c_table, share_table, self.block_size)
 

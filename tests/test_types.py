@@ -209,3 +209,23 @@ def test_results_with_types_are_the_same_on_any_shard_layout(ray_session, tmp_pa
     for name in ref.data_vars:
         assert np.array_equal(other[name].values, ref[name].values, equal_nan=True), name
     assert OmegaConf.select(compose(base), "household.types.count") == 3
+
+
+def test_a_shard_refuses_fewer_tables_than_its_households_types():
+    # the fused and GPU kernels do not check the type byte against the tables (it would cost a
+    # pass): the shard does, once per step, before a kernel could read past the tables
+    from sim.bench import synthetic_inputs
+    from sim.layout import Shard
+    from sim.shard import HouseholdShard
+
+    inp = synthetic_inputs(n_z=3, n_grid=64, types=2)
+    shard = HouseholdShard(Shard(0, 0, 4096), block_size=1024, backend="fused", key=1)
+    shard.initialise(3.0, 0.3, 0.05, 0.2, inp["stationary"], 3)
+    assert shard.types == 3
+    tables = (inp["params"], inp["productivity"], inp["transition_cdf"])
+    with pytest.raises(ValueError, match="households have 3 types but the policy has 2 table"):
+        shard.step(0, *tables, inp["c_table"], inp["share_table"])
+    with pytest.raises(ValueError, match="households have 3 types but the policy has 1 table"):
+        shard.step(0, *tables, inp["c_table"][0], inp["share_table"][0])
+    three = synthetic_inputs(n_z=3, n_grid=64, types=3)
+    shard.step(0, *tables, three["c_table"], three["share_table"])
