@@ -114,6 +114,7 @@ def lose_node(cluster, run: Run, after: int = 2 * EVERY) -> float:
     return time.monotonic()
 
 
+@pytest.mark.slow  # the default run checks the shrink inside test_node_lost_then_replaced_grows_back
 def test_node_lost_without_replacement_finishes_on_fewer_actors(cluster, reference, tmp_path):
     workers(cluster, 2)
     run = Run(cluster, tmp_path / "run", "cluster.replace_grace_s=1")
@@ -139,8 +140,16 @@ def test_node_lost_then_replaced_grows_back(cluster, reference, tmp_path):
     workers(cluster, 2)
     print(f"replacement node up {time.monotonic() - lost:.1f} s after the loss")
     assert run.finish() == 0, run.stderr()[-3000:]
-    assert "growing from 1 to 2 shard actors" in run.stderr()
-    shrink, grow = run.provenance()["shape_changes"]
+    err = run.stderr()
+    # the shrink, as a run without a replacement does it (that full form is marked slow)
+    assert "lost 1 of 2 shard actors' nodes" in err and "waiting up to 1 s" in err
+    assert "shrinking from 2 to 1 shard actors" in err and "growing from 1 to 2 shard actors" in err
+    prov = run.provenance()
+    shrink, grow = prov["shape_changes"]
+    assert (shrink["actors_from"], shrink["actors"]) == (2, 1) and "node lost" in shrink["cause"]
+    assert shrink["shard_layout"] == [[0, HOUSEHOLDS]]
+    [recovery] = prov["recoveries"]
+    assert recovery["restored_period"] % EVERY == 0 and recovery["restored_period"] >= EVERY
     assert (shrink["actors"], grow["actors_from"], grow["actors"]) == (1, 1, 2)
     assert grow["cause"] == "capacity back" and grow["period"] % EVERY == 0 and grow["period"] > shrink["period"]
     assert len(grow["shard_layout"]) == 2 and grow["shard_layout"][0][0] == 0
