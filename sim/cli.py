@@ -5,6 +5,7 @@ Overrides are checked before Hydra starts, so a wrong key or value stops with on
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -156,6 +157,12 @@ def cmd_run(args: list[str]) -> int:
     return 0
 
 
+# command -> the module whose ``main(argv)`` runs it (``run`` is handled here, through Hydra)
+SUBCOMMANDS = {"report": "sim.report", "validate": "sim.validate", "bench": "sim.bench",
+               "resume": "sim.resume", "completion": "sim.completion", "fork": "sim.fork",
+               "calibrate": "sim.calibrate.cli", "experiment": "sim.experiment"}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -167,38 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd, rest = argv[0], argv[1:]
     if cmd == "run":
         return cmd_run(rest)
-    if cmd == "report":
-        from sim.report import main as report_main
-
-        return report_main(rest)
-    if cmd == "validate":
-        from sim.validate import main as validate_main
-
-        return validate_main(rest)
-    if cmd == "bench":
-        from sim.bench import main as bench_main
-
-        return bench_main(rest)
-    if cmd == "resume":
-        from sim.resume import main as resume_main
-
-        return resume_main(rest)
-    if cmd == "completion":
-        from sim.completion import main as completion_main
-
-        return completion_main(rest)
-    if cmd == "fork":
-        from sim.fork import main as fork_main
-
-        return fork_main(rest)
-    if cmd == "calibrate":
-        from sim.calibrate.cli import main as calibrate_main
-
-        return calibrate_main(rest)
-    if cmd == "experiment":
-        from sim.experiment import main as experiment_main
-
-        return experiment_main(rest)
+    if cmd in SUBCOMMANDS:  # imported on use: most pull in heavy libraries
+        return importlib.import_module(SUBCOMMANDS[cmd]).main(rest)
     return _error(cmd, f"unknown command {cmd!r}\n{USAGE}")
 
 
