@@ -104,11 +104,12 @@ class PeriodEnvironment:
     # wealth is in [transfer_wealth_min, transfer_wealth_max) (sim experiment mpc); unanticipated,
     # so it is not in the household problem.
     transfer: float = 0.0
-    # kappa: what a household holding equity pays per period to hold it (goods; a participation
-    # cost, docs/economy.md "Who holds equity"); 0 outside the demand closure's equity market.
-    participation_cost: float = 0.0
     transfer_wealth_min: float = -1e300
     transfer_wealth_max: float = 1e300
+    # kappa: what a household holding equity pays per period to hold it (goods; a participation
+    # cost, economy.equity.participation_cost x wage in the classical and demand closures,
+    # docs/economy.md "Who holds equity"); 0 in the fixed closure.
+    participation_cost: float = 0.0
 
     def with_(self, **changes) -> "PeriodEnvironment":
         return replace(self, **changes)

@@ -181,8 +181,9 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
     participation = env.participation_cost * tot["holders"]
     interest = (env.return_safe - 1.0) * opening.intermediaries
     tax_rate = env.tax_capital
-    tax_intermediaries = intermediaries.tax(fees + participation, interest, tax_rate)
-    spent_intermediaries = intermediaries.spending(fees + participation, interest, tax_intermediaries)
+    services = fees + participation  # what the fee earner is paid (Flows.services)
+    tax_intermediaries = intermediaries.tax(services, interest, tax_rate)
+    spent_intermediaries = intermediaries.spending(services, interest, tax_intermediaries)
     spent_dominant = dominant.payout(env.return_risky, opening.dominant, tax_rate)
     dividends = env.dividend * tot["households"]
     investment, inventory_change = realise(consumption + spent_intermediaries + spent_dominant
