@@ -165,7 +165,8 @@ def portfolio(cash: float, consumption: float, share: float, p: np.ndarray):
     certainty-equivalent gain from doing so covers the per-period cost kappa,
         (1/2) share (E[R_k] - R_f) a >= kappa,
     the Merton gain at the optimal share (Vissing-Jorgensen 2002's comparison of the benefit of
-    participation with its cost). With kappa = 0 every household with a > 0 participates.
+    participation with its cost). With kappa = 0 every household with a > 0 participates unless
+    the excess return it expects is negative (then the gain is too).
     """
     price = 1.0 + p[inputs.P_TAX_CONSUMPTION] + p[inputs.P_PAYMENT_FEE]
     assets = cash - price * consumption
