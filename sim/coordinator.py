@@ -24,16 +24,15 @@ from ray.util.placement_group import placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from kernels import rng
-from kernels.step_numpy import kernel_grid
 from sim import accounts, results
 from sim.checkpoint.macro_state import MacroState
 from sim.checkpoint.store import CheckpointStore
 from sim.capacity import ActorCapacity
 from sim.economy import make_economy
-from sim.environment import ProductivityChain, discount_factors, household_problem, kernel_params
+from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.household_types import close as close_type_solvers
-from sim.household_types import solve_types, stack_tables, type_problems
 from sim.layout import RunShape
+from sim.policy_cache import PolicyCache
 from sim.shard import ShardActor
 from sim.shard_pool import ShardPool
 from sim.supervisor import Supervisor, shard_lost_errors
@@ -104,69 +103,6 @@ def reserve_actors(actors: int, cpus: float, gpu: bool = False):
     group = placement_group([dict(bundle) for _ in range(actors)], strategy="PACK")
     ray.get(group.ready())
     return group
-
-
-class PolicyCache:
-    """Solves the household problem when the perceived environment changed, warm-started from the
-    last solution; returns the tables the kernels read.
-
-    Warm start (time iteration from the previous fixed point): period t's solve starts from period
-    t-1's policy, so when the environment moved little it needs about half the iterations of a
-    cold start (docs/solver.md, "Warm starts"). Same tolerance, so the same answers within the
-    solver's error bound; but the bits of period t's tables depend on period t-1's solution, which
-    is why that solution is part of :meth:`state_dict` (the checkpoint's macro state): a run
-    restored from a checkpoint warm-starts from exactly what the uninterrupted run had.
-
-    Discount-factor types (``household.types``): one problem per type, at its beta, each
-    warm-started from its own last solution, solved in parallel on Ray solver actors
-    (``sim.household_types``); the tables are (types, states, grid points).
-    """
-
-    def __init__(self, hh_cfg):
-        self.hh_cfg = hh_cfg
-        self.grid = kernel_grid(-float(hh_cfg.borrowing_limit), float(hh_cfg.kernel_grid_max),
-                                int(hh_cfg.kernel_grid_points))
-        self.betas = discount_factors(hh_cfg)
-        self._key = None
-        self._solutions = None  # one per type
-        self._tables = None
-        self.solves = 0
-        self.iterations = 0  # EGM iterations over all solves
-        self.solve_seconds = 0.0
-
-    @staticmethod
-    def _problem_key(problem) -> tuple:
-        from dataclasses import fields
-
-        return tuple(np.asarray(getattr(problem, f.name)).tobytes() for f in fields(problem))
-
-    def tables(self, problem, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """The policy tables (types, states, grid points) for ``problem`` (at household.beta),
-        re-solved when it changed and a re-solve is due."""
-        key = self._problem_key(problem)
-        due = t % int(self.hh_cfg.resolve_every) == 0
-        if self._tables is None or (due and key != self._key):
-            start = time.perf_counter()
-            guesses = self._solutions or [None] * len(self.betas)
-            self._solutions = solve_types(type_problems(problem, self.betas), float(self.hh_cfg.tolerance),
-                                          guesses)
-            self._tables = stack_tables(self._solutions, self.grid)
-            self._key = key
-            self.solve_seconds += time.perf_counter() - start
-            self.solves += len(self._solutions)
-            self.iterations += sum(s.iterations for s in self._solutions)
-        return self._tables
-
-    def state_dict(self) -> dict:
-        """What a checkpoint keeps: the last solutions seed the next solves, so restoring them
-        (rather than solving afresh) keeps a restarted run bit-identical."""
-        return {"key": self._key, "solutions": self._solutions, "tables": self._tables,
-                "solves": self.solves, "iterations": self.iterations, "solve_seconds": self.solve_seconds}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._key, self._solutions, self._tables = state["key"], state["solutions"], state["tables"]
-        self.solves, self.solve_seconds = state["solves"], state["solve_seconds"]
-        self.iterations = state.get("iterations", 0)  # absent in checkpoints written before it
 
 
 class LoopClock:

@@ -20,6 +20,7 @@ the coordinator solves, and an actor that waited for a CPU they hold would wait 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -79,10 +80,9 @@ def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None
 
     ``parallel``: on Ray solver actors (True), in this process (False), or on Ray when it is
     initialised and there is more than one problem (None). The results are the same bits."""
-    if parallel is None:
-        import ray
-
-        parallel = len(problems) > 1 and ray.is_initialized()
+    if parallel is None:  # Ray is not imported here where nobody started it (sim.serial, no Ray)
+        ray = sys.modules.get("ray")
+        parallel = len(problems) > 1 and ray is not None and ray.is_initialized()
     if not parallel:
         return [_solve(p, tol, g) for p, g in zip(problems, guesses, strict=True)]
     import ray

@@ -12,7 +12,6 @@ import threading
 import time
 
 import numpy as np
-import ray
 
 from kernels import get_step
 from kernels.initial import initial_state
@@ -133,4 +132,13 @@ class HouseholdShard:
         return []
 
 
-ShardActor = ray.remote(HouseholdShard)
+def __getattr__(name):
+    """``ShardActor``, the Ray actor form of :class:`HouseholdShard`, made on first use: Ray is
+    imported only where actors are made, so ``sim.serial`` steps a shard where Ray is absent (a GPU
+    machine without it, issue 20)."""
+    if name == "ShardActor":
+        import ray
+
+        globals()["ShardActor"] = actor = ray.remote(HouseholdShard)
+        return actor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -100,12 +100,18 @@ def base():
 
 
 @pytest.fixture(scope="session")
-def reference(ray_session, base, tmp_path_factory):
-    """tree_digest of results.zarr of ``base`` run uninterrupted without checkpoints: what every
-    interrupted, recovered or resumed run of it must reproduce bit for bit (results depend on
-    neither checkpoints nor the shard layout). One run for the session."""
+def reference_run(ray_session, base, tmp_path_factory):
+    """The run directory of ``base`` run uninterrupted without checkpoints. One run for the session."""
     from sim.coordinator import run
 
     path = tmp_path_factory.mktemp("reference") / "run"
     run(with_(base, checkpoint__every=0), path)
-    return tree_digest(path / "results.zarr")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference(reference_run):
+    """tree_digest of the reference run's results.zarr: what every interrupted, recovered or
+    resumed run of it must reproduce bit for bit (results depend on neither checkpoints nor the
+    shard layout)."""
+    return tree_digest(reference_run / "results.zarr")

@@ -227,7 +227,7 @@ def _state(macro) -> dict:
 def test_macro_state_round_trips_bit_for_bit_as_json_and_arrays(base):
     from sim.accounts import Totals
     from sim.checkpoint.macro_state import MacroState
-    from sim.coordinator import PolicyCache
+    from sim.policy_cache import PolicyCache
     from sim.distribution import Sketch
     from sim.economy import make_economy
     from sim.solver.household import PolicySolution

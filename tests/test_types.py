@@ -11,7 +11,7 @@ from economy_driver import simulate
 from omegaconf import OmegaConf
 
 from sim.config import ConfigError, compose, validate
-from sim.coordinator import PolicyCache
+from sim.policy_cache import PolicyCache
 from sim.environment import ProductivityChain, discount_factors, household_problem
 from sim.solver.markov import stationary_distribution, tauchen, with_high_state
 

@@ -10,7 +10,7 @@ import pytest
 
 from sim.checkpoint.macro_state import MacroState
 from sim.config import compose
-from sim.coordinator import PolicyCache
+from sim.policy_cache import PolicyCache
 from sim.economy import make_economy
 from sim.solver.egm import EgmMap
 from sim.solver.household import default_problem, solve_household
