@@ -11,10 +11,11 @@ BACKENDS = ("numpy", "fused", "cupy")
 # see docs/performance.md): the NumPy reference makes household-sized temporaries; the fused and
 # GPU paths hold the 23-byte state plus the initial draws. Used to refuse shards that cannot fit.
 PEAK_HOST_BYTES_PER_HOUSEHOLD = {"numpy": 450, "fused": 80, "cupy": 80}
-# Device bytes per household on the GPU (counted, not measured: no GPU yet): state 23, contribution
-# columns 14 x 8 (kernels.step_cupy.N_COLUMNS), bin indices 3 x 4, and the histogram pass's block
-# index, flat bin index and two padded extrema buffers (8 each).
-PEAK_DEVICE_BYTES_PER_HOUSEHOLD = 181
+# Device bytes per household on the GPU: measured 28.8 on an H100 at 10^7 households in blocks of
+# 65,536 (CuPy's pool after a step: the 23-byte state, the slices' tallies, the tables;
+# docs/performance.md, "GPU"). A slice's tallies are 41 kB, so blocks of 1,024 add 40 bytes per
+# household: 64 covers every block size.
+PEAK_DEVICE_BYTES_PER_HOUSEHOLD = 64
 
 
 def get_step(name: str):

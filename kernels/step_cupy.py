@@ -1,15 +1,21 @@
-"""The household step on a CUDA GPU (CuPy RawKernel).
+"""The household step on a CUDA GPU (CuPy RawModule): one kernel per period.
 
-One thread per household runs ``kernels.household``'s scalar phases (translated to CUDA C by
-``kernels.cuda_c``; the same functions the fused CPU kernel compiles), writing the new state in place and the household's contributions to the per-block sums
-of ``kernels.household.SUMMED``; the per-block reductions are then CuPy reductions over a (column,
-block, household) view, and ``kernels.aggregates.complete`` derives the other aggregates. The parameter
-and aggregate layouts come from ``kernels.schema`` and ``kernels.household.SUMMED``.
+``household_step``: one CUDA block per slice of an aggregation block (``population.block_size``
+households; at most ``SLICE`` per slice). Each thread steps households of its slice with
+``household`` (``kernels.household``'s scalar phases translated to CUDA C by ``kernels.cuda_c``:
+the same functions the fused CPU kernel compiles), writes their new state in place and adds their
+contributions to the sums of ``kernels.household.SUMMED``, the extrema and the eight histograms
+in registers and shared memory; the block then reduces its threads' sums and extrema by a fixed
+tree and writes them and its histograms out (no global atomics, no per-household columns). The
+slices of an aggregation block are summed in a fixed order and ``kernels.aggregates.complete``
+derives the other aggregates. The parameter and aggregate layouts come from ``kernels.schema``
+and ``kernels.household.SUMMED``.
 
 Agreement: the per-household arithmetic is IEEE double with no contraction (``--fmad=false``), so
-states match the CPU bit for bit; per-block sums use CuPy's tree reductions and histogram sums use
-atomics, so aggregates agree with the CPU to rounding (tested to 1e-12 relative where a GPU exists).
-Histogram sums via atomics are not bit-reproducible run to run on the GPU; aggregates are.
+states match the CPU bit for bit; sums and extrema use fixed reduction trees, so aggregates are
+the same bits run to run and agree with the CPU's sequential sums to rounding (tested to 1e-12
+relative where a GPU exists). Histogram amounts are added in shared memory by atomics whose order
+varies, so they agree to rounding but are not bit-reproducible run to run; their counts are exact.
 """
 from __future__ import annotations
 
@@ -20,11 +26,19 @@ from kernels import cuda_c, household, rng
 from kernels import schema as S
 from kernels.step_numpy import Partials
 
-# per-household contribution columns: the summed aggregates (kernels.household.SUMMED, in that
-# order), then end-of-period wealth for the wealth histogram and extrema
+# a household's contributions: the summed aggregates (kernels.household.SUMMED, in that order),
+# then end-of-period wealth for the wealth histogram and extrema
 COLUMN = {S.AGGREGATES[name]: j for j, name in enumerate(household.SUMMED)}
 WEALTH_END = len(COLUMN)
 N_COLUMNS = len(COLUMN) + 1
+THREADS = 512  # per CUDA block
+MIN_BLOCKS = 2  # CUDA blocks per multiprocessor the compiler must fit (__launch_bounds__): measured
+# fastest on an H100 (docs/performance.md, "GPU"), at 64 registers with a few spilled
+# a slice's tallies, one row: its sums (SUMMED order), extrema (X_*), histograms (H_* x N_BINS)
+SUMS, EXTREMA = 0, len(COLUMN)
+HISTOGRAMS = EXTREMA + S.N_EXTREMA
+TALLY = HISTOGRAMS + S.N_HISTOGRAMS * S.N_BINS
+SLICE = 8192  # households per CUDA block at most: amortises zeroing and writing its histograms
 
 
 def aggregates_from_columns(sums: np.ndarray, params: np.ndarray) -> np.ndarray:
@@ -36,29 +50,27 @@ def aggregates_from_columns(sums: np.ndarray, params: np.ndarray) -> np.ndarray:
 
 
 def _source() -> str:
-    """The kernel's CUDA C: ``kernels.household``'s phases and ``kernels.rng``'s generator as
-    translated by ``kernels.cuda_c``, and a thread that runs them for household i (the same
-    composition as the fused kernel's passes) and writes its state and contributions."""
+    """The per-household device function ``household``: ``kernels.household``'s phases and
+    ``kernels.rng``'s generator as translated by ``kernels.cuda_c``, composed as the fused kernel's
+    passes compose them. It advances household i's state in place and returns its contributions
+    (``o[q]``, q < N_COLUMNS, as ``COLUMN`` and ``WEALTH_END`` say) and histogram bins (``bins``)."""
     phases = cuda_c.translate(rng.household_hash, rng.uniform, household.productivity_after,
                               household.job_transition, household.income, household.grid_interval,
                               household.grid_index, household.policy_row, household.consumption_and_share,
                               household.portfolio, household.contributions, household.treated)
-    columns = "\n".join(f"    o[{q} * stride] = terms.v{q};" for q in range(len(COLUMN)))
+    columns = "\n".join(f"    o[{q}] = terms.v{q};" for q in range(len(COLUMN)))
     return phases + f"""
 __device__ __forceinline__ int bin_of(double v) {{
     if (v < {S.V_MIN!r}) return 0;
     if (v >= {S.V_MAX!r}) return {S.N_BINS - 1};
     return (int)((__double_as_longlong(v) >> {S.BIN_SHIFT}) - {S.BIN_OFFSET}LL + 1);
 }}
-extern "C" __global__ void household_step(
-    double* b, double* k, float* x, unsigned char* z, unsigned char* e, const unsigned char* ty,
-    const u64 first_id, const u64 key, const u64 w_job, const u64 w_z, const u64 w_task, const u64 w_treat,
-    const double* p, const double* productivity, const double* cdf, const int n_z,
-    const double* c_table, const double* share_table, const int n_grid, const long long n,
-    const long long stride, double* out, int* bins)
+__device__ __forceinline__ void household(
+    const long long i, double* b, double* k, float* x, unsigned char* z, unsigned char* e,
+    const unsigned char* ty, const u64 first_id, const u64 key, const u64 w_job, const u64 w_z,
+    const u64 w_task, const u64 w_treat, const double* p, const double* productivity, const double* cdf,
+    const int n_z, const double* c_table, const double* share_table, const int n_grid, double* o, int* bins)
 {{
-    long long i = (long long)blockDim.x * blockIdx.x + threadIdx.x;
-    if (i >= n) return;
     u64 hh = household_hash(key, first_id + (u64)i);
     double u_z = uniform(hh, w_z), u_job = uniform(hh, w_job), u_task = uniform(hh, w_task);
     double bi = b[i], ki = k[i];
@@ -85,93 +97,171 @@ extern "C" __global__ void household_step(
     z[i] = (unsigned char)z_new; e[i] = (unsigned char)e_new;
 
     auto terms = contributions(e_new, job.v2, efficiency, disposable, c, bi, ki, b_new, k_new, is_treated, p);
-    double* o = out + i;
 {columns}
-    o[{WEALTH_END} * stride] = b_new + k_new;
-    bins[i] = bin_of(b_new + k_new);
-    bins[stride + i] = bin_of(disposable);
-    bins[2 * stride + i] = bin_of(c);
+    o[{WEALTH_END}] = b_new + k_new;
+    bins[0] = bin_of(b_new + k_new);
+    bins[1] = bin_of(disposable);
+    bins[2] = bin_of(c);
 }}
 """
 
 
-_KERNEL = None
+def _kernel_source() -> str:
+    """``household_step``: CUDA block g steps households [lo, hi) of slice g and writes the
+    slice's sums, extrema and histograms (see the module docstring)."""
+    nb = S.N_BINS
+    w, y = f"o[{WEALTH_END}]", f"o[{COLUMN[S.A_INCOME]}]"
+    c, r = f"o[{COLUMN[S.A_CONSUMPTION]}]", f"o[{COLUMN[S.A_RISKY_END]}]"
+    # histogram rows: (row, bin index, amount or None for a count); counts are added as integers
+    # (native shared-memory atomics, exact), amounts as doubles
+    rows = ((S.H_WEALTH_COUNT, 0, None), (S.H_WEALTH_SUM, 0, w), (S.H_WEALTH_RISKY, 0, r),
+            (S.H_WEALTH_CONSUMPTION, 0, c), (S.H_INCOME_COUNT, 1, None), (S.H_INCOME_SUM, 1, y),
+            (S.H_CONSUMPTION_COUNT, 2, None), (S.H_CONSUMPTION_SUM, 2, c))
+    counts = [row for row in rows if row[2] is None]
+    amounts = [row for row in rows if row[2] is not None]
+    adds = "\n".join([f"        atomicAdd(&n_in[{j * nb} + bins[{which}]], 1u);" for j, (_, which, _) in enumerate(counts)]
+                     + [f"        atomicAdd(&h[{j * nb} + bins[{which}]], {v});" for j, (_, which, v) in enumerate(amounts)])
+    write = "\n".join([f"    for (int j = threadIdx.x; j < {nb}; j += {THREADS}) row[{HISTOGRAMS + h_row * nb} + j] = n_in[{k * nb} + j];"
+                       for k, (h_row, _, _) in enumerate(counts)]
+                      + [f"    for (int j = threadIdx.x; j < {nb}; j += {THREADS}) row[{HISTOGRAMS + h_row * nb} + j] = h[{k * nb} + j];"
+                         for k, (h_row, _, _) in enumerate(amounts)])
+    extrema = ((S.X_WEALTH_MIN, w, "min", "inf"), (S.X_WEALTH_MAX, w, "max", "-inf"),
+               (S.X_INCOME_MIN, y, "min", "inf"), (S.X_INCOME_MAX, y, "max", "-inf"),
+               (S.X_CONSUMPTION_MIN, c, "min", "inf"), (S.X_CONSUMPTION_MAX, c, "max", "-inf"))
+    init = "".join(f" ext[{x}] = {start};" for x, _, _, start in extrema)
+    update = "\n".join(f"        ext[{x}] = f{f}(ext[{x}], {v});" for x, v, f, _ in extrema)
+    reduce_ext = "\n".join(f"    tree(red, ext[{x}], {f}_op(), row + {EXTREMA + x});"
+                           for x, _, f, _ in extrema)
+    return f"""
+struct add_op {{ __device__ double operator()(double a, double b) const {{ return a + b; }} }};
+struct min_op {{ __device__ double operator()(double a, double b) const {{ return fmin(a, b); }} }};
+struct max_op {{ __device__ double operator()(double a, double b) const {{ return fmax(a, b); }} }};
+
+// the block's values v (one per thread) reduced by a fixed tree; thread 0 writes the result
+template <class Op>
+__device__ void tree(double* red, double v, Op op, double* result) {{
+    red[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = {THREADS} / 2; s > 0; s >>= 1) {{
+        if (threadIdx.x < s) red[threadIdx.x] = op(red[threadIdx.x], red[threadIdx.x + s]);
+        __syncthreads();
+    }}
+    if (threadIdx.x == 0) *result = red[0];
+    __syncthreads();
+}}
+
+extern "C" __global__ void __launch_bounds__({THREADS}, {MIN_BLOCKS}) household_step(
+    double* b, double* k, float* x, unsigned char* z, unsigned char* e, const unsigned char* ty,
+    const u64 first_id, const u64 key, const u64 w_job, const u64 w_z, const u64 w_task, const u64 w_treat,
+    const double* p, const double* productivity, const double* cdf, const int n_z,
+    const double* c_table, const double* share_table, const int n_grid, const long long n,
+    const long long block_size, const long long chunk, const int slices,
+    double* tallies)
+{{
+    __shared__ double h[{len(amounts) * nb}];
+    __shared__ unsigned int n_in[{len(counts) * nb}];
+    __shared__ double red[{THREADS}];
+    const double inf = __longlong_as_double(0x7ff0000000000000LL);
+    const long long g = blockIdx.x, block = g / slices;
+    const long long lo = block * block_size + (g % slices) * chunk;
+    long long hi = lo + chunk;
+    if (hi > (block + 1) * block_size) hi = (block + 1) * block_size;
+    if (hi > n) hi = n;
+    for (int j = threadIdx.x; j < {len(amounts) * nb}; j += {THREADS}) h[j] = 0.0;
+    for (int j = threadIdx.x; j < {len(counts) * nb}; j += {THREADS}) n_in[j] = 0u;
+    __syncthreads();
+    double acc[{len(COLUMN)}];
+    for (int q = 0; q < {len(COLUMN)}; ++q) acc[q] = 0.0;
+    double ext[{S.N_EXTREMA}];{init}
+    double o[{N_COLUMNS}];
+    int bins[3];
+    for (long long i = lo + threadIdx.x; i < hi; i += {THREADS}) {{
+        household(i, b, k, x, z, e, ty, first_id, key, w_job, w_z, w_task, w_treat, p, productivity, cdf,
+                  n_z, c_table, share_table, n_grid, o, bins);
+#pragma unroll
+        for (int q = 0; q < {len(COLUMN)}; ++q) acc[q] += o[q];
+{adds}
+{update}
+    }}
+    double* row = tallies + g * {TALLY};
+    for (int q = 0; q < {len(COLUMN)}; ++q) tree(red, acc[q], add_op(), row + {SUMS} + q);
+{reduce_ext}
+{write}
+}}
+"""
+
+
+_MODULE = None
 
 
 def _kernel():
-    global _KERNEL
-    if _KERNEL is None:
+    """``household_step``, compiled once per process."""
+    global _MODULE
+    if _MODULE is None:
         import cupy as cp
 
-        _KERNEL = cp.RawKernel(_source(), "household_step", options=("--fmad=false",))
-    return _KERNEL
+        _MODULE = cp.RawModule(code=_source() + _kernel_source(), options=("--fmad=false", "-std=c++17"))
+    return _MODULE.get_function("household_step")
+
+
+def slicing(n: int, block_size: int) -> tuple[int, int, int]:
+    """(aggregation blocks, slices per block, households per slice): the kernel's grid is
+    blocks x slices CUDA blocks."""
+    slices = -(-block_size // SLICE)
+    return -(-n // block_size), slices, -(-block_size // slices)
 
 
 def device_tables(params, productivity, transition_cdf, c_table, share_table) -> tuple:
-    """The period's inputs as float64 device arrays, in the order ``launch`` takes them."""
+    """The period's inputs as float64 device arrays, in the order ``launch`` takes them: one
+    upload, then views."""
     import cupy as cp
 
-    return tuple(cp.asarray(np.ascontiguousarray(a, dtype=np.float64))
-                 for a in (params, productivity, transition_cdf, c_table, share_table))
+    host = [np.ascontiguousarray(a, dtype=np.float64)
+            for a in (params, productivity, transition_cdf, c_table, share_table)]
+    flat = cp.asarray(np.concatenate([a.ravel() for a in host]))
+    ends = np.cumsum([a.size for a in host])
+    return tuple(flat[end - a.size:end].reshape(a.shape) for a, end in zip(host, ends))
 
 
 def launch(state, first_id, period, key, tables, block_size):
-    """The household kernel alone: advances ``state`` (device arrays) in place and returns the
-    per-household contribution columns (N_COLUMNS, padded length) and bin indices (3, padded)."""
+    """The household kernel alone: advances ``state`` (device arrays) in place and returns each
+    slice's tallies (grid, TALLY) on the device."""
     import cupy as cp
 
     p, productivity, cdf, c_table, share_table = tables
     n = int(state["safe"].shape[0])
-    stride = -(-n // block_size) * block_size  # padded: the tail of the last block contributes zeros
-    out = cp.zeros((N_COLUMNS, stride))
-    bins = cp.zeros((3, stride), dtype=cp.int32)
+    n_blocks, slices, chunk = slicing(n, block_size)
+    tallies = cp.empty((n_blocks * slices, TALLY))
     words = [np.uint64(rng.period_word(period, st))
              for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK, rng.STREAM_TREATMENT)]
-    threads = 256
-    _kernel()(((n + threads - 1) // threads,), (threads,), (
+    _kernel()((n_blocks * slices,), (THREADS,), (
         state["safe"], state["risky"], state["task"], state["productivity"], state["employment"],
         state["type"], np.uint64(first_id), np.uint64(key), *words, p, productivity, cdf,
         np.int32(productivity.shape[0]), c_table, share_table, np.int32(c_table.shape[-1]),
-        np.int64(n), np.int64(stride), out, bins))
-    return out, bins
+        np.int64(n), np.int64(block_size), np.int64(chunk), np.int32(slices), tallies))
+    return tallies
+
+
+# extrema columns reduced across slices by min (True) or max (False)
+_IS_MIN = np.array([name.endswith("_min") for name in S.EXTREMA])
+
+
+def per_block(tallies, n_blocks: int):
+    """The slices' tallies combined per aggregation block (n_blocks, TALLY), in slice order."""
+    import cupy as cp
+
+    t = tallies.reshape(n_blocks, -1, TALLY)
+    combined = t.sum(axis=1)
+    ext = t[:, :, EXTREMA:HISTOGRAMS]
+    combined[:, EXTREMA:HISTOGRAMS] = cp.where(cp.asarray(_IS_MIN), ext.min(axis=1), ext.max(axis=1))
+    return combined
 
 
 def step(state, first_id, period, key, params, productivity, transition_cdf, c_table, share_table,
          block_size) -> Partials:
     """Same contract as ``kernels.step_numpy.step``; ``state`` holds CuPy arrays on the device."""
-    import cupy as cp
-
     n = int(state["safe"].shape[0])
-    n_blocks = -(-n // block_size)
     tables = device_tables(params, productivity, transition_cdf, c_table, share_table)
-    out, bins = launch(state, first_id, period, key, tables, block_size)
-    stride = out.shape[1]  # n padded to whole blocks
-
-    blocks = out.reshape(N_COLUMNS, n_blocks, block_size)
-    aggregates = aggregates_from_columns(blocks[:WEALTH_END].sum(axis=2).T.get(), params)
-    cols = {"wealth": out[WEALTH_END, :n], "income": out[COLUMN[S.A_INCOME], :n],
-            "consumption": out[COLUMN[S.A_CONSUMPTION], :n]}
-    blk = cp.arange(n, dtype=cp.int64) // block_size
-    hist = cp.zeros((n_blocks, S.N_HISTOGRAMS, S.N_BINS))
-    rows = (
-        (0, {S.H_WEALTH_COUNT: None, S.H_WEALTH_SUM: cols["wealth"],
-             S.H_WEALTH_RISKY: out[COLUMN[S.A_RISKY_END], :n], S.H_WEALTH_CONSUMPTION: cols["consumption"]}),
-        (1, {S.H_INCOME_COUNT: None, S.H_INCOME_SUM: cols["income"]}),
-        (2, {S.H_CONSUMPTION_COUNT: None, S.H_CONSUMPTION_SUM: cols["consumption"]}),
-    )
-    for which, targets in rows:
-        flat = blk * S.N_BINS + bins[which, :n]
-        for row, weights in targets.items():
-            h = cp.bincount(flat, weights=weights, minlength=n_blocks * S.N_BINS)
-            hist[:, row, :] = h.reshape(n_blocks, S.N_BINS)
-    extrema = cp.empty((n_blocks, S.N_EXTREMA))
-    for lo, hi, v in ((S.X_WEALTH_MIN, S.X_WEALTH_MAX, cols["wealth"]),
-                      (S.X_INCOME_MIN, S.X_INCOME_MAX, cols["income"]),
-                      (S.X_CONSUMPTION_MIN, S.X_CONSUMPTION_MAX, cols["consumption"])):
-        padded_lo = cp.full(stride, cp.inf)
-        padded_lo[:n] = v
-        padded_hi = cp.full(stride, -cp.inf)
-        padded_hi[:n] = v
-        extrema[:, lo] = padded_lo.reshape(n_blocks, block_size).min(axis=1)
-        extrema[:, hi] = padded_hi.reshape(n_blocks, block_size).max(axis=1)
-    return Partials(aggregates, hist.get(), extrema.get())
+    t = per_block(launch(state, first_id, period, key, tables, block_size), -(-n // block_size)).get()
+    hist = t[:, HISTOGRAMS:].reshape(-1, S.N_HISTOGRAMS, S.N_BINS)
+    return Partials(aggregates_from_columns(t[:, :EXTREMA], params), hist, t[:, EXTREMA:HISTOGRAMS].copy())

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from kernels import schema as S
+from sim.bench_inputs import kernel_rate, synthetic_inputs  # noqa: F401 (synthetic_inputs: for tests)
 
 
 def copy_bandwidth(nbytes: int = 256 * 2**20, repeats: int = 5) -> float:
@@ -44,55 +45,6 @@ def copy_bandwidth(nbytes: int = 256 * 2**20, repeats: int = 5) -> float:
         np.copyto(dst, src)
         best = min(best, time.perf_counter() - t0)
     return 2 * nbytes / best
-
-
-def synthetic_inputs(n_z: int = 7, n_grid: int = 1024, grid_max: float = 2000.0, types: int = 1):
-    """A representative period: policy tables of the right shape, (types, 3 n_z, n_grid), a little
-    different by type, and moderately busy rates."""
-    from kernels.step_numpy import kernel_grid
-    from sim.environment import ProductivityChain
-
-    chain = ProductivityChain.tauchen(n_z, 0.95, 0.3)
-    grid = kernel_grid(0.0, grid_max, n_grid)
-    s = np.arange(3 * n_z)[:, None]
-    j = np.arange(types)[:, None, None]
-    c_table = np.minimum(grid, 0.6 + 0.02 * s + (0.05 - 0.005 * j) * grid)
-    share = np.clip(1.0 - grid / (2 * grid_max) - 0.05 * j, 0.0, 1.0) * np.ones((3 * n_z, 1))
-    p = S.new_params()
-    for k, v in dict(wage=1.0, tax_labour=0.2, benefit=0.3, ubi=0.1, ubi_invest_share=0.1,
-                     return_safe=1.005, return_risky=1.02, tax_capital=0.1, dividend=0.02,
-                     tax_consumption=0.05, payment_fee=0.02, hazard_displacement=0.05,
-                     separation=0.02, job_finding=0.5, automation=0.6, grid_min=0.0,
-                     grid_max=grid_max, poverty_line=0.5).items():
-        p[S.PARAMS[k]] = v
-    return dict(params=p, productivity=chain.levels, transition_cdf=chain.cdf, c_table=c_table,
-                share_table=share, stationary=chain.stationary)
-
-
-def kernel_rate(backend: str, households: int, periods: int = 5, block_size: int = 65536) -> float:
-    """Household-steps per second of one backend on one thread (best period after a warm-up)."""
-    from kernels import get_step
-    from kernels.initial import initial_state
-    from kernels.rng import seed_key
-
-    inp = synthetic_inputs()
-    key = seed_key(1)
-    state = initial_state(0, households, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"])
-    if backend == "cupy":
-        import cupy as cp
-
-        state = {k: cp.asarray(v) for k, v in state.items()}
-    step = get_step(backend)
-    args = (inp["params"], inp["productivity"], inp["transition_cdf"], inp["c_table"], inp["share_table"])
-    step(state, 0, 0, key, *args, block_size)  # warm-up (compilation)
-    best = float("inf")
-    for t in range(1, periods + 1):
-        t0 = time.perf_counter()
-        step(state, 0, t, key, *args, block_size)
-        if backend == "cupy":
-            cp.cuda.Device().synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return households / best
 
 
 def hark_rate(households: int, periods: int) -> dict:
@@ -110,57 +62,6 @@ def hark_rate(households: int, periods: int) -> dict:
     agent.simulate()
     seconds = time.perf_counter() - t0
     return {"available": True, "seconds": seconds, "agent_steps_per_second": households * periods / seconds}
-
-
-def gpu_figures(households: int) -> dict:
-    """The CuPy backend on GPU 0: the whole step (kernel, per-block reductions, histograms, copies
-    back to the host), the household kernel alone (CUDA events), and device bytes per household."""
-    try:
-        import cupy as cp
-
-        n_gpu = cp.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # no CuPy, no driver, no device
-        return {"available": False, "reason": f"no CUDA GPU with CuPy here ({type(exc).__name__})"}
-    if n_gpu == 0:
-        return {"available": False, "reason": "CuPy found no CUDA device"}
-    name = cp.cuda.runtime.getDeviceProperties(0)["name"]
-    try:
-        rate = kernel_rate("cupy", households, periods=5, block_size=65536)
-        alone = _gpu_kernel_alone(households, block_size=65536)
-    except Exception as exc:  # report, and let the CPU figures stand
-        return {"available": False, "reason": f"GPU benchmark failed: {type(exc).__name__}: {exc}"}
-    return {"available": True, "device": name.decode() if isinstance(name, bytes) else str(name),
-            "households": households, "household_steps_per_second": rate, **alone}
-
-
-def _gpu_kernel_alone(households: int, block_size: int, periods: int = 5) -> dict:
-    import cupy as cp
-
-    from kernels import step_cupy
-    from kernels.initial import initial_state
-    from kernels.rng import seed_key
-
-    inp = synthetic_inputs()
-    key = seed_key(1)
-    state = {k: cp.asarray(v) for k, v in
-             initial_state(0, households, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"]).items()}
-    tables = step_cupy.device_tables(inp["params"], inp["productivity"], inp["transition_cdf"],
-                                     inp["c_table"], inp["share_table"])
-    pool = cp.get_default_memory_pool()
-    pool.free_all_blocks()
-    step_cupy.step(state, 0, 0, key, inp["params"], inp["productivity"], inp["transition_cdf"],
-                   inp["c_table"], inp["share_table"], block_size)  # compiles; the pool keeps its peak
-    device_bytes = pool.total_bytes()
-    start, end = cp.cuda.Event(), cp.cuda.Event()
-    best = float("inf")
-    for t in range(1, periods + 1):
-        start.record()
-        step_cupy.launch(state, 0, t, key, tables, block_size)  # includes zeroing its output columns
-        end.record()
-        end.synchronize()
-        best = min(best, cp.cuda.get_elapsed_time(start, end) / 1e3)
-    return {"kernel_alone_household_steps_per_second": households / best,
-            "device_bytes_per_household": device_bytes / households}
 
 
 def scale_run(households: int = 10_000_000, periods: int = 100) -> dict:
@@ -215,7 +116,24 @@ def end_to_end(households: int, periods: int, actors: int, per_core_rate: float,
             "solves": summary.solves, "solver_iterations": summary.solver_iterations}
 
 
+def gpu_bench(quick: bool = False) -> dict:
+    """``--gpu-only``: the GPU figures, the fused kernel's per-core rate at the same size beside
+    them, and the one-process economy on both (``sim.bench_gpu.run_agreement``). Needs no Ray."""
+    from sim.bench_gpu import gpu_figures, run_agreement
+
+    n, periods = (1_000_000, 8) if quick else (10_000_000, 20)
+    out = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                       "python": platform.python_version()},
+           "gpu": gpu_figures(n), "fused_per_core": {"households": n,
+                                                     "household_steps_per_second": kernel_rate("fused", n)}}
+    if out["gpu"].get("available"):
+        out["run_agreement"] = run_agreement(n, periods)
+    return out
+
+
 def run_bench(quick: bool = False, scale: bool = False, hark: bool = True) -> dict:
+    from sim.bench_gpu import gpu_figures
+
     n = 1_000_000 if quick else 4_000_000
     bandwidth = copy_bandwidth()
     bytes_per_step = 2 * S.BYTES_PER_HOUSEHOLD  # every state byte read once and written once
@@ -266,7 +184,29 @@ def run_bench(quick: bool = False, scale: bool = False, hark: bool = True) -> di
     return out
 
 
+def _print_gpu_only(r: dict) -> None:
+    _print_gpu(r["gpu"])
+    print(f"fused kernel, one core       {r['fused_per_core']['household_steps_per_second'] / 1e6:.1f} M household-steps/s")
+    a = r.get("run_agreement")
+    if a:
+        for backend in a["backends"]:
+            print(f"{backend:>6} economy, one process {a[backend]['step_household_steps_per_second'] / 1e6:9.1f} M "
+                  f"household-steps/s in the step, {a[backend]['seconds']:.1f} s in all "
+                  f"({a['households']:,} x {a['periods']})")
+        print(f"agreement                    outputs within {a['max_relative_difference']:.1e} of their scale "
+              f"(worst: {a['worst_output']}); {a['identical_households']:.4%} of households bit-identical")
+
+
+def _print_gpu(g: dict) -> None:
+    print(f"gpu                          {g['household_steps_per_second'] / 1e9:.2f} G household-steps/s per "
+          f"step, {g['kernel_alone_household_steps_per_second'] / 1e9:.2f} G kernel alone, "
+          f"{g['device_bytes_per_household']:.0f} device bytes per household, on {g['device']}"
+          if g.get("available") else f"gpu                          skipped: {g['reason']}")
+
+
 def _print_human(r: dict) -> None:
+    if "fused_per_core" in r:
+        return _print_gpu_only(r)
     gb = r["memory_copy_bandwidth_bytes_per_second"] / 1e9
     print(f"memory copy bandwidth        {gb:.1f} GB/s (read + write)")
     print(f"bytes per household-step    {r['bytes_per_household_step']} (state read + written)")
@@ -274,11 +214,7 @@ def _print_human(r: dict) -> None:
     for name, c in r["cpu_per_core"].items():
         print(f"{name:>6} kernel, one core    {c['household_steps_per_second'] / 1e6:8.1f} M household-steps/s "
               f"({c['ratio_to_bandwidth_bound']:.1%} of the bandwidth bound)")
-    g = r["gpu"]
-    print(f"gpu                          {g['household_steps_per_second'] / 1e9:.2f} G household-steps/s per "
-          f"step, {g['kernel_alone_household_steps_per_second'] / 1e9:.2f} G kernel alone, "
-          f"{g['device_bytes_per_household']:.0f} device bytes per household, on {g['device']}"
-          if g.get("available") else f"gpu                          skipped: {g['reason']}")
+    _print_gpu(r["gpu"])
     h = r.get("hark", {})
     if h.get("available"):
         print(f"HARK simulate()              {h['agent_steps_per_second'] / 1e6:.2f} M agent-steps/s; "
@@ -312,15 +248,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test, ~1 minute)")
     ap.add_argument("--scale", action="store_true", help="also time `sim run` at 10^7 households x 100 periods")
     ap.add_argument("--no-hark", action="store_true", help="skip the HARK comparison")
+    ap.add_argument("--gpu-only", action="store_true",
+                    help="only the GPU figures, and the economy stepped in one process on the GPU against "
+                         "the fused CPU kernel (10^7 households x 20 periods; no Ray needed)")
     ap.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = ap.parse_args(argv)
+
+    def measure() -> dict:
+        if args.gpu_only:
+            return gpu_bench(quick=args.quick)
+        return run_bench(quick=args.quick, scale=args.scale, hark=not args.no_hark)
+
     if args.json:
         # stdout carries the JSON alone: progress and Ray's forwarded worker logs (the recovery
         # benchmark kills a worker on purpose) go to stderr
         with contextlib.redirect_stdout(sys.stderr):
-            result = run_bench(quick=args.quick, scale=args.scale, hark=not args.no_hark)
+            result = measure()
     else:
-        result = run_bench(quick=args.quick, scale=args.scale, hark=not args.no_hark)
+        result = measure()
     text = json.dumps(result, indent=2, default=float)
     if args.out:
         args.out.write_text(text)
