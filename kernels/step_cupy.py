@@ -32,8 +32,9 @@ COLUMN = {S.AGGREGATES[name]: j for j, name in enumerate(household.SUMMED)}
 WEALTH_END = len(COLUMN)
 N_COLUMNS = len(COLUMN) + 1
 THREADS = 512  # per CUDA block
-MIN_BLOCKS = 2  # CUDA blocks per multiprocessor the compiler must fit (__launch_bounds__): measured
-# fastest on an H100 (docs/performance.md, "GPU"), at 64 registers with a few spilled
+MIN_BLOCKS = 2  # CUDA blocks per multiprocessor the compiler must fit (__launch_bounds__): 64
+# registers, a few spilled. On an H100 the whole step was as fast as with 128 x 5 or 256 x 3
+# (5.3 x 10^9 household-steps/s) and 25% faster than 512 x 1 (docs/performance.md, "GPU")
 # a slice's tallies, one row: its sums (SUMMED order), extrema (X_*), histograms (H_* x N_BINS)
 SUMS, EXTREMA = 0, len(COLUMN)
 HISTOGRAMS = EXTREMA + S.N_EXTREMA
@@ -52,13 +53,18 @@ def aggregates_from_columns(sums: np.ndarray, params: np.ndarray) -> np.ndarray:
 def _source() -> str:
     """The per-household device function ``household``: ``kernels.household``'s phases and
     ``kernels.rng``'s generator as translated by ``kernels.cuda_c``, composed as the fused kernel's
-    passes compose them. It advances household i's state in place and returns its contributions
-    (``o[q]``, q < N_COLUMNS, as ``COLUMN`` and ``WEALTH_END`` say) and histogram bins (``bins``)."""
+    passes compose them. It advances household i's state in place, adds its contributions to
+    ``acc`` (``kernels.household.SUMMED`` order), and leaves in ``v`` its end-of-period wealth,
+    income, consumption and risky holdings (for the histograms and extrema) and in ``bins`` their
+    histogram bins. Accumulating in place keeps the thread's registers few (no per-household
+    array of contributions to spill)."""
     phases = cuda_c.translate(rng.household_hash, rng.uniform, household.productivity_after,
                               household.job_transition, household.income, household.grid_interval,
                               household.grid_index, household.policy_row, household.consumption_and_share,
                               household.portfolio, household.contributions, household.treated)
-    columns = "\n".join(f"    o[{q}] = terms.v{q};" for q in range(len(COLUMN)))
+    columns = "\n".join(f"    acc[{q}] += terms.v{q};" for q in range(len(COLUMN)))
+    tallied = (f"    v[0] = b_new + k_new; v[1] = terms.v{COLUMN[S.A_INCOME]}; "
+               f"v[2] = terms.v{COLUMN[S.A_CONSUMPTION]}; v[3] = terms.v{COLUMN[S.A_RISKY_END]};")
     return phases + f"""
 __device__ __forceinline__ int bin_of(double v) {{
     if (v < {S.V_MIN!r}) return 0;
@@ -69,7 +75,8 @@ __device__ __forceinline__ void household(
     const long long i, double* b, double* k, float* x, unsigned char* z, unsigned char* e,
     const unsigned char* ty, const u64 first_id, const u64 key, const u64 w_job, const u64 w_z,
     const u64 w_task, const u64 w_treat, const double* p, const double* productivity, const double* cdf,
-    const int n_z, const double* c_table, const double* share_table, const int n_grid, double* o, int* bins)
+    const int n_z, const double* c_table, const double* share_table, const int n_grid, double* acc, double* v,
+    int* bins)
 {{
     u64 hh = household_hash(key, first_id + (u64)i);
     double u_z = uniform(hh, w_z), u_job = uniform(hh, w_job), u_task = uniform(hh, w_task);
@@ -98,7 +105,7 @@ __device__ __forceinline__ void household(
 
     auto terms = contributions(e_new, job.v2, efficiency, disposable, c, bi, ki, b_new, k_new, is_treated, p);
 {columns}
-    o[{WEALTH_END}] = b_new + k_new;
+{tallied}
     bins[0] = bin_of(b_new + k_new);
     bins[1] = bin_of(disposable);
     bins[2] = bin_of(c);
@@ -110,8 +117,7 @@ def _kernel_source() -> str:
     """``household_step``: CUDA block g steps households [lo, hi) of slice g and writes the
     slice's sums, extrema and histograms (see the module docstring)."""
     nb = S.N_BINS
-    w, y = f"o[{WEALTH_END}]", f"o[{COLUMN[S.A_INCOME]}]"
-    c, r = f"o[{COLUMN[S.A_CONSUMPTION]}]", f"o[{COLUMN[S.A_RISKY_END]}]"
+    w, y, c, r = "v[0]", "v[1]", "v[2]", "v[3]"  # as ``household`` leaves them
     # histogram rows: (row, bin index, amount or None for a count); counts are added as integers
     # (native shared-memory atomics, exact), amounts as doubles
     rows = ((S.H_WEALTH_COUNT, 0, None), (S.H_WEALTH_SUM, 0, w), (S.H_WEALTH_RISKY, 0, r),
@@ -173,13 +179,11 @@ extern "C" __global__ void __launch_bounds__({THREADS}, {MIN_BLOCKS}) household_
     double acc[{len(COLUMN)}];
     for (int q = 0; q < {len(COLUMN)}; ++q) acc[q] = 0.0;
     double ext[{S.N_EXTREMA}];{init}
-    double o[{N_COLUMNS}];
+    double v[4];
     int bins[3];
     for (long long i = lo + threadIdx.x; i < hi; i += {THREADS}) {{
         household(i, b, k, x, z, e, ty, first_id, key, w_job, w_z, w_task, w_treat, p, productivity, cdf,
-                  n_z, c_table, share_table, n_grid, o, bins);
-#pragma unroll
-        for (int q = 0; q < {len(COLUMN)}; ++q) acc[q] += o[q];
+                  n_z, c_table, share_table, n_grid, acc, v, bins);
 {adds}
 {update}
     }}

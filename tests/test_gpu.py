@@ -84,12 +84,14 @@ extern "C" void run_grid(double* b, double* k, float* x, unsigned char* z, unsig
     const double* productivity, const double* cdf, int n_z, const double* c_table,
     const double* share_table, int n_grid, long long n, long long stride, double* out, int* bins)
 {
-    double o[%d];
+    double acc[%(summed)d], v[4];
     int bb[3];
     for (long long i = 0; i < n; ++i) {
+        for (int q = 0; q < %(summed)d; ++q) acc[q] = 0.0;  // so acc holds this household's contributions
         household(i, b, k, x, z, e, ty, first_id, key, w_job, w_z, w_task, w_treat, p, productivity, cdf,
-                  n_z, c_table, share_table, n_grid, o, bb);
-        for (int q = 0; q < %d; ++q) out[q * stride + i] = o[q];
+                  n_z, c_table, share_table, n_grid, acc, v, bb);
+        for (int q = 0; q < %(summed)d; ++q) out[q * stride + i] = acc[q];
+        out[%(summed)d * stride + i] = v[0];  // WEALTH_END
         for (int w = 0; w < 3; ++w) bins[w * stride + i] = bb[w];
     }
 }
@@ -108,7 +110,7 @@ def host_run_grid(tmp_path_factory):
         pytest.skip("no C++ compiler to build the CUDA source for the host")
     tmp = tmp_path_factory.mktemp("cuda_on_host")
     src = tmp / "household_step.cpp"
-    src.write_text(_HOST_PRELUDE + step_cupy._source() + _HOST_GRID % (step_cupy.N_COLUMNS, step_cupy.N_COLUMNS))
+    src.write_text(_HOST_PRELUDE + step_cupy._source() + _HOST_GRID % {"summed": len(step_cupy.COLUMN)})
     lib_path = tmp / "household_step.so"
     # no contraction into FMA and no fast math: the same IEEE operations as NumPy (and as nvcc with
     # --fmad=false)
@@ -355,6 +357,5 @@ def test_every_summed_quantity_reaches_a_gpu_column():
 
     source = step_cupy._source()
     for q in range(len(household.SUMMED)):
-        assert f"o[{q}] = terms.v{q};" in source
-    assert f"for (int q = 0; q < {len(household.SUMMED)}; ++q) acc[q] += o[q];" in step_cupy._kernel_source()
+        assert f"acc[{q}] += terms.v{q};" in source
     assert f"tuple{len(household.SUMMED)}<" in source  # contributions returns all of them
