@@ -168,7 +168,7 @@ def test_reduced_calibration_end_to_end(reference, tmp_path, monkeypatch):
     install = tmp_path / "conf"
     shutil.copytree(sim.config.CONF_DIR, install)
     paths = outputs.write_all(out, spec.name, outcome.best, dict(spec.targets), spec.run, spec.burn_in,
-                              outcome.evaluations, install)
+                              outcome.evaluations, install, dict(spec.fixed))
     table = (out / "fit_table.csv").read_text().splitlines()
     assert table[0].startswith("target,data,model,weight,contribution,note")
     assert len(table) == 1 + len(spec.targets)
