@@ -60,7 +60,8 @@ one with its type, unit, range and default; an unknown key, also one added with 
 Groups: scenario ({', '.join(sorted(p.stem for p in (CONF_DIR / 'scenario').glob('*.yaml')))}),
         population ({', '.join(sorted(p.stem for p in (CONF_DIR / 'population').glob('*.yaml')))}),
         backend (numpy, fused, cupy), cluster (local, ray),
-        calibration ({', '.join(sorted(p.stem for p in (CONF_DIR / 'calibration').glob('*.yaml'))) or 'none yet'}: written by `sim calibrate`; none by default).
+        calibration ({', '.join(sorted(p.stem for p in (CONF_DIR / 'calibration').glob('*.yaml'))) or 'none yet'}: written by `sim calibrate`; scf by default,
+                     ~calibration runs the uncalibrated model).
 Examples:
   sim run population.households=100000 periods=80 seed=7
   sim run -m scenario=baseline seed=1,2,3

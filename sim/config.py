@@ -180,7 +180,9 @@ def validate(cfg: DictConfig) -> DictConfig:
             which = "household.beta" if cfg.household.types.count == 1 else "the most patient type's beta"
             raise ConfigError(
                 f"{which} * economy.return_safe (after tax) = {beta_max * R:.4f} >= 1: households would "
-                "save without bound; lower household.beta (or household.types.beta_spread) or economy.return_safe")
+                "save without bound; lower household.beta (or household.types.beta_spread) or economy.return_safe"
+                "; the shipped calibration (conf/calibration/scf.yaml) is the demand closure's: ~calibration "
+                "runs without it")
     check_store_url(cfg.checkpoint.store)
     check_local_memory(cfg)
     if cfg.policy.fund.initial_share + cfg.policy.dominant.initial_share >= 1.0:

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 import xarray as xr
+from omegaconf import OmegaConf
 
 import sim
 import sim.config
@@ -97,10 +98,12 @@ def test_moments_after_the_burn_in():
     (["parameters=[{key: household.betta, low: 0.9, high: 0.99}]"], "unknown config key 'household.betta'"),
     (["parameters=[{key: household.grid_points, low: 10, high: 20}]"], "not a number"),
     (["parameters=[{key: household.beta, low: 0.99, high: 0.95}]"], "low < high"),
-    (["parameters=[{key: household.beta, low: 0.95, high: 0.98}]"], "starts at 0.985 outside"),
+    (["parameters=[{key: household.beta, low: 0.95, high: 0.98}]"], "starts at 0.98"),  # the calibrated beta
     (["targets={gini: 1.0}"], "unknown target 'gini'"),
-    (["burn_in=160"], "burn_in=160"),
+    (["burn_in=200"], "burn_in=200"),
     (["name=a/b"], "name"),
+    (["fixed={household.betta: 0.9}"], "unknown config key 'household.betta'"),
+    (["fixed={household.beta: 0.98}"], "fixed: household.beta is also a parameter"),
     (["populaton.households=5"], "unknown config key 'populaton"),
 ])
 def test_spec_problems_are_one_line(items, message):
@@ -149,7 +152,7 @@ def test_reduced_calibration_end_to_end(reference, tmp_path, monkeypatch):
     assert sorted(e["n"] for e in journal) == list(range(CANDIDATES))
     assert sum(line.startswith("[") for line in lines) == CANDIDATES  # one progress line each
     by_n = {e["n"]: e for e in journal}
-    assert by_n[0]["params"]["household.beta"] == 0.985  # warm start: the base run's value
+    assert by_n[0]["params"]["household.beta"] == base.household.beta  # warm start: the base run's value
     for e in journal:
         beta = e["params"]["household.beta"]
         assert 0.965 <= beta <= 0.99
@@ -165,19 +168,23 @@ def test_reduced_calibration_end_to_end(reference, tmp_path, monkeypatch):
     install = tmp_path / "conf"
     shutil.copytree(sim.config.CONF_DIR, install)
     paths = outputs.write_all(out, spec.name, outcome.best, dict(spec.targets), spec.run, spec.burn_in,
-                              outcome.evaluations, install)
+                              outcome.evaluations, install, dict(spec.fixed))
     table = (out / "fit_table.csv").read_text().splitlines()
     assert table[0].startswith("target,data,model,weight,contribution,note")
     assert len(table) == 1 + len(spec.targets)
     participation = next(r for r in table if r.startswith("participation_rate")).split(",")
     assert 0.0 < float(participation[2]) <= 1.0  # the model's participation_rate, now an output
     assert paths["lorenz"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the group composes with the run schema; without it a run is as before
+    # the group composes with the run schema and carries the spec's fixed settings; without it a run
+    # has the shipped calibration, and without any the schema's values
     monkeypatch.setattr(sim.config, "CONF_DIR", install)
     calibrated = sim.config.compose(["calibration=ci"])
     assert calibrated.household.beta == outcome.best["params"]["household.beta"]
+    for key, value in spec.fixed.items():
+        assert OmegaConf.select(calibrated, key) == value, key
     assert sim.config.compose(["calibration=ci", "household.beta=0.97"]).household.beta == 0.97
-    assert sim.config.compose([]).household.beta == 0.985
+    assert sim.config.compose([]).household.beta == base.household.beta
+    assert sim.config.compose(["~calibration"]).household.beta == 0.985
 
 
 def test_interrupted_calibration_continues(reference, ray_session, tmp_path):

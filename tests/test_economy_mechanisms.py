@@ -21,7 +21,10 @@ def ks(K, L, phi):
 
 @pytest.mark.parametrize("closure", ["classical", "demand"])
 def test_table2_calibration_starts_at_the_korinek_suh_point(closure):
-    run = simulate(f"economy.closure={closure}", periods=2)
+    # without the shipped calibration: Table 2's point is the technology's, and the calibration's
+    # high-productivity state (about 1% of households, each supplying ~17 efficiency units) makes
+    # the realised effective labour of 2,000 households noisier than the 3e-3 checked below
+    run = simulate("~calibration", f"economy.closure={closure}", periods=2)
     Y, w, R = ks(K_PER_L, 1.0, PHI0)
     assert w * 0.25 == pytest.approx(1.403 / 4, rel=1e-3)  # the paper's numbers, quarterly
     assert w * Y and (w * 1.0) / Y == pytest.approx(0.657, abs=0.002)
@@ -90,12 +93,21 @@ def test_dominant_holder_share_moves_with_its_reinvestment_rule():
     # the stake as configured at t = 0 (not diluted by period 0's issuance to households) ...
     assert s_keep[0] == pytest.approx(0.3, abs=1e-12)
     # consuming its income, its period-0 purchases may be rationed (period.ration): what it could
-    # not buy stays as equity, so its stake ends a little above the configured one
-    assert spend.rows[0]["rationed_demand"] > 0 and 0.3 <= s_spend[0] <= 0.31
+    # not buy stays as equity, so its stake ends a little above the configured one; if served in
+    # full, it ends at the configured one
+    if spend.rows[0]["rationed_demand"] > 0:
+        assert 0.3 < s_spend[0] <= 0.31
+    else:
+        assert s_spend[0] == pytest.approx(0.3, abs=1e-12)
+    assert np.any(spend.series("rationed_demand") > 0)  # the rationed case is checked below
     # ... reached from an opening stake that then earned R_k under its own rule
     equity0 = keep.rows[0]["equity_value"]
     assert keep.totals[0]["risky_end"] == pytest.approx(0.7 * equity0, rel=1e-12)
-    assert s_keep[-1] > s_spend[-1] + 0.01
+    # reinvesting keeps a larger stake than consuming; by how much depends on how much of its
+    # income it could buy: it is first in the rationing queue, and in the calibrated economy's first
+    # quarters (tax cuts while debt rises to its target) it is rationed most periods, so the gap is
+    # small (0.005 after 12 quarters, against 0.018 uncalibrated); the exact law of motion is below
+    assert s_keep[-1] > s_spend[-1]
     assert np.all(keep.series("dominant_consumption") == 0.0)
     assert spend.series("dominant_consumption").max() > 0.0
     # consuming its income, its equity grows only by what it could not buy (rationing):
@@ -177,7 +189,10 @@ def test_expected_demand_grows_with_potential():
     D, De, Ys = run.series("demand"), run.series("expected_demand"), run.series("potential_output")
     assert De[0] == pytest.approx(Ys[0], rel=1e-12)  # initial_utilisation = 1
     assert De[1:] == pytest.approx(D[:-1] * Ys[1:] / Ys[:-1], rel=1e-12)
-    assert np.all(np.diff(Ys) > 0)  # a growing economy, which expectations in levels would lag
+    # a growing economy, which expectations in levels would lag: potential output trends up; a
+    # quarter can dip, since at 2,000 households full-employment labour moves by ~0.8% each time a
+    # household enters or leaves the calibrated high-productivity state
+    assert Ys[-1] > Ys[0] and np.polyfit(np.arange(len(Ys)), Ys, 1)[0] > 0
 
 
 def test_poverty_line_is_a_share_of_the_smoothed_median():

@@ -15,6 +15,9 @@ from sim.policy_cache import PolicyCache
 from sim.environment import ProductivityChain, discount_factors, household_problem
 from sim.solver.markov import stationary_distribution, tauchen, with_high_state
 
+# the mechanisms are checked against the uncalibrated model (one type, no high state, the schema's
+# beta): the shipped calibration (conf/calibration/scf.yaml) is off, each test sets what it needs
+BARE = ["~calibration"]
 SPREAD = ["household.types.count=3", "household.types.beta_spread=0.01"]
 TAIL = ["household.productivity.high_state.level=10", "household.productivity.high_state.entry=0.0025",
         "household.productivity.high_state.exit=0.05"]
@@ -25,29 +28,29 @@ FAST_SOLVE = ["household.grid_points=80", "household.kernel_grid_points=256", "h
 def test_discount_factors_are_the_midpoints_of_equal_bins_of_the_uniform():
     # cstwMPC: beta ~ U[c - s, c + s] approximated by n equiprobable points (HARK's
     # Uniform.discretize, which takes each bin's midpoint): here written out by hand
-    cfg = compose(["household.beta=0.98", "household.types.count=4", "household.types.beta_spread=0.02"])
+    cfg = compose([*BARE, "household.beta=0.98", "household.types.count=4", "household.types.beta_spread=0.02"])
     assert np.allclose(discount_factors(cfg.household), [0.965, 0.975, 0.985, 0.995], rtol=0, atol=1e-15)
-    cfg = compose(["household.beta=0.97", "household.types.count=3", "household.types.beta_spread=0.03"])
+    cfg = compose([*BARE, "household.beta=0.97", "household.types.count=3", "household.types.beta_spread=0.03"])
     assert np.allclose(discount_factors(cfg.household), [0.95, 0.97, 0.99], rtol=0, atol=1e-15)
     # one type is the centre exactly, whatever the spread (the model of before the types)
     for spread in (0.0, 0.0137):
-        cfg = compose(["household.beta=0.9731", f"household.types.beta_spread={spread}"])
+        cfg = compose([*BARE, "household.beta=0.9731", f"household.types.beta_spread={spread}"])
         betas = discount_factors(cfg.household)
         assert betas.shape == (1,) and betas[0] == 0.9731
 
 
 def test_bad_types_and_high_state_are_refused_in_one_line():
     with pytest.raises(ConfigError, match=r"^household.types: beta_j from .* each must be in \(0, 1\)"):
-        compose(["household.beta=0.985", "household.types.count=2", "household.types.beta_spread=0.04"])
+        compose([*BARE, "household.beta=0.985", "household.types.count=2", "household.types.beta_spread=0.04"])
     with pytest.raises(ConfigError, match="^household.types.count must be"):
-        compose(["household.types.count=257"])  # the type index is one byte
+        compose([*BARE, "household.types.count=257"])  # the type index is one byte
     with pytest.raises(ConfigError, match="high_state.level > 0 needs entry > 0 and exit > 0"):
-        compose(["household.productivity.high_state.level=5", "household.productivity.high_state.entry=0.01"])
+        compose([*BARE, "household.productivity.high_state.level=5", "household.productivity.high_state.entry=0.01"])
     # the fixed closure's patience condition is the most patient type's
     fixed = ["economy.closure=fixed", "economy.return_safe=1.01", "household.beta=0.985"]
-    validate(compose(fixed))  # 0.985 * 1.01 < 1
+    validate(compose([*BARE, *fixed]))  # 0.985 * 1.01 < 1
     with pytest.raises(ConfigError, match="most patient type's beta \\* economy.return_safe"):
-        compose([*fixed, "household.types.count=2", "household.types.beta_spread=0.02"])  # 0.995 * 1.01
+        compose([*BARE, *fixed, "household.types.count=2", "household.types.beta_spread=0.02"])  # 0.995 * 1.01
 
 
 def test_a_fork_cannot_change_the_number_of_types():
@@ -72,7 +75,7 @@ def test_high_state_has_its_closed_form_stationary_share_and_mean_one(entry, exi
     # the invariant law by brute force: a long power of the matrix
     np.testing.assert_allclose(np.linalg.matrix_power(Q, 20_000)[0], pi, rtol=1e-8, atol=1e-12)
 
-    cfg = compose(["household.productivity.high_state.level=12", f"household.productivity.high_state.entry={entry}",
+    cfg = compose([*BARE, "household.productivity.high_state.level=12", f"household.productivity.high_state.entry={entry}",
                    f"household.productivity.high_state.exit={exit}", "household.productivity.states=5",
                    "household.productivity.rho=0.9", "household.productivity.sigma=0.4"])
     chain = ProductivityChain.from_config(cfg.household.productivity)
@@ -83,7 +86,7 @@ def test_high_state_has_its_closed_form_stationary_share_and_mean_one(entry, exi
 
 
 def test_no_high_state_leaves_tauchens_chain_exactly():
-    cfg = compose([])
+    cfg = compose(BARE)
     chain = ProductivityChain.from_config(cfg.household.productivity)
     pc = cfg.household.productivity
     ref = ProductivityChain.tauchen(pc.states, pc.rho, pc.sigma)
@@ -100,11 +103,11 @@ def _problem(cfg):
 
 
 def test_each_types_policy_is_the_single_type_solve_at_its_beta():
-    cfg = compose([*FAST_SOLVE, *SPREAD, "economy.closure=fixed"])
+    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed"])
     c, share = PolicyCache(cfg.household).tables(_problem(cfg), 0)
     assert c.shape[0] == share.shape[0] == 3
     for j, beta in enumerate(discount_factors(cfg.household)):
-        alone = compose([*FAST_SOLVE, f"household.beta={float(beta)!r}", "economy.closure=fixed"])
+        alone = compose([*BARE, *FAST_SOLVE, f"household.beta={float(beta)!r}", "economy.closure=fixed"])
         c1, share1 = PolicyCache(alone.household).tables(_problem(alone), 0)
         assert c1.shape[0] == 1
         assert np.array_equal(c[j], c1[0]) and np.array_equal(share[j], share1[0]), j
@@ -117,7 +120,7 @@ def test_each_types_policy_is_the_single_type_solve_at_its_beta():
 def test_parallel_solves_on_ray_equal_the_serial_ones(ray_session):
     from sim.household_types import solve_types, type_problems
 
-    cfg = compose([*FAST_SOLVE, *SPREAD, "economy.closure=fixed"])
+    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed"])
     problems = type_problems(_problem(cfg), discount_factors(cfg.household))
     serial = solve_types(problems, 1e-6, [None] * 3, parallel=False)
     parallel = solve_types(problems, 1e-6, [None] * 3, parallel=True)
@@ -132,7 +135,7 @@ def test_policy_cache_with_types_restores_bit_for_bit():
     from sim.checkpoint.macro_state import MacroState
     from sim.economy import make_economy
 
-    cfg = compose([*FAST_SOLVE, *SPREAD, "economy.closure=fixed"])
+    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed"])
     problem = _problem(cfg)
     running = PolicyCache(cfg.household)
     running.tables(problem, 0)
@@ -148,8 +151,8 @@ def test_policy_cache_with_types_restores_bit_for_bit():
 def test_one_type_equals_three_types_that_share_beta():
     """With no spread every type has household.beta, so three tables of the same policy must give
     the single-type run's numbers bit for bit: the type byte and the table offset change nothing."""
-    one = simulate(periods=6)
-    three = simulate("household.types.count=3", periods=6)
+    one = simulate(*BARE, periods=6)
+    three = simulate(*BARE, "household.types.count=3", periods=6)
     assert np.array_equal(one.households.state["type"], np.zeros(2000))
     assert np.array_equal(three.households.state["type"], np.arange(2000) % 3)
     for a, b in zip(one.rows, three.rows, strict=True):
@@ -161,8 +164,8 @@ def test_one_type_equals_three_types_that_share_beta():
 @pytest.fixture(scope="module")
 def wealth_runs():
     common = ["population.households=20000", "backend=fused"]
-    return {"one": simulate(*common, periods=80),
-            "types": simulate(*common, *SPREAD, *TAIL, periods=80)}
+    return {"one": simulate(*BARE, *common, periods=80),
+            "types": simulate(*BARE, *common, *SPREAD, *TAIL, periods=80)}
 
 
 def _wealth(run):
@@ -203,12 +206,12 @@ def test_results_with_types_are_the_same_on_any_shard_layout(ray_session, tmp_pa
             "checkpoint.every=0", *FAST_SOLVE, *SPREAD, *TAIL]
     results = []
     for actors in (1, 3):
-        run(compose([*base, f"cluster.actors={actors}"]), tmp_path / f"a{actors}")
+        run(compose([*BARE, *base, f"cluster.actors={actors}"]), tmp_path / f"a{actors}")
         results.append(xr.open_zarr(tmp_path / f"a{actors}" / "results.zarr").load())
     ref, other = results
     for name in ref.data_vars:
         assert np.array_equal(other[name].values, ref[name].values, equal_nan=True), name
-    assert OmegaConf.select(compose(base), "household.types.count") == 3
+    assert OmegaConf.select(compose([*BARE, *base]), "household.types.count") == 3
 
 
 def test_a_shard_refuses_fewer_tables_than_its_households_types():

@@ -81,7 +81,9 @@ def test_checkpointed_policy_cache_warm_starts_bit_for_bit(problems):
     """A run restored from a checkpoint solves period t from the restored cache: its tables must be
     the uninterrupted run's bits. A cold cache (what a restart would have without the solution in
     the checkpoint) gives different bits, so the comparison can fail."""
-    cfg = compose(["population.households=10000", "population.block_size=1024"])
+    # one type, as the fixture's problems (R_free = 1.005: the calibration's most patient type would
+    # have beta R >= 1); the cache with types is tests/test_types.py's
+    cfg = compose(["~calibration", "population.households=10000", "population.block_size=1024"])
     running = PolicyCache(cfg.household)
     running.tables(problems[0], 0)
     running.tables(problems[1], 1)

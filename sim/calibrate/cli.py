@@ -80,7 +80,8 @@ def main(argv: list[str]) -> int:
         with run_lock.hold(out, "sim calibrate"):
             outcome = calibrate(spec, base, out, log)
             paths = outputs.write_all(out, spec.name, outcome.best, dict(spec.targets), spec.run, spec.burn_in,
-                                      outcome.evaluations, sim.config.CONF_DIR if install else None)
+                                      outcome.evaluations, sim.config.CONF_DIR if install else None,
+                                      dict(spec.fixed))
     except RunLocked:
         print(f"sim calibrate: error: {out} is in use by another sim calibrate; wait for it, or stop it "
               "and run the same command again to continue", file=sys.stderr)

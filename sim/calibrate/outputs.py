@@ -77,22 +77,22 @@ def lorenz_plot(entry: dict, out: Path, title: str) -> Path | None:
     return path
 
 
-def nested(params: dict[str, float]) -> dict:
-    """{'household.beta': 0.97} -> {'household': {'beta': 0.97}}."""
+def nested(params: dict) -> dict:
+    """{'household.beta': 0.97} -> {'household': {'beta': 0.97}} (integers stay integers)."""
     tree: dict = {}
     for dotted, value in params.items():
         node = tree
         *parents, leaf = dotted.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = float(value)
+        node[leaf] = value if isinstance(value, int) and not isinstance(value, bool) else float(value)
     return tree
 
 
 def calibration_yaml(name: str, entry: dict, rows: list[Row], base_overrides: list[str], burn_in: int,
-                     evaluations: int) -> str:
-    """The config group file: the estimated parameters at the package root (``@package _global_``),
-    with how they were obtained in its comments."""
+                     evaluations: int, fixed: dict | None = None) -> str:
+    """The config group file: the spec's ``fixed`` settings and the estimated parameters at the
+    package root (``@package _global_``), with how they were obtained in its comments."""
     import yaml
 
     fit = "\n".join(f"#   {line}" for line in table_text(rows).splitlines())
@@ -102,11 +102,11 @@ def calibration_yaml(name: str, entry: dict, rows: list[Row], base_overrides: li
             f"# Base run: {' '.join(base_overrides) or '(the defaults)'}; moments after {burn_in} periods of burn-in.\n"
             f"# Use: sim run calibration={name}   (applied after the scenario; command-line overrides win)\n"
             f"# Fit:\n{fit}\n")
-    return head + yaml.safe_dump(nested(entry["params"]), sort_keys=True)
+    return head + yaml.safe_dump(nested({**(fixed or {}), **entry["params"]}), sort_keys=True)
 
 
 def write_all(out: Path, name: str, entry: dict, weights: dict[str, float], base_overrides: list[str],
-              burn_in: int, evaluations: int, install_dir: Path | None) -> dict[str, Path]:
+              burn_in: int, evaluations: int, install_dir: Path | None, fixed: dict | None = None) -> dict[str, Path]:
     """Write every output; returns name -> path."""
     rows = rows_of(entry, weights)
     write_table(rows, out)
@@ -116,7 +116,7 @@ def write_all(out: Path, name: str, entry: dict, weights: dict[str, float], base
         paths["lorenz"] = plot
     (out / "best.json").write_text(json.dumps(entry, indent=2, sort_keys=True), encoding="utf-8")
     paths["best"] = out / "best.json"
-    text = calibration_yaml(name, entry, rows, base_overrides, burn_in, evaluations)
+    text = calibration_yaml(name, entry, rows, base_overrides, burn_in, evaluations, fixed)
     group = out / "calibration"
     group.mkdir(exist_ok=True)
     (group / f"{name}.yaml").write_text(text, encoding="utf-8")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -49,6 +49,9 @@ class Spec:
     name: str = "scf"  # writes conf/calibration/<name>.yaml: sim run calibration=<name>
     run: List[str] = field(default_factory=list)  # the base run's `sim run` overrides
     burn_in: int = 0  # periods discarded before the moments are measured
+    # settings that belong to the calibration but are not estimated (the number of discount-factor
+    # types, the grids' tops): every candidate runs with them and the written group carries them
+    fixed: Dict[str, Any] = field(default_factory=dict)
     parameters: List[Parameter] = field(default_factory=list)
     targets: Dict[str, float] = field(default_factory=dict)  # target -> weight
     optimiser: Optimiser = field(default_factory=Optimiser)
@@ -86,7 +89,7 @@ def load(path: Path | None = None, overrides: list[str] = ()) -> tuple[Spec, Dic
         raise ConfigError(f"calibration spec {path}{where}: {' '.join(str(exc).splitlines()[0].split())}") from None
     except Exception as exc:  # YAML syntax
         raise ConfigError(f"calibration spec {path}: {' '.join(str(exc).split())}") from None
-    spec.run = list(spec.run) + run_items
+    spec.run = list(spec.run) + [f"{key}={value}" for key, value in spec.fixed.items()] + run_items
     base = compose([*spec.run, *CANDIDATE_OVERRIDES])
     check(spec, base)
     return spec, base
@@ -99,6 +102,9 @@ def check(spec: Spec, base: DictConfig) -> None:
     if not spec.parameters:
         raise ConfigError("parameters: give at least one (key, low, high)")
     keys = [p.key for p in spec.parameters]
+    for key in spec.fixed:  # (an unknown key has already stopped the base run's composition)
+        if key in keys:
+            raise ConfigError(f"fixed: {key} is also a parameter; it is either estimated or fixed")
     if len(set(keys)) != len(keys):
         raise ConfigError(f"parameters: a key appears twice ({', '.join(keys)})")
     for p in spec.parameters:
