@@ -286,8 +286,11 @@ def test_bench_gpu_figures_run_on_the_stand_in(host_run_grid, monkeypatch):
 # The one-process economy (sim.serial) on the GPU backend against the fused kernel, same seed. The
 # per-household arithmetic is the same bits; the per-block sums round differently (tree reductions
 # on the GPU, pairwise in NumPy's sum on the stand-in, sequential in the fused kernel), so the
-# outputs may part in the last bits and no further: the documented tolerance (docs/design.md).
-RUN_TOLERANCE = 1e-9
+# outputs part by rounding amplified through the economy's feedback (prices, the solver), not
+# more: measured 2.3e-11 at 10^7 households one-type, 4.5e-9 at 20,000 calibrated (7 types, the
+# high state). One household computed wrongly would move an aggregate of 20,000 by ~5e-5, so the
+# bound (docs/design.md) still catches any real disagreement.
+RUN_TOLERANCE = 1e-7
 SMALL_RUN = ("household.grid_points=80", "household.kernel_grid_points=256", "household.risky_nodes=5",
              "population.block_size=4096")
 
