@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from kernels import schema as S
-from sim.bench_inputs import kernel_rate, synthetic_inputs  # noqa: F401 (synthetic_inputs: for tests)
+from sim.bench_inputs import kernel_rate
 
 
 def copy_bandwidth(nbytes: int = 256 * 2**20, repeats: int = 5) -> float:
@@ -116,14 +116,18 @@ def end_to_end(households: int, periods: int, actors: int, per_core_rate: float,
             "solves": summary.solves, "solver_iterations": summary.solver_iterations}
 
 
+def _machine() -> dict:
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version()}
+
+
 def gpu_bench(quick: bool = False) -> dict:
     """``--gpu-only``: the GPU figures, the fused kernel's per-core rate at the same size beside
     them, and the one-process economy on both (``sim.bench_gpu.run_agreement``). Needs no Ray."""
     from sim.bench_gpu import gpu_figures, run_agreement
 
     n, periods = (1_000_000, 8) if quick else (10_000_000, 20)
-    out = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                       "python": platform.python_version()},
+    out = {"machine": _machine(),
            "gpu": gpu_figures(n), "fused_per_core": {"households": n,
                                                      "household_steps_per_second": kernel_rate("fused", n)}}
     if out["gpu"].get("available"):
@@ -147,8 +151,7 @@ def run_bench(quick: bool = False, scale: bool = False, hark: bool = True) -> di
             "ratio_to_bandwidth_bound": rate * bytes_per_step / bandwidth,
         }
     out = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "python": platform.python_version()},
+        "machine": _machine(),
         "memory_copy_bandwidth_bytes_per_second": bandwidth,
         "bytes_per_household_step": bytes_per_step,
         "resident_bytes_per_household": S.BYTES_PER_HOUSEHOLD,

@@ -42,14 +42,11 @@ def kernel_alone(households: int, block_size: int, periods: int = 5) -> dict:
     import cupy as cp
 
     from kernels import step_cupy
-    from kernels.initial import initial_state
-    from kernels.rng import seed_key
-    from sim.bench_inputs import synthetic_inputs
+    from sim.bench_inputs import synthetic_inputs, synthetic_state
 
     inp = synthetic_inputs()
-    key = seed_key(1)
-    state = {k: cp.asarray(v) for k, v in
-             initial_state(0, households, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"]).items()}
+    host, key = synthetic_state(households, inp)
+    state = {k: cp.asarray(v) for k, v in host.items()}
     tables = step_cupy.device_tables(inp["params"], inp["productivity"], inp["transition_cdf"],
                                      inp["c_table"], inp["share_table"])
     pool = cp.get_default_memory_pool()
@@ -61,7 +58,7 @@ def kernel_alone(households: int, block_size: int, periods: int = 5) -> dict:
     best = float("inf")
     for t in range(1, periods + 1):
         start.record()
-        step_cupy.launch(state, 0, t, key, tables, block_size)  # includes zeroing its output columns
+        step_cupy.launch(state, 0, t, key, tables, block_size)  # includes allocating its tallies
         end.record()
         end.synchronize()
         best = min(best, cp.cuda.get_elapsed_time(start, end) / 1e3)

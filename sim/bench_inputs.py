@@ -35,15 +35,21 @@ def synthetic_inputs(n_z: int = 7, n_grid: int = 1024, grid_max: float = 2000.0,
                 share_table=share, stationary=chain.stationary)
 
 
-def kernel_rate(backend: str, households: int, periods: int = 5, block_size: int = 65536) -> float:
-    """Household-steps per second of one backend on one thread (best period after a warm-up)."""
-    from kernels import get_step
+def synthetic_state(households: int, inp: dict) -> tuple[dict, int]:
+    """Households 0..n-1 at the start of the benchmarks' runs (seed 1) and their key."""
     from kernels.initial import initial_state
     from kernels.rng import seed_key
 
-    inp = synthetic_inputs()
     key = seed_key(1)
-    state = initial_state(0, households, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"])
+    return initial_state(0, households, key, 5.0, 0.2, 0.05, 0.6, inp["stationary"]), key
+
+
+def kernel_rate(backend: str, households: int, periods: int = 5, block_size: int = 65536) -> float:
+    """Household-steps per second of one backend on one thread (best period after a warm-up)."""
+    from kernels import get_step
+
+    inp = synthetic_inputs()
+    state, key = synthetic_state(households, inp)
     if backend == "cupy":
         import cupy as cp
 

@@ -323,7 +323,7 @@ def test_checkpoint_config_keys_are_checked(base):
 def test_shard_writes_a_snapshot_in_the_background_while_it_steps(base, tmp_path):
     # the plain shard class, no Ray: the checkpoint holds the households as they were when the
     # write began, though the shard stepped (in place) while it was being written
-    from sim.bench import synthetic_inputs
+    from sim.bench_inputs import synthetic_inputs
     from sim.checkpoint.households import read_region
     from sim.checkpoint.store import CheckpointStore, StoreSpec
     from sim.layout import Shard

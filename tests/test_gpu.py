@@ -48,7 +48,7 @@ def test_cupy_matches_numpy_reference():
     import cupy as cp
 
     from kernels import step_cupy
-    from sim.bench import synthetic_inputs
+    from sim.bench_inputs import synthetic_inputs
 
     inp = synthetic_inputs(types=3)
     key = seed_key(3)
@@ -124,7 +124,7 @@ def test_cuda_source_run_on_the_host_matches_numpy_reference(host_run_grid):
     import ctypes
 
     from kernels import rng, step_cupy
-    from sim.bench import synthetic_inputs
+    from sim.bench_inputs import synthetic_inputs
 
     run_grid = host_run_grid
     inp = synthetic_inputs(types=3)  # three discount-factor types: the kernel's type offset
@@ -247,7 +247,7 @@ def test_cupy_backend_host_logic_matches_numpy_reference(host_run_grid, monkeypa
     import sys
 
     from kernels import step_cupy
-    from sim.bench import synthetic_inputs
+    from sim.bench_inputs import synthetic_inputs
 
     monkeypatch.setitem(sys.modules, "cupy", _cupy_on_the_host(host_run_grid))
     monkeypatch.setattr(step_cupy, "_MODULE", None)

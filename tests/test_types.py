@@ -217,7 +217,7 @@ def test_results_with_types_are_the_same_on_any_shard_layout(ray_session, tmp_pa
 def test_a_shard_refuses_fewer_tables_than_its_households_types():
     # the fused and GPU kernels do not check the type byte against the tables (it would cost a
     # pass): the shard does, once per step, before a kernel could read past the tables
-    from sim.bench import synthetic_inputs
+    from sim.bench_inputs import synthetic_inputs
     from sim.layout import Shard
     from sim.shard import HouseholdShard
 
