@@ -26,11 +26,9 @@ from kernels import cuda_c, household, rng
 from kernels import schema as S
 from kernels.step_numpy import Partials
 
-# a household's contributions: the summed aggregates (kernels.household.SUMMED, in that order),
-# then end-of-period wealth for the wealth histogram and extrema
+# aggregate index -> position of a household's contribution in the thread's sums
+# (kernels.household.SUMMED order)
 COLUMN = {S.AGGREGATES[name]: j for j, name in enumerate(household.SUMMED)}
-WEALTH_END = len(COLUMN)
-N_COLUMNS = len(COLUMN) + 1
 THREADS = 512  # per CUDA block
 MIN_BLOCKS = 2  # CUDA blocks per multiprocessor the compiler must fit (__launch_bounds__): 64
 # registers, a few spilled. On an H100 the whole step was as fast as with 128 x 5 or 256 x 3

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kernels import schema as S
-from kernels import step_numpy
+from kernels import step_cupy, step_numpy
 from kernels.initial import initial_state
 from kernels.rng import seed_key
 
@@ -77,7 +77,10 @@ using std::fmax; using std::fmin; using std::min; using std::sqrt;
 #define __forceinline__ inline
 static inline long long __double_as_longlong(double v) { long long r; std::memcpy(&r, &v, 8); return r; }
 """
-# households 0..n-1 one after another, their contributions and bins written as columns
+# households 0..n-1 one after another, their contributions and bins written as columns: the
+# contributions in kernels.step_cupy.COLUMN's order, then end-of-period wealth
+WEALTH_END = len(step_cupy.COLUMN)
+N_COLUMNS = WEALTH_END + 1
 _HOST_GRID = """
 extern "C" void run_grid(double* b, double* k, float* x, unsigned char* z, unsigned char* e,
     const unsigned char* ty, u64 first_id, u64 key, u64 w_job, u64 w_z, u64 w_task, u64 w_treat, const double* p,
@@ -145,7 +148,7 @@ def test_cuda_source_run_on_the_host_matches_numpy_reference(host_run_grid):
     for t in range(3):
         p = with_transfer if t == 1 else tables[0]
         expect = step_numpy.step(ref, 0, t, key, p, *tables[1:], block)
-        out = np.zeros((step_cupy.N_COLUMNS, stride))
+        out = np.zeros((N_COLUMNS, stride))
         bins = np.zeros((3, stride), dtype=np.int32)
         words = [rng.period_word(t, s) for s in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK,
                                                     rng.STREAM_TREATMENT)]
@@ -157,11 +160,11 @@ def test_cuda_source_run_on_the_host_matches_numpy_reference(host_run_grid):
         for name in S.STATE_DTYPES:  # the household arithmetic, bit for bit
             assert np.array_equal(host[name], ref[name]), name
         # the per-block reduction and the derived aggregates, as step_cupy.step does them on the GPU
-        sums = out.reshape(step_cupy.N_COLUMNS, n_blocks, block).sum(axis=2).T
+        sums = out.reshape(N_COLUMNS, n_blocks, block).sum(axis=2).T
         got = step_cupy.aggregates_from_columns(sums, p)
         np.testing.assert_allclose(got, expect.aggregates, rtol=1e-12, atol=1e-9)
         wealth = ref["safe"] + ref["risky"]
-        assert np.array_equal(out[step_cupy.WEALTH_END, :n], wealth)
+        assert np.array_equal(out[WEALTH_END, :n], wealth)
         assert np.array_equal(bins[0, :n], S.bin_index(wealth))
         assert np.array_equal(bins[2, :n], S.bin_index(out[step_cupy.COLUMN[S.A_CONSUMPTION], :n]))
 
@@ -187,7 +190,7 @@ def _cupy_on_the_host(run_grid):
 
     def tallies(out, bins, lo, hi, row):
         """A slice's tallies of households [lo, hi) (sums, extrema, histograms), in NumPy."""
-        from kernels.step_cupy import COLUMN, EXTREMA, HISTOGRAMS, SUMS, WEALTH_END
+        from kernels.step_cupy import COLUMN, EXTREMA, HISTOGRAMS, SUMS
 
         cols = out[:, lo:hi]
         row[SUMS:SUMS + len(COLUMN)] = cols[: len(COLUMN)].sum(axis=1)
@@ -207,10 +210,8 @@ def _cupy_on_the_host(run_grid):
     def kernel(grid, block, args):
         """household_step's contract: the host build steps the households, NumPy plays the
         slices' tallies (their shared-memory trees need real threads)."""
-        from kernels import step_cupy
-
         *household_args, n, block_size, chunk, slices, rows = args
-        out, bins = np.zeros((step_cupy.N_COLUMNS, n)), np.zeros((3, n), dtype=np.int32)
+        out, bins = np.zeros((N_COLUMNS, n)), np.zeros((3, n), dtype=np.int32)
         conv = {np.uint64: ctypes.c_uint64, np.int32: ctypes.c_int, np.int64: ctypes.c_longlong}
         c_args = [ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) else conv[type(a)](a)
                   for a in (*household_args, n, np.int64(n), out, bins)]
