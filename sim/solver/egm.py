@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .interp import interp_rows, portfolio_terms
+from .egm_loops import expected_marginal_utility, portfolio_step
+from .interp import interp_rows
 from .policy import PolicySolution
 from .problem import HouseholdProblem, asset_grid
 
@@ -42,7 +43,6 @@ class EgmMap:
             x_pos = asset_grid(lo, hi, self.a.size + 50)
             self.x = np.concatenate([p.R_free * self.a[: self.neg], x_pos])
             self.excess = self.R - p.R_free
-        self.mu_income = p.income[:, None, None] * self.theta[None, None, :]
 
     def knots(self, c: np.ndarray, share: np.ndarray | None = None):
         """Endogenous (m, c[, share]) knots with the constraint point (m_min, 0) prepended."""
@@ -123,35 +123,15 @@ class EgmMap:
     def expected_marginal_utility(self, c: np.ndarray) -> np.ndarray:
         """``H(s, x) = sum_s' P[s,s'] sum_k pi_k c(s', x + y_s' theta_k)^(-gamma)`` on ``self.x``."""
         mk, ck, _ = self.knots(c)
-        S = c.shape[0]
-        cash = (self.x[None, :, None] + self.mu_income).reshape(S, -1)
-        c_next = interp_rows(mk, ck, cash).reshape(S, self.x.size, -1)
-        g = np.maximum(c_next, 1e-300) ** (-self.p.crra) @ self.pi
-        return self.p.transition @ g
+        p = self.p
+        return expected_marginal_utility(mk, ck, self.x, p.income, self.theta, self.pi, p.transition, p.crra)
 
     def step(self, c: np.ndarray, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
         H = self.expected_marginal_utility(c)
         if not p.has_risky:
             return (p.beta * p.R_free * H) ** (-1.0 / p.crra), share
-        gam = p.crra
-        k = self.neg
-        marg = np.empty_like(c)
-        marg[:, :k] = p.R_free * H[:, :k]  # debt or nothing invested: safe return only
-        q = H[:, k:] ** (-1.0 / gam)  # ~linear transform of H, interpolated in x
-        s_old = share[:, k:]
-        foc, dfoc, marg[:, k:] = portfolio_terms(self.x[k:], q, self.a[k:], s_old, p.R_free,
-                                                 self.excess, self.w, gam)  # dfoc <= 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = np.where(dfoc < 0.0, s_old - foc / dfoc, np.where(foc > 0.0, 1.0, 0.0))
-        new_share = share.copy()
-        new_share[:, k:] = np.clip(newton, 0.0, 1.0)
-        if self.a[k] == 0.0 and self.a.size > k + 1:
-            # At a = 0 nothing is invested, so the first-order condition does not depend on the
-            # share (dfoc = 0): with a zero premium its sign is rounding and the share would flip
-            # between 0 and 1 forever. Use its limit from the right (any value is optimal there).
-            new_share[:, k] = new_share[:, k + 1]
-        return (p.beta * marg) ** (-1.0 / gam), new_share
+        return portfolio_step(self.x, H, self.a, share, self.neg, p.R_free, self.excess, self.w, p.crra, p.beta)
 
     def initial(self) -> tuple[np.ndarray, np.ndarray]:
         """Perfect-foresight-like start: ``c = y_s + kappa/(1-kappa) (a - a_min)``."""
@@ -186,10 +166,19 @@ def anderson(F, x0: np.ndarray, ok, tol: float, max_iter: int, depth: int = 6):
     A mixed iterate is accepted only if ``ok(x)``; otherwise the plain step ``F(x)`` is used and
     the history is cleared. Plain EGM converges at rate ~ ``(beta R)^(1/gamma)/R`` per iteration
     (hundreds to thousands of steps); the mixing removes that slow mode.
+
+    With residuals ``g = F(x) - x`` and the last ``depth`` differences ``dX``, ``dG`` of iterates
+    and residuals, the mixing weights solve ``min |g - dG' gamma|`` by its normal equations
+    (``depth x depth``) and the next iterate is ``x + g - gamma' (dX + dG)``. The differences live
+    in ring buffers and their Gram matrix ``dG dG'`` gains one row a step, so an iteration costs
+    a few passes over ``x``, not a re-stacking and a ``depth``-fold product of the whole history.
     """
+    n = x0.size
+    dX, dG = np.empty((depth, n)), np.empty((depth, n))
+    gram = np.empty((depth, depth))
+    used = head = 0  # rows of history held; the row the next difference overwrites (the oldest)
     x = x0
     fx = F(x)
-    dX, dG = [], []
     g_prev = x_prev = None
     dist = np.inf
     for it in range(1, max_iter + 1):
@@ -198,27 +187,22 @@ def anderson(F, x0: np.ndarray, ok, tol: float, max_iter: int, depth: int = 6):
         if dist < tol:
             return fx, it, dist
         if g_prev is not None:
-            dX.append(x - x_prev)
-            dG.append(g - g_prev)
-            if len(dX) > depth:
-                dX.pop(0)
-                dG.pop(0)
+            np.subtract(x, x_prev, out=dX[head])
+            np.subtract(g, g_prev, out=dG[head])
+            used = min(used + 1, depth)
+            gram[head, :used] = gram[:used, head] = dG[:used] @ dG[head]
+            head = (head + 1) % depth
         x_prev, g_prev = x, g
         x_new = fx
-        if dX:
-            # history as rows (one contiguous copy each; stacked as columns it was a strided one)
-            Gm = np.stack(dG)
-            Xm = np.stack(dX)
-            # Normal equations of min ||g - Gm^T gamma||: (depth x depth), much cheaper than lstsq.
-            A = Gm @ Gm.T
-            A[np.diag_indices_from(A)] += 1e-12 * np.trace(A) + 1e-300
-            gamma = np.linalg.solve(A, Gm @ g)
-            cand = x + g - gamma @ (Xm + Gm)
+        if used:
+            A = gram[:used, :used].copy()
+            A.flat[:: used + 1] += 1e-12 * np.trace(A) + 1e-300
+            gamma = np.linalg.solve(A, dG[:used] @ g)
+            cand = x + g - gamma @ dX[:used] - gamma @ dG[:used]
             if np.all(np.isfinite(cand)) and ok(cand):
                 x_new = cand
             else:
-                dX.clear()
-                dG.clear()
+                used = head = 0
         x = x_new
         fx = F(x)
     return fx, max_iter, dist
