@@ -48,12 +48,14 @@ class EgmMap:
         """Endogenous (m, c[, share]) knots with the constraint point (m_min, 0) prepended."""
         S = c.shape[0]
         m = self.a[None, :] + self.p.price * c
-        if share is None:
-            share = np.zeros_like(c)
         if self.kinked:
-            m, c, share = self._upper_envelope(m, c, share)
-        m0 = np.full((S, 1), self.p.a_min)
-        return np.hstack([m0, m]), np.hstack([np.zeros((S, 1)), c]), np.hstack([share[:, :1], share])
+            m, c, share = self._upper_envelope(m, c, np.zeros_like(c) if share is None else share)
+        mk, ck = np.empty((S, m.shape[1] + 1)), np.empty((S, m.shape[1] + 1))
+        mk[:, 0], mk[:, 1:] = self.p.a_min, m
+        ck[:, 0], ck[:, 1:] = 0.0, c
+        if share is None:
+            return mk, ck, None
+        return mk, ck, np.hstack([share[:, :1], share])
 
     def _upper_envelope(self, m, c, share, points: int = 65):
         r"""Combine the debt branch (a <= 0) and the asset branch (a >= 0) of the EGM output.

@@ -97,7 +97,7 @@ def solve_household(
         return pack(*egm.step(c, share))
 
     def ok(x):  # endogenous m must increase along each branch (debt / assets)
-        c, share = unpack(x)
+        c = np.exp(x[: S * G].reshape(S, G))
         dm = np.diff(egm.a[None, :] + problem.price * c, axis=1)
         if egm.kinked:
             dm = np.delete(dm, egm.neg - 1, axis=1)  # the jump between the two branches
