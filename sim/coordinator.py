@@ -31,6 +31,7 @@ from sim.capacity import ActorCapacity
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.household_types import close as close_type_solvers
+from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
 from sim.policy_cache import PolicyCache
 from sim.shard import ShardActor
@@ -178,6 +179,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     store_cfg = fork.store_config if fork is not None else cfg
     store = CheckpointStore.open(store_cfg, run_dir) if every > 0 or resume else None  # fails fast
     connect_ray(cfg.cluster)
+    start_type_solvers(int(hh.types.count))  # they load the solver while the shards start
     shape = RunShape.of(cfg)
     cpus = _cpus_per_actor(cfg.cluster)
     gpu = cfg.backend.name == "cupy"

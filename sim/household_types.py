@@ -43,6 +43,13 @@ class _Solver:
     def solve(self, problem, tol: float, guess):
         return _solve(problem, tol, guess)
 
+    def warm(self) -> None:
+        """Import the solver and load its compiled loops (Numba's disk cache): a second or two
+        of a fresh process, better spent while the shards start than in the first period."""
+        from sim.solver.household import default_problem
+
+        _solve(default_problem(grid_points=20), 1e-3, None)
+
 
 _POOL: dict = {"job": None, "actors": []}
 
@@ -61,6 +68,15 @@ def _pool(size: int) -> list:
         make = ray.remote(num_cpus=0, max_restarts=1, max_task_retries=1)(_Solver).options(scheduling_strategy=here)
         actors.extend(make.remote() for _ in range(size - len(actors)))
     return actors[:size]
+
+
+def start(count: int) -> None:
+    """Start the solver actors for ``count`` types now, where Ray runs and there is more than one
+    type, and have them load the solver while the caller goes on (no wait)."""
+    ray = sys.modules.get("ray")
+    if count > 1 and ray is not None and ray.is_initialized():
+        for actor in _pool(min(count, os.cpu_count() or 1)):
+            actor.warm.remote()
 
 
 def close() -> None:
