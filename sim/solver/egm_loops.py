@@ -35,13 +35,14 @@ def _inverse_marginal_utility(v, gam):
 
 @numba.njit(cache=True)
 def _expected_next(mk, ck, x, income, theta, pi, gam, g):
+    seg = np.empty(theta.size, np.int64)  # each shock node's last segment: its m rises with x
     for s in range(mk.shape[0]):
-        j = 0
+        seg[:] = 0
         for i in range(x.size):
             acc = 0.0
             for k in range(theta.size):
                 m = x[i] + income[s] * theta[k]
-                j = _hunt(mk[s], m, j)
+                j = seg[k] = _hunt(mk[s], m, seg[k])
                 c = ck[s, j] + (m - mk[s, j]) * ((ck[s, j + 1] - ck[s, j]) / (mk[s, j + 1] - mk[s, j]))
                 acc += pi[k] * _marginal_utility(max(c, 1e-300), gam)
             g[s, i] = acc
