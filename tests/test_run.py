@@ -13,7 +13,10 @@ from sim.config import compose
 from sim.coordinator import run
 from sim.results import SERIES, SNAPSHOTS
 
-SMALL = ["population.households=20000", "population.block_size=1024", "periods=6",
+# the uncalibrated model (one type; the layouts of a run with types: tests/test_types.py): what is
+# tested is the coordinator and the run directory, and the shipped calibration would solve 7
+# household problems a period instead of 1
+SMALL = ["~calibration", "population.households=20000", "population.block_size=1024", "periods=6",
          "output.progress=false", "checkpoint.every=0", "output.snapshot_every=3"]
 REQUIRED = ["output", "potential_output", "consumption", "investment", "wage", "labour_share",
             "unemployment_rate", "inflation", "gini_wealth", "gini_income", "gini_consumption",
