@@ -202,6 +202,11 @@ class Economy:
     alpha: float = param(0.36, gt=0.0, lt=1.0)  # Cobb-Douglas capital elasticity
     depreciation: float = share(0.10)  # delta per YEAR
     initial_capital: float = positive(4.6)  # K_0 per efficiency unit of full-employment labour (goods)
+    # government debt at t = -1 over annual potential output Y*_0, YEARS (classical and demand
+    # closures); null: whatever population.initial_wealth_mean leaves (the opening balance sheet's
+    # residual); set: the households' initial wealth mean is the one that carries this debt
+    # (sim/macro/period.py opening_wealth) and population.initial_wealth_mean is not used
+    initial_debt_to_gdp: Optional[float] = param(None, ge=0.0)
     patience_cap: float = param(0.998, gt=0.0, lt=1.0)  # cap on perceived beta x after-tax safe return
     automation_path: AutomationPath = field(default_factory=AutomationPath)
     labour: Labour = field(default_factory=Labour)

@@ -187,14 +187,15 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                              {"CPU": cpus, **({"GPU": 1} if gpu else {})}, households=shape.households,
                              block_size=shape.block_size, grace_s=cfg.cluster.replace_grace_s,
                              timeout_s=cfg.cluster.capacity_timeout_s, run_dir=run_dir)
+    opening = make_economy(before, key)  # the households' first state: initial automation and wealth
     pool = ShardPool(  # the group is looked up when an actor starts: it changes when the run shrinks or grows
         lambda s: ShardActor.options(
             num_cpus=cpus, num_gpus=1 if gpu else 0,
             scheduling_strategy=PlacementGroupSchedulingStrategy(capacity.group, placement_group_bundle_index=s.index),
         ).remote(s, shape.block_size, cfg.backend.name, key),
         list(shape.shards),
-        (pop.initial_wealth_mean, pop.initial_risky_share, pop.initial_unemployment,
-         float(make_economy(before, key).initial_automation), chain.stationary, int(hh.types.count)))
+        (float(opening.initial_wealth_mean), pop.initial_risky_share, pop.initial_unemployment,
+         float(opening.initial_automation), chain.stationary, int(hh.types.count)))
     sup = Supervisor(
         pool, store, lambda: MacroState(make_economy(before, key), PolicyCache(before.household)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,

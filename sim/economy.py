@@ -6,7 +6,9 @@ An economy object has two methods the step loop calls:
 * ``close(t, env, totals)``: the macro outputs of period t from the households' totals, updating its
   own stocks (government debt ...).
 
-Every economy also has ``initial_automation`` (Phi at t = 0, for the households' initial tasks) and
+Every economy also has ``initial_automation`` (Phi at t = 0, for the households' initial tasks),
+``initial_wealth_mean`` (the mean of their initial wealth draw: the configured one, or in the
+classical and demand closures the one that carries ``economy.initial_debt_to_gdp``) and
 ``state_dict()`` / ``load_state_dict(d)`` (all mutable state as plain JSON-able values).
 
 ``FixedPriceEconomy`` is the first slice (economy.closure=fixed): prices and labour-market rates are
@@ -84,6 +86,7 @@ class FixedPriceEconomy:
             ubi_invest_share=float(p.ubi.invest_share),
             dividend=float(p.dividend),
         )
+        self.initial_wealth = float(cfg.population.initial_wealth_mean)
         self.debt = 0.0  # government debt (goods), held by the rest of the economy
         self.debt_ratio: float | None = None  # last period's debt over annual output (tax rule)
         self.poverty_income: float | None = None  # reference income of the poverty line
@@ -93,6 +96,12 @@ class FixedPriceEconomy:
     def initial_automation(self) -> float:
         """Phi at t = 0 (households' initial tasks are drawn above it)."""
         return self.base.automation
+
+    @property
+    def initial_wealth_mean(self) -> float:
+        """Mean of the households' initial wealth: ``population.initial_wealth_mean`` (this closure's
+        government starts without debt, so ``economy.initial_debt_to_gdp`` is not used here)."""
+        return self.initial_wealth
 
     def state_dict(self) -> dict:
         """The mutable state (checkpoints); everything else comes from the config."""

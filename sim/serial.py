@@ -59,7 +59,7 @@ def simulate(cfg, tamper: Callable | None = None,
     households = HouseholdShard(shard, int(pop.block_size), cfg.backend.name, key)
     households.check_memory()
     economy = make_economy(cfg, key)
-    households.initialise(float(pop.initial_wealth_mean), float(pop.initial_risky_share),
+    households.initialise(economy.initial_wealth_mean, float(pop.initial_risky_share),
                           float(pop.initial_unemployment), economy.initial_automation,
                           stationary_distribution(chain.transition), int(hh.types.count))
     policy = PolicyCache(hh)

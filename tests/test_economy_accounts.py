@@ -12,6 +12,7 @@ from sim.economy import make_economy
 from sim.macro import government as gov
 from sim.macro import period
 from sim.macro.labour import LabourMarket
+from sim.macro.ownership import Owner
 from sim.macro.sfc import SECTORS, Ledger, flow_of_funds, largest_residual
 
 
@@ -98,6 +99,7 @@ def test_every_closure_has_the_interface(closure):
                                 # the calibration is the demand closure's (tests/test_economy_fixed.py)
                                 *(["~calibration"] if closure == "fixed" else [])]), 7)
     assert 0.0 <= eco.initial_automation < 1.0
+    assert eco.initial_wealth_mean > 0.0
     json.dumps(eco.state_dict())
     for name in ("environment", "close", "load_state_dict"):
         assert callable(getattr(eco, name))
@@ -138,7 +140,9 @@ def test_ubi_ramp_index_and_fiscal_rule():
     carried = gov.integrate_debt_gap(s, gov.integrate_debt_gap(s, 0.0, 0.9), 0.9)
     assert carried == pytest.approx(0.012)
     assert gov.stance(s, 0, debt_ratio=0.9, potential=100.0, index=1.0, carried=carried).surcharge == pytest.approx(0.042)
-    assert gov.integrate_debt_gap(s, 0.29, 9.0) == s.max_surcharge  # bounded: no wind-up
+    # no wind-up: 0.1 x 8.4 alone is above the largest surcharge that moves a rate (0.3), so the
+    # integral term stays where it was (tests/test_economy_financing.py has the rule's other cases)
+    assert gov.integrate_debt_gap(s, 0.29, 9.0) == 0.29
     assert gov.stance(replace(s, financing="deficit"), 0, debt_ratio=5.0, potential=1.0, index=1.0).surcharge == 0
     # balanced: the carried surcharge, whatever the debt; a shortfall of 3 on a base of 100 adds 0.03
     s_b = replace(s, financing="balanced")
@@ -193,3 +197,46 @@ def test_rationed_orders_close_the_accounts():
             served = row["demand"] - row["rationed_demand"]
             assert served == pytest.approx(row["output"] + opening, rel=1e-12)  # all goods sold
             assert row["government_spending"] < 0.6 * row["potential_output"]  # cut by the queue
+
+
+def test_opening_wealth_inverts_the_opening_balance_sheet():
+    """period.opening_wealth solves open_balance_sheet's B_G = b_0 + S_I - D_F for the households'
+    wealth: hand-worked, K = 100, B = 50, rho = 0.2, payout = 0.01, no owners or intermediaries:
+    W = 150 / (0.8 + 1.01 x 0.2) = 149.70...; and fed back (theta = 0) it gives the debt exactly."""
+    assert period.opening_wealth(50.0, capital=100.0, risky_share=0.2, owners_share=0.0,
+                                 payout=0.01) == pytest.approx(150.0 / 1.002, rel=1e-15)
+    for debt, rho, payout, s_i in ((50.0, 0.2, 0.01, 0.0), (300.0, 0.5, 0.0, 7.0), (0.0, 0.0, 0.02, 0.0)):
+        w = period.opening_wealth(debt, capital=100.0, risky_share=rho, owners_share=0.0, payout=payout,
+                                  intermediaries=s_i)
+        tot = {"safe_begin": (1 - rho) * w, "risky_begin": rho * w, "risky_end": 0.9 * rho * w}
+        st = period.open_balance_sheet(tot, capital=100.0, theta_fund=0.0, theta_dominant=0.0, payout=payout,
+                                       intermediaries=s_i, return_risky=1.01, dividends=0.0,
+                                       dominant=Owner(initial_share=0.0, retain=0.5), tax_rate=0.0)
+        assert st.government_debt == pytest.approx(debt, abs=1e-12 * w)
+    with pytest.raises(ValueError, match="no wealth"):
+        period.opening_wealth(-100.0, capital=100.0, risky_share=0.2, owners_share=0.0, payout=0.0)
+
+
+def test_the_economy_opens_with_its_debt_at_the_configured_ratio():
+    """economy.initial_debt_to_gdp = d: the opening government debt B_G,-1 (the closing debt of
+    period 0 less its deficit) is d times annual potential output up to the sampling of the
+    households' initial draw: B - d Y* = D (W - E[W]) with D = (1 - rho) + (1 + payout) rho the
+    balance sheet's slope (period.opening_wealth) and W the drawn total, whose relative standard
+    deviation is 1 / sqrt(n) (exponential draws: std = mean). The draws' total is within 4 of them."""
+    n, d = 2000, 2.5
+    run = simulate("scenario=baseline", f"economy.initial_debt_to_gdp={d}", periods=1)
+    row, tot = run.rows[0], run.totals[0]
+    eco = make_economy(run.cfg, 0)  # as it opens (the run's has closed period 0)
+    annual = eco.potential0 * eco.ppy
+    rho = float(run.cfg.population.initial_risky_share)
+    slope = (1 - rho) + (1 + eco._opening_payout()) * rho
+    expected_w = eco.initial_wealth_mean * n
+    drawn_w = tot["safe_begin"] + tot["risky_begin"]
+    opening = row["government_debt"] - row["government_deficit"]
+    assert opening == pytest.approx(d * annual + slope * (drawn_w - expected_w), rel=1e-9)
+    assert abs(drawn_w / expected_w - 1.0) < 4.0 / np.sqrt(n)
+    assert row["sfc_residual"] <= 1e-9
+    # null: the configured mean wealth, whatever debt it leaves
+    bare = simulate("scenario=baseline", "economy.initial_debt_to_gdp=null", "population.initial_wealth_mean=3",
+                    periods=1)
+    assert bare.economy.initial_wealth_mean == 3.0

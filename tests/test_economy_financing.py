@@ -68,3 +68,61 @@ def test_balanced_budget_keeps_debt_constant():
     assert np.all(np.abs(debt - debt[0]) <= 1e-12 * np.abs(debt[0]))
     assert s("tax_labour_rate")[-1] > run.cfg.policy.tax_labour  # the UBI is paid by a surcharge
     assert np.all(s("sfc_residual") <= 1e-9)
+
+
+def _rule(*overrides):
+    from sim.config import compose
+    from sim.macro import government as gov
+    return gov, gov.FiscalSettings.from_config(compose(["policy.financing=tax_rule", *overrides]).policy)
+
+
+def test_the_tax_rules_integral_term_stops_at_the_rates_bounds():
+    """Conditional integration, hand-worked (tau_l = 0.2, tau_k = 0, response 0.1, integral 0.02,
+    max_surcharge 0.3, target 0.6): a surcharge below -0.2 leaves both rates at 0, so the range
+    that moves a rate is [-0.2, 0.3]. At d = 0 (gap -0.6, proportional part -0.06):"""
+    gov, s = _rule("policy.tax_labour=0.2", "policy.tax_capital=0.0", "policy.fiscal.target_debt_to_gdp=0.6",
+                   "policy.fiscal.response=0.1", "policy.fiscal.integral=0.02", "policy.fiscal.max_surcharge=0.3")
+    assert gov.surcharge_range(s) == (pytest.approx(-0.2), pytest.approx(0.3))
+    # away from the bounds, the plain integrator: 0 + 0.02 x -0.6
+    assert gov.integrate_debt_gap(s, 0.0, 0.0) == pytest.approx(-0.012)
+    # -0.13 - 0.012 would take the next surcharge to -0.202: the term stops where it is -0.2
+    carried = gov.integrate_debt_gap(s, -0.13, 0.0)
+    assert carried == pytest.approx(-0.14)
+    assert gov.rule_surcharge(s, 0.0, carried) == pytest.approx(-0.2)
+    assert gov.stance(s, 0, debt_ratio=0.0, potential=1.0, index=1.0, carried=carried).tax_labour == pytest.approx(0.0)
+    # already beyond the bound (-0.06 - 0.15 = -0.21): it does not move, and the surcharge reported
+    # is the one that acts
+    assert gov.integrate_debt_gap(s, -0.15, 0.0) == -0.15
+    assert gov.rule_surcharge(s, 0.0, -0.15) == pytest.approx(-0.2)
+    # once debt is above target it integrates again at once (upwards, away from the floor)
+    assert gov.integrate_debt_gap(s, -0.15, 0.7) == pytest.approx(-0.15 + 0.02 * 0.1)
+    # symmetric at the top: 0.1 x 2.4 + 0.07 = 0.31 > 0.3
+    assert gov.integrate_debt_gap(s, 0.07, 3.0) == 0.07
+    assert gov.integrate_debt_gap(s, 0.05, 3.0) == pytest.approx(0.06)  # stops where 0.24 + 0.06 = 0.3
+
+
+def test_the_tax_rule_does_not_overshoot_after_a_spell_at_the_floor():
+    """A toy budget, debt in years of a constant output: d' = d + 0.05 - tau_l (spending 5% of
+    output a period more than the untaxed revenue), the baseline's rule (tau_l = 0.25, response 0.3,
+    integral 0.01, max_surcharge 0.45) and a target of 3 from d = 0.3: the rate sits at 0 while
+    debt climbs. The reference is the rule before conditional integration, its integral only bounded
+    by +-max_surcharge (reimplemented here): it winds up to -0.45 while the rate is at its floor,
+    holds the rate there after debt passes the target and overshoots by more than half a year of
+    output (docs/calibration.md 9: 4.35 against 3 in the calibrated economy). With conditional
+    integration debt approaches the target from below."""
+    gov, s = _rule("~calibration", "policy.tax_labour=0.25", "policy.fiscal.target_debt_to_gdp=3.0",
+                   "policy.fiscal.response=0.3", "policy.fiscal.integral=0.01", "policy.fiscal.max_surcharge=0.45")
+
+    def path(integrate, periods=400):
+        d, carried, out = 0.3, 0.0, []
+        for t in range(periods):
+            d = d + 0.05 - gov.stance(s, t, debt_ratio=d, potential=1.0, index=1.0, carried=carried).tax_labour
+            carried = integrate(carried, d)
+            out.append(d)
+        return np.array(out)
+
+    wound = path(lambda c, d: float(np.clip(c + s.integral * (d - s.target), -s.max_surcharge, s.max_surcharge)))
+    clamped = path(lambda c, d: gov.integrate_debt_gap(s, c, d))
+    assert wound.max() > s.target + 0.5
+    assert clamped.max() <= s.target + 1e-9
+    assert abs(clamped[-1] - s.target) < 1e-3 and abs(wound[-1] - s.target) < 1e-3  # both rest at the target

@@ -31,15 +31,7 @@ def test_scenario_has_no_artefacts_over_5_years(name):
     check_scenario(name, 20)
 
 
-# card_fees under the shipped calibration: the intermediaries' saving, the tax rule's overshoot and
-# the zero lower bound make a liquidity trap from about year 20, debt ends at 6 years of output
-# (docs/calibration.md section 9, "Payment fees"); a known problem of the calibrated macro state,
-# kept visible: strict, so the mark goes when the economy is fixed
-TRAPPED = {"card_fees": "liquidity trap under the calibration: debt/GDP about 6 at year 30 (docs/calibration.md 9)"}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=TRAPPED[n]))
-                                  if n in TRAPPED else n for n in SCENARIOS])
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_has_no_artefacts_over_30_years(name):
     check_scenario(name, 120)

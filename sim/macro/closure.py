@@ -106,15 +106,6 @@ class MacroEconomy:
         self.patience_cap = float(e.patience_cap)
         self.fiscal = gov.FiscalSettings.from_config(p)
         self.payment_fee = float(p.payment_fee)
-        # Expected opening holdings (the exact ones arrive with period 0's totals).
-        self.theta_fund, self.theta_dominant = float(p.fund.initial_share), float(p.dominant.initial_share)
-        wealth0 = self.n * float(pop.initial_wealth_mean)
-        risky0 = wealth0 * float(pop.initial_risky_share)
-        equity0 = risky0 / (1.0 - self.theta_fund - self.theta_dominant)
-        self.fund = public_fund(p.fund)
-        self.dominant = dominant_holder(p.dominant)
-        self.fund.equity = self.theta_fund * equity0
-        self.dominant.equity = self.theta_dominant * equity0
         self.intermediaries = Intermediaries(str(p.fee.earner), float(p.fee.spend_share))
         # --- state carried from period to period (state_dict) ---
         self.t = 0  # next period to close
@@ -123,8 +114,6 @@ class MacroEconomy:
         self.firm_debt = 0.0
         self.firm_net_worth = 0.0
         self.government_debt = 0.0
-        self.hh_safe = wealth0 - risky0
-        self.hh_risky = risky0
         u0 = float(pop.initial_unemployment)
         self.employed = self.n * (1.0 - u0)
         self.labour_per_employed = 1.0
@@ -137,6 +126,34 @@ class MacroEconomy:
         fp0 = self._factor_prices(self.K, self.labour.full_employment, self.phi(0))
         self.wage0 = float(fp0.wage) * self.dt
         self.potential0 = float(fp0.output) * self.dt
+        self._init_closure(cfg)
+        # Expected opening holdings (the exact ones arrive with period 0's totals).
+        self.theta_fund, self.theta_dominant = float(p.fund.initial_share), float(p.dominant.initial_share)
+        risky_share = float(pop.initial_risky_share)
+        if e.initial_debt_to_gdp is None:
+            wealth0 = self.n * float(pop.initial_wealth_mean)
+        else:  # the households' wealth that carries the opening debt (period.opening_wealth)
+            wealth0 = period.opening_wealth(
+                float(e.initial_debt_to_gdp) * self.potential0 * self.ppy, capital=self.K,
+                risky_share=risky_share, owners_share=self.theta_fund + self.theta_dominant,
+                payout=self._opening_payout(), intermediaries=self.intermediaries.safe)
+        self.initial_wealth_mean = wealth0 / self.n  # of the households' exponential initial draw
+        risky0 = wealth0 * risky_share
+        equity0 = risky0 / (1.0 - self.theta_fund - self.theta_dominant)
+        self.fund = public_fund(p.fund)
+        self.dominant = dominant_holder(p.dominant)
+        self.fund.equity = self.theta_fund * equity0
+        self.dominant.equity = self.theta_dominant * equity0
+        self.hh_safe = wealth0 - risky0
+        self.hh_risky = risky0
+
+    def _init_closure(self, cfg) -> None:
+        """The closure's own parameters and state (before the opening holdings, which may need them)."""
+
+    def _opening_payout(self) -> float:
+        """The payout rate of period 0's equity return (per period): NW_F,-1 = payout x E_-1 in
+        ``period.open_balance_sheet``."""
+        return 0.0
 
     # ----- pieces -----------------------------------------------------------------------------
     def phi(self, t: int) -> float:

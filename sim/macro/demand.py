@@ -60,8 +60,7 @@ class DemandEconomy(MacroEconomy):
     closure = "demand"
     _STATE = MacroEconomy._STATE + ("inflation", "gap", "price", "demand_ratio", "premium", "nominal")
 
-    def __init__(self, cfg, key: int):
-        super().__init__(cfg, key)
+    def _init_closure(self, cfg) -> None:
         e = cfg.economy
         self.nu = float(e.demand.inventory_adjustment)
         self.employment_adjustment = float(e.labour.adjustment)
@@ -90,11 +89,20 @@ class DemandEconomy(MacroEconomy):
     def price_level(self) -> float:
         return self.price
 
-    def _plan(self, t, phi, L_full, fp, potential) -> Plan:
+    def _rates(self) -> tuple[float, float, float, float]:
+        """This period's policy rate i, expected inflation pi^e, real rate r (annual) and gross safe
+        return R_f (per period), from last period's inflation, gap and policy rate (step 2)."""
         i = float(pr.taylor_rule(self.inflation, self.gap, i_prev=self.nominal, **self.taylor))
         expected = float(pr.expected_inflation(self.inflation, **self.anchoring))
         r = float(pr.fisher_real_rate(i, expected))
-        Rf = 1.0 + self._period_rate(r)
+        return i, expected, r, 1.0 + self._period_rate(r)
+
+    def _opening_payout(self) -> float:
+        # period 0's payout: the safe rate plus the households' initial premium (``_plan``, t = 0)
+        return (self._rates()[3] - 1.0) + self.premium
+
+    def _plan(self, t, phi, L_full, fp, potential) -> Plan:
+        i, expected, r, Rf = self._rates()
         De = self.demand_ratio * potential  # growth-adjusted: scales with this period's potential
         Q = min(potential, max(0.0, De - self.nu * self.inventories))
         u = Q / potential if potential > 0 else 0.0

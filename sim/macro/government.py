@@ -117,22 +117,51 @@ def ubi_ramp(t: int, start: int, ramp: int) -> float:
     return min(1.0, (t - start + 1) / ramp)
 
 
+def surcharge_range(s: FiscalSettings) -> tuple[float, float]:
+    """The surcharges that move a tax rate, [lo, hi]: below lo = max(-max_surcharge, -max(tau_l, tau_k))
+    both rates sit at 0, above hi = min(max_surcharge, MAX_TAX - min(tau_l, tau_k)) both sit at
+    their ceiling (tau_l, tau_k the base rates). Outside it the instrument is saturated."""
+    lo = max(-s.max_surcharge, -max(s.tax_labour, s.tax_capital))
+    hi = min(s.max_surcharge, MAX_TAX - min(s.tax_labour, s.tax_capital))
+    return lo, hi
+
+
 def rule_surcharge(s: FiscalSettings, debt_ratio: float | None, carried: float = 0.0) -> float:
-    """The tax rule's surcharge s_t = clip(response (d_{t-1} - target) + I_{t-1}, +-max_surcharge),
-    I the carried integral term; 0 under another financing rule or with no history."""
+    """The tax rule's surcharge s_t = clip(response (d_{t-1} - target) + I_{t-1}, lo, hi), I the
+    carried integral term and [lo, hi] the surcharges that move a rate (``surcharge_range``: beyond
+    it the rates are clipped anyway, so the reported surcharge is the one that acts); 0 under
+    another financing rule or with no history."""
     if s.financing != "tax_rule" or debt_ratio is None:
         return 0.0
-    return float(np.clip(s.response * (debt_ratio - s.target) + carried, -s.max_surcharge, s.max_surcharge))
+    lo, hi = surcharge_range(s)
+    return float(np.clip(s.response * (debt_ratio - s.target) + carried, lo, hi))
 
 
 def integrate_debt_gap(s: FiscalSettings, carried: float, debt_ratio: float | None) -> float:
-    """The tax rule's integral term after a period: I_t = clip(I_{t-1} + integral (d_t - target),
-    +-max_surcharge) (bounded, so it does not wind up while the surcharge sits at its bound).
-    Without it (integral = 0) debt/GDP settles where response (d - target) pays for the policy,
-    above the target; with it, at the target. Unchanged under another rule."""
+    """The tax rule's integral term after a period, with conditional integration (anti-windup):
+
+        I* = I_{t-1} + integral e,   e = d_t - target,   u = response e  (the next proportional part)
+        e < 0:  I_t = max(I*, min(I_{t-1}, lo - u))      e > 0:  I_t = min(I*, max(I_{t-1}, hi - u))
+
+    then clipped to +-max_surcharge. Away from the bounds this is the plain integrator I* (a PI
+    rule: debt/GDP rests at the target, not where response e pays for the policy); the integral
+    moves towards a bound of ``surcharge_range`` only until the next surcharge u + I reaches it,
+    and not at all while u + I_{t-1} is already beyond it. Without the clamp the term kept
+    integrating while the rates sat at 0 (the 18-year start-up of docs/calibration.md 9) and then
+    held them there after debt had passed its target: the overshoot of integrator windup, which
+    conditional integration removes (Astrom & Hagglund 2006, Advanced PID Control, ch. 3,
+    "Integrator windup"; docs/economy.md, "Financing rules"). Unchanged under another rule."""
     if s.financing != "tax_rule" or debt_ratio is None or s.integral == 0.0:
         return carried
-    return float(np.clip(carried + s.integral * (debt_ratio - s.target), -s.max_surcharge, s.max_surcharge))
+    gap = debt_ratio - s.target
+    proportional = s.response * gap
+    moved = carried + s.integral * gap
+    lo, hi = surcharge_range(s)
+    if gap < 0.0:
+        moved = max(moved, min(carried, lo - proportional))
+    elif gap > 0.0:
+        moved = min(moved, max(carried, hi - proportional))
+    return float(np.clip(moved, -s.max_surcharge, s.max_surcharge))
 
 
 def balanced_surcharge(previous: float, shortfall: float, base: float) -> float:

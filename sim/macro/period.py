@@ -6,6 +6,8 @@ dataclass or a dict) names its outputs, and it changes nothing it is given. ``Ma
 (sim/macro/closure.py) calls them in dependency order:
 
     open_balance_sheet (t = 0)  -> Stocks        the opening balance sheet (t = -1)
+                                                 (``opening_wealth``: the households' wealth it needs
+                                                 for a given opening debt)
     continuity (t > 0)          -> residuals     households' opening holdings vs the last close
     period_flows                -> Flows         the period's flows (with the closure's realise)
     book                        -> Ledger        the transaction-flow matrix
@@ -21,7 +23,9 @@ by firm borrowing (firms issue or redeem debt to finance whatever their equity d
 D_F is firms' net cash): b + S_I = D_F + B_G. Equity clears by issuance at value: firms issue or buy
 back equity whenever its holders buy or sell, so E is what the holders hold. The opening balance
 sheet (t = -1) is fixed when the households' initial holdings are first reported (close of period
-0); the government's initial debt is whatever makes the initial claims add up to the capital stock.
+0); the government's initial debt is whatever makes the initial claims add up to the capital stock,
+so with ``economy.initial_debt_to_gdp`` set the households' initial wealth is drawn to the size that
+makes it that debt (``opening_wealth``).
 
 Units: stocks in goods (end of period), flows in goods per period; returns R_f, R_k are gross per
 period, so r = R_f - 1 and rho = R_k - 1 are per-period rates. Every expression keeps the
@@ -156,6 +160,37 @@ def open_balance_sheet(tot: Totals, *, capital: float, theta_fund: float, theta_
                   dominant=held, intermediaries=intermediaries,
                   government_debt=b0 + intermediaries - firm_debt, firm_debt=firm_debt, capital=capital,
                   inventories=inventories, firm_net_worth=net_worth)
+
+
+def opening_wealth(debt: float, *, capital: float, risky_share: float, owners_share: float,
+                   payout: float, intermediaries: float = 0.0, inventories: float = 0.0) -> float:
+    """Households' total initial wealth W (goods) for which ``open_balance_sheet`` carries the
+    government debt B_G,-1 = ``debt``: its identities solved for W.
+
+    With b_0 = (1 - rho) W, k_0 = rho W (rho = ``risky_share``), NW_F = payout E_-1 and
+    D_F = K + N - E_-1 - NW_F, B_G = b_0 + S_I - D_F = b_0 + (1 + payout) E_-1 - (K + N - S_I).
+    The owners' stakes are theta / (1 - theta) of the households' equity at the close of period 0
+    (theta = theta_P + theta_X, ``owners_share``), taken to be their whole wealth W (their first
+    portfolio choice; under the calibration they hold no safe assets after it), so
+    E_-1 = k_0 + theta W / (1 - theta) and
+
+        W = (B_G + K + N - S_I) / ((1 - rho) + (1 + payout) (rho + theta / (1 - theta)))
+
+    The households (and the owners) hold the public debt and the claims on the capital stock, so
+    an economy that starts with its debt at the fiscal rule's target needs this much wealth:
+    initial stocks set from the model's own resting point, not arbitrary ones (stock-flow
+    consistent practice: Godley & Lavoie 2007, Monetary Economics; Caiani et al. 2016, JEDC 69,
+    initialise their agent-based model from its aggregate stationary state). Exact when theta = 0
+    and the draws' total is W; with owners, up to the stakes' growth in period 0 and the safe
+    assets households keep after their first choice. A W <= 0 (debt so negative that the
+    households would owe) is refused."""
+    stakes = owners_share / (1.0 - owners_share)
+    denominator = (1.0 - risky_share) + (1.0 + payout) * (risky_share + stakes)
+    wealth = (debt + capital + inventories - intermediaries) / denominator
+    if not wealth > 0.0:
+        raise ValueError(f"an opening government debt of {debt:g} goods leaves the households no "
+                         f"wealth (W = {wealth:g}): the capital stock is {capital:g}")
+    return wealth
 
 
 def continuity(tot: Totals, last: Stocks) -> dict[str, float]:
