@@ -43,22 +43,24 @@ def test_table2_calibration_starts_at_the_korinek_suh_point(closure):
 
 
 # the wage's rise before the collapse: Korinek-Suh's planner path (docs/macro.md, growth reference)
-# peaks 16% (annual steps) to 25% (quarterly) above its start; the uncalibrated demand economy
-# must show at least half of that. The calibrated one opens with public debt at its target, 3 years
-# of output, in households' hands: their spending keeps the real rate at 2.5-3.8%/yr in the first
-# decade (0.9-2% when it opened at 0.29 years), capital accumulates more slowly and the rise is
-# about 2% (docs/calibration.md 9), so there only its sign and timing are asserted.
-RISE = {"bare": 1.08, "calibrated": 1.01}
+# peaks 16% (annual steps) to 25% (quarterly) above its start; the economy must show at least half
+# of that. The calibrated one does not since it opens with public debt at its target (3 years of
+# output) in households' hands: their spending from an exponential, not a stationary, wealth
+# distribution keeps the real rate at 2.5-3.8%/yr in the first decade, capital accumulates more
+# slowly and the rise is about 2% (docs/calibration.md 9). A known problem of the opening state,
+# kept visible: strict, so the mark goes when the economy opens from its stationary distribution.
+OPENING = "the calibrated economy's opening spending boom holds the wage's rise to ~2% (docs/calibration.md 9)"
 
 
-@pytest.mark.parametrize("calibration", list(RISE))
+@pytest.mark.parametrize("calibration", ["bare", pytest.param("calibrated",
+                                                              marks=pytest.mark.xfail(strict=True, reason=OPENING))])
 def test_agi_20y_wages_rise_then_collapse_and_labour_share_heads_to_zero(calibration):
     run = simulate("scenario=agi_20y", "population.households=1000",
                    *(["~calibration"] if calibration == "bare" else []), periods=100)  # 25 years
     wage, share, output = run.series("wage"), run.series("labour_share"), run.series("output")
     phi = run.series("automation")
     peak = int(wage.argmax())
-    assert wage[peak] > RISE[calibration] * wage[0]  # wages rise first (capital accumulates faster than Phi)
+    assert wage[peak] > 1.08 * wage[0]  # wages rise first (capital accumulates faster than Phi)
     assert 20 <= peak <= 72  # ... for years, before full automation at year 20 (period 80)
     below = peak + int(np.argmax(wage[peak:] < wage[0]))
     assert wage[below] < wage[0] and below < 80  # and fall below their start before T = 20 years
