@@ -197,7 +197,8 @@ def _print_gpu_only(r: dict) -> None:
                   f"household-steps/s in the step, {a[backend]['seconds']:.1f} s in all "
                   f"({a['households']:,} x {a['periods']})")
         print(f"agreement                    outputs within {a['max_relative_difference']:.1e} of their scale "
-              f"(worst: {a['worst_output']}); {a['identical_households']:.4%} of households bit-identical")
+              f"(worst: {a['worst_output']}; period 0: {a['first_period_max_relative_difference']:.1e}); "
+              f"{a['identical_households']:.4%} of households bit-identical")
 
 
 def _print_gpu(g: dict) -> None:

@@ -73,10 +73,14 @@ def run_agreement(households: int, periods: int, overrides: tuple[str, ...] = ()
     Per-household arithmetic is the same bits on both (no fused multiply-add on the GPU), but the
     GPU's per-block sums round differently (tree reductions), so period t's aggregates differ in
     the last bits, period t+1's parameters with them, and a household near a threshold (a job
-    draw against a hazard) can decide differently. ``max_relative_difference``: the largest
-    |a - b| / max|series| over every output and period (residuals aside: they are rounding noise
-    around 0 on both; ``max_sfc_residual`` gives each backend's); ``identical_households``: the
-    share of households whose final state is bit-identical."""
+    draw against a hazard) can decide differently, and a warm-started solve can stop an iteration
+    earlier or later, which moves the policy by up to the solver's error bound (docs/solver.md,
+    "Warm starts"). ``max_relative_difference``: the largest |a - b| / max|series| over every
+    output and period (residuals aside: they are rounding noise around 0 on both;
+    ``max_sfc_residual`` gives each backend's); ``first_period_max_relative_difference``: the
+    same over period 0, before any feedback (same environment, same policy: only the sums'
+    rounding); ``identical_households``: the share of households whose final state is
+    bit-identical."""
     from sim.config import compose
     from sim.serial import simulate
 
@@ -91,19 +95,27 @@ def run_agreement(households: int, periods: int, overrides: tuple[str, ...] = ()
                             "max_sfc_residual": float(np.abs(run.series("sfc_residual")).max())}
         runs[backend] = run
     a, b = (runs[name] for name in backends)
-    worst, worst_name = 0.0, None
-    for name, value in a.rows[0].items():
-        if not isinstance(value, (int, float, np.floating, np.integer)) or name.endswith("_residual"):
-            continue  # a residual is rounding noise around 0 on both: each has its own bound
-        x, y = a.series(name).astype(float), b.series(name).astype(float)
-        scale = max(np.abs(x).max(), np.abs(y).max())
-        gap = float(np.abs(x - y).max() / scale) if scale > 0 else 0.0
-        if gap > worst or worst_name is None:
-            worst, worst_name = gap, name
+    worst, worst_name = _largest_gap(a, b, slice(None))
+    first, _ = _largest_gap(a, b, slice(0, 1))
     sa, sb = a.households.get_state(), b.households.get_state()
     same = np.ones(households, dtype=bool)
     for name in sa:
         same &= sa[name] == sb[name]
     return {"households": households, "periods": periods, "backends": list(backends), **figures,
             "max_relative_difference": worst, "worst_output": worst_name,
+            "first_period_max_relative_difference": first,
             "identical_households": float(same.mean())}
+
+
+def _largest_gap(a, b, periods: slice) -> tuple[float, str | None]:
+    """The largest |a - b| / max|series| over the outputs of two runs (residuals aside), in ``periods``."""
+    worst, worst_name = 0.0, None
+    for name, value in a.rows[0].items():
+        if not isinstance(value, (int, float, np.floating, np.integer)) or name.endswith("_residual"):
+            continue  # a residual is rounding noise around 0 on both: each has its own bound
+        x, y = a.series(name)[periods].astype(float), b.series(name)[periods].astype(float)
+        scale = max(np.abs(x).max(), np.abs(y).max())
+        gap = float(np.abs(x - y).max() / scale) if scale > 0 else 0.0
+        if gap > worst or worst_name is None:
+            worst, worst_name = gap, name
+    return worst, worst_name

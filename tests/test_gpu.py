@@ -286,18 +286,22 @@ def test_bench_gpu_figures_run_on_the_stand_in(host_run_grid, monkeypatch):
 
 # The one-process economy (sim.serial) on the GPU backend against the fused kernel, same seed. The
 # per-household arithmetic is the same bits; the per-block sums round differently (tree reductions
-# on the GPU, pairwise in NumPy's sum on the stand-in, sequential in the fused kernel), so the
-# outputs part by rounding amplified through the economy's feedback (prices, the solver), not
-# more: measured 2.3e-11 at 10^7 households one-type, 4.5e-9 at 20,000 calibrated (7 types, the
-# high state). One household computed wrongly would move an aggregate of 20,000 by ~5e-5, so the
-# bound (docs/design.md) still catches any real disagreement.
-RUN_TOLERANCE = 1e-7
+# on the GPU, pairwise in NumPy's sum on the stand-in, sequential in the fused kernel). In period 0
+# (same environment, same policy) that rounding is all that parts them: one household computed
+# wrongly would move an aggregate of 20,000 by ~5e-5, so FIRST_PERIOD_TOLERANCE catches it. From
+# period 1 the rounding reaches the environment, and a warm-started solve can stop an iteration
+# earlier or later, moving the policy by up to the solver's error bound (~1e-4 in log c:
+# docs/solver.md, "Warm starts"): measured 4e-5 from a 4e-16 change in income alone, 2.7e-4 on the
+# stand-in; so over the run the outputs must agree to RUN_TOLERANCE (no drift), not to the last bit.
+FIRST_PERIOD_TOLERANCE = 1e-9
+RUN_TOLERANCE = 1e-2
 SMALL_RUN = ("household.grid_points=80", "household.kernel_grid_points=256", "household.risky_nodes=5",
              "population.block_size=4096")
 
 
 def _check_agreement(figures, households, periods):
     assert figures["households"] == households and figures["periods"] == periods
+    assert figures["first_period_max_relative_difference"] <= FIRST_PERIOD_TOLERANCE, figures
     assert figures["max_relative_difference"] <= RUN_TOLERANCE, figures
     for backend in figures["backends"]:
         assert figures[backend]["step_household_steps_per_second"] > 0
