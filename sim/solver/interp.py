@@ -4,10 +4,11 @@ It extrapolates linearly beyond the end knots, using the first or last segment. 
 serves the debt/asset upper envelope (each iteration, where borrowing and a risky asset meet),
 re-expressing a warm start and the kernels' tables; the EGM map's own loops
 (:mod:`sim.solver.egm_loops`) search with ``_hunt`` inline. Compiled once (cached on disk), not
-NumPy's ``searchsorted`` plus gathers, which allocated half a dozen temporaries per call. The segment of a query ``x`` is the last knot ``<= x``
-(``searchsorted(..., side="right") - 1``), clipped to the first and last segments; it is found by
-walking from the previous query's segment (queries come along grids, so mostly a step or two: a
-binary search's mispredicted branches were most of the time).
+NumPy's ``searchsorted`` plus gathers, which allocated half a dozen temporaries per call. The
+segment of a query ``x`` is the last knot ``<= x`` (``searchsorted(..., side="right") - 1``),
+clipped to the first and last segments; it is found by walking from the previous query's segment
+(queries come along grids, so mostly a step or two: a binary search's mispredicted branches were
+most of the time).
 """
 from __future__ import annotations
 
