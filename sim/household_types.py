@@ -54,15 +54,23 @@ class _Solver:
 _POOL: dict = {"job": None, "actors": []}
 
 
-def _pool(size: int) -> list:
-    """``size`` solver actors on this node, made once per Ray job (a new ``ray.init`` is a new job)."""
+def _on_ray(types: int) -> bool:
+    """Whether ``types`` problems are solved on Ray: more than one, and Ray initialised in this
+    process (it is not imported here where nobody started it: ``sim.serial``, a machine without it)."""
+    ray = sys.modules.get("ray")
+    return types > 1 and ray is not None and ray.is_initialized()
+
+
+def _pool(types: int) -> list:
+    """The solver actors for ``types`` problems, min(types, cores) of them, on this node; made once
+    per Ray job (a new ``ray.init`` is a new job)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     context = ray.get_runtime_context()
     if _POOL["job"] != context.get_job_id():
         _POOL.update(job=context.get_job_id(), actors=[])
-    actors = _POOL["actors"]
+    actors, size = _POOL["actors"], min(types, os.cpu_count() or 1)
     if len(actors) < size:
         here = NodeAffinitySchedulingStrategy(context.get_node_id(), soft=False)
         make = ray.remote(num_cpus=0, max_restarts=1, max_task_retries=1)(_Solver).options(scheduling_strategy=here)
@@ -73,9 +81,8 @@ def _pool(size: int) -> list:
 def start(count: int) -> None:
     """Start the solver actors for ``count`` types now, where Ray runs and there is more than one
     type, and have them load the solver while the caller goes on (no wait)."""
-    ray = sys.modules.get("ray")
-    if count > 1 and ray is not None and ray.is_initialized():
-        for actor in _pool(min(count, os.cpu_count() or 1)):
+    if _on_ray(count):
+        for actor in _pool(count):
             actor.warm.remote()
 
 
@@ -96,14 +103,13 @@ def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None
 
     ``parallel``: on Ray solver actors (True), in this process (False), or on Ray when it is
     initialised and there is more than one problem (None). The results are the same bits."""
-    if parallel is None:  # Ray is not imported here where nobody started it (sim.serial, no Ray)
-        ray = sys.modules.get("ray")
-        parallel = len(problems) > 1 and ray is not None and ray.is_initialized()
+    if parallel is None:
+        parallel = _on_ray(len(problems))
     if not parallel:
         return [_solve(p, tol, g) for p, g in zip(problems, guesses, strict=True)]
     import ray
 
-    actors = _pool(min(len(problems), os.cpu_count() or 1))
+    actors = _pool(len(problems))
     return ray.get([actors[j % len(actors)].solve.remote(p, tol, g)
                     for j, (p, g) in enumerate(zip(problems, guesses, strict=True))])
 
