@@ -86,7 +86,9 @@ class FixedPriceEconomy:
             ubi_invest_share=float(p.ubi.invest_share),
             dividend=float(p.dividend),
         )
-        self.initial_wealth = float(cfg.population.initial_wealth_mean)
+        # the households' initial wealth mean: the configured one (this closure's government starts
+        # without debt, so economy.initial_debt_to_gdp is not used here)
+        self.initial_wealth_mean = float(cfg.population.initial_wealth_mean)
         self.debt = 0.0  # government debt (goods), held by the rest of the economy
         self.debt_ratio: float | None = None  # last period's debt over annual output (tax rule)
         self.poverty_income: float | None = None  # reference income of the poverty line
@@ -96,12 +98,6 @@ class FixedPriceEconomy:
     def initial_automation(self) -> float:
         """Phi at t = 0 (households' initial tasks are drawn above it)."""
         return self.base.automation
-
-    @property
-    def initial_wealth_mean(self) -> float:
-        """Mean of the households' initial wealth: ``population.initial_wealth_mean`` (this closure's
-        government starts without debt, so ``economy.initial_debt_to_gdp`` is not used here)."""
-        return self.initial_wealth
 
     def state_dict(self) -> dict:
         """The mutable state (checkpoints); everything else comes from the config."""

@@ -163,18 +163,19 @@ def open_balance_sheet(tot: Totals, *, capital: float, theta_fund: float, theta_
 
 
 def opening_wealth(debt: float, *, capital: float, risky_share: float, owners_share: float,
-                   payout: float, intermediaries: float = 0.0, inventories: float = 0.0) -> float:
+                   payout: float, intermediaries: float = 0.0) -> float:
     """Households' total initial wealth W (goods) for which ``open_balance_sheet`` carries the
     government debt B_G,-1 = ``debt``: its identities solved for W.
 
     With b_0 = (1 - rho) W, k_0 = rho W (rho = ``risky_share``), NW_F = payout E_-1 and
-    D_F = K + N - E_-1 - NW_F, B_G = b_0 + S_I - D_F = b_0 + (1 + payout) E_-1 - (K + N - S_I).
+    D_F = K - E_-1 - NW_F (no opening inventories, as there),
+    B_G = b_0 + S_I - D_F = b_0 + (1 + payout) E_-1 - (K - S_I).
     The owners' stakes are theta / (1 - theta) of the households' equity at the close of period 0
     (theta = theta_P + theta_X, ``owners_share``), taken to be their whole wealth W (their first
     portfolio choice; under the calibration they hold no safe assets after it), so
     E_-1 = k_0 + theta W / (1 - theta) and
 
-        W = (B_G + K + N - S_I) / ((1 - rho) + (1 + payout) (rho + theta / (1 - theta)))
+        W = (B_G + K - S_I) / ((1 - rho) + (1 + payout) (rho + theta / (1 - theta)))
 
     The households (and the owners) hold the public debt and the claims on the capital stock, so
     an economy that starts with its debt at the fiscal rule's target needs this much wealth:
@@ -186,7 +187,7 @@ def opening_wealth(debt: float, *, capital: float, risky_share: float, owners_sh
     households would owe) is refused."""
     stakes = owners_share / (1.0 - owners_share)
     denominator = (1.0 - risky_share) + (1.0 + payout) * (risky_share + stakes)
-    wealth = (debt + capital + inventories - intermediaries) / denominator
+    wealth = (debt + capital - intermediaries) / denominator
     if not wealth > 0.0:
         raise ValueError(f"an opening government debt of {debt:g} goods leaves the households no "
                          f"wealth (W = {wealth:g}): the capital stock is {capital:g}")
