@@ -100,7 +100,7 @@ def test_moments_after_the_burn_in():
     (["parameters=[{key: household.beta, low: 0.99, high: 0.95}]"], "low < high"),
     (["parameters=[{key: household.beta, low: 0.95, high: 0.98}]"], "starts at 0.98"),  # the calibrated beta
     (["targets={gini: 1.0}"], "unknown target 'gini'"),
-    (["burn_in=200"], "burn_in=200"),
+    (["burn_in=400"], "burn_in=400"),  # the spec runs 400 periods
     (["name=a/b"], "name"),
     (["fixed={household.betta: 0.9}"], "unknown config key 'household.betta'"),
     (["fixed={household.beta: 0.98}"], "fixed: household.beta is also a parameter"),
