@@ -124,7 +124,7 @@ class AutomationPath:
     lam_g: float = nonnegative(0.01)  # Pareto tail x compute growth, per YEAR (bau and agi paths)
     T: Optional[float] = positive(None)  # YEARS to full automation (agi kinds; null: 20 or 5)
     phi_end: float = share(0.9)  # bout: Phi after the bout
-    start: float = param(0.0)  # bout: start, YEARS
+    start: float = param(0.0)  # YEARS before the path leaves phi0 (bout: the bout's start)
     duration: float = positive(10.0)  # bout: length, YEARS
 
 

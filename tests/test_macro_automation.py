@@ -62,6 +62,27 @@ def test_bout_rises_then_flat():
         automation_path("bout", YEARS, phi_end=0.5)
 
 
+@pytest.mark.parametrize("kind", ["bau", "baseline_agi", "aggressive_agi", "agi"])
+def test_start_delays_the_path(kind):
+    # Phi_t = path(t - start): at Phi_0 until the start, then the undelayed path shifted
+    params = {"T": 7.0} if kind == "agi" else {}
+    t = np.linspace(0.0, 120.0, 481)
+    delayed = automation_path(kind, t, start=90.0, **params)
+    assert np.all(delayed[t <= 90.0] == 0.608)
+    np.testing.assert_array_equal(delayed[t >= 90.0], automation_path(kind, t[t >= 90.0] - 90.0, **params))
+    assert delayed[-1] > 0.608
+
+
+def test_a_scenario_path_starts_when_configured():
+    from sim.config import compose
+    from sim.economy import make_economy
+
+    cfg = compose(["scenario=agi_5y", "economy.automation_path.start=2"])
+    economy = make_economy(cfg, 0)
+    assert economy.phi(8) == 0.608 and economy.phi(9) > 0.608  # quarterly: year 2 is period 8
+    assert economy.phi(8 + 4 * 5) == 1.0  # full automation 5 years after the start
+
+
 def test_unknown_kind_lists_valid_kinds():
     with pytest.raises(ValueError) as err:
         automation_path("singularity", YEARS)

@@ -3,6 +3,9 @@
 Time is in years since the start of the scenario (the coordinator converts periods with
 ``years_from_periods``; default 4 periods per year). Every path starts at Phi_0 (0.608 in
 Korinek–Suh's Table 2), is non-decreasing, and stays in [Phi_0, 1]. Before year 0 Phi = Phi_0.
+``start`` (years) delays any path: Phi_t is the path at t - start, so Phi stays at Phi_0 until
+then (a scenario forked from a burned-in economy starts its clock at the fork; for the bout,
+``start`` is the bout's own start, the same thing).
 
 The common micro-foundation (Korinek–Suh, section 2): tasks have a complexity i (the compute a
 task needs); the automation frontier I_t grows exponentially with compute, I_t = I_0 e^(g t), and
@@ -110,8 +113,8 @@ def automation_path(kind: str, years, **params):
     """Phi_t at the given times (years since the scenario start) for a named scenario.
 
     kind: one of AUTOMATION_KINDS ('bau', 'baseline_agi', 'aggressive_agi', 'agi' (give T),
-    'bout', 'constant'); params go to the path function (phi0, lam_g, T, phi_end, start,
-    duration as applicable).
+    'bout', 'constant'); params go to the path function (phi0, lam_g, T, phi_end, duration as
+    applicable); ``start`` (years, default 0) delays the path: Phi_t = path(t - start).
     """
     try:
         fn = AUTOMATION_KINDS[kind]
@@ -119,6 +122,8 @@ def automation_path(kind: str, years, **params):
         raise ValueError(
             f"unknown automation path {kind!r}; valid kinds: {', '.join(sorted(AUTOMATION_KINDS))}"
         ) from None
+    if kind != "bout":  # the bout's start is its own parameter (the same delay)
+        years = _years(years) - params.pop("start", 0.0)
     return fn(years, **params)
 
 
