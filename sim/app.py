@@ -115,7 +115,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     f = summary.final
     log.info(
         f"done: {summary.households:,} households x {summary.periods} periods in "
-        f"{summary.seconds:.1f} s ({summary.household_steps_per_second / 1e6:.1f}M household-steps/s)\n"
+        f"{summary.seconds:.1f} s ({summary.household_steps_per_second / 1e6:.3g}M household-steps/s)\n"
         f"  final output {f['output']:.4g}, unemployment {f['unemployment_rate']:.1%}, "
         f"Gini wealth {f['gini_wealth']:.3f}, bottom-50% wealth share {f['bottom50_wealth_share']:.1%}\n"
         f"  results: {run_dir / 'results.zarr'}\n"

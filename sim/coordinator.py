@@ -366,10 +366,10 @@ class _progress:
         rate = done * households / max(elapsed, 1e-9) / 1e6
         if self.bar is not None:
             self.bar.update(done - self.bar.n)  # goes back after a recovery
-            self.bar.set_postfix_str(f"{rate:.1f}M household-steps/s")
+            self.bar.set_postfix_str(f"{rate:.3g}M household-steps/s")
         elif self.enabled and done > self.shown and any(self.shown < m <= done for m in self.marks):
             left = elapsed / max(done, 1) * (self.total - done)
-            print(f"period {done}/{self.total} ({done / self.total:.0%}), {rate:.1f}M household-steps/s, "
+            print(f"period {done}/{self.total} ({done / self.total:.0%}), {rate:.3g}M household-steps/s, "
                   f"{left:.0f} s left", file=self.stream, flush=True)
             self.shown = done
 

@@ -86,7 +86,8 @@ def test_progress_in_a_log_is_plain_lines_at_each_tenth():
     assert "\r" not in text and "\x1b" not in text
     lines = text.splitlines()
     assert [line.split()[1] for line in lines] == [f"{4 * k}/40" for k in range(1, 11)]
-    assert lines[-1].startswith("period 40/40 (100%), 0.0M household-steps/s, 0 s left")
+    # 1,000 households a period at a period a second: 0.001M (three significant digits, not 0.0M)
+    assert lines[-1].startswith("period 40/40 (100%), 0.001M household-steps/s, 0 s left")
 
 
 def test_progress_of_few_periods_has_one_line_per_period():
