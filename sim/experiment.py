@@ -265,7 +265,7 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv or any(a in ("-h", "--help") for a in argv):  # `sim experiment mpc --help` too
         print(HELP)
         return 0 if argv else 2
     try:

@@ -243,7 +243,7 @@ def run_arms(jobs: list[tuple[Path, Path]], at: int, arms: list[Arm], command: s
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv or any(a in ("-h", "--help") for a in argv):  # `sim fork RUN --help` too
         print(HELP)
         return 0 if argv else 2
     try:

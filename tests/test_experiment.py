@@ -64,3 +64,10 @@ def test_default_transfer_is_a_week_of_median_income_and_bad_input_is_refused(me
     assert "--at 11" in capsys.readouterr().err
     assert sim_main(["experiment", "mpc", str(measured / "parent"), "--at", "6", "--transfer", "-1"]) == 2
     assert sim_main(["experiment", "elasticity", str(measured / "parent"), "--at", "6"]) == 2
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["mpc", "--help"], ["mpc", "runs/x", "--at", "3", "-h"]])
+def test_help_anywhere_prints_the_usage(argv, capsys):
+    assert sim_main(["experiment", *argv]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: sim experiment mpc RUN_DIR --at T") and "mpc_by_wealth_quintile" in out

@@ -111,3 +111,9 @@ def test_opening_stakes_are_refused_after_period_0(tmp_path):
             check_override(key, at=4)
         check_override(key, at=0)
     check_override("policy.ubi.level=0.1", at=4)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["runs/x", "--help"], ["runs/x", "--at", "3", "--arm", "a", "-h"]])
+def test_help_anywhere_prints_the_usage(argv, capsys):
+    assert sim_main(["fork", *argv]) == 0
+    assert capsys.readouterr().out.startswith("usage: sim fork RUN_DIR")
