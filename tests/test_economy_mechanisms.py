@@ -49,11 +49,15 @@ def test_table2_calibration_starts_at_the_korinek_suh_point(closure):
 # distribution keeps the real rate at 2.5-3.8%/yr in the first decade, capital accumulates more
 # slowly and the rise is about 2% (docs/calibration.md 9). A known problem of the opening state,
 # kept visible: strict, so the mark goes when the economy opens from its stationary distribution.
-OPENING = "the calibrated economy's opening spending boom holds the wage's rise to ~2% (docs/calibration.md 9)"
+# Measured from the calibrated economy's stationary distribution too (a fork at quarter 360), so
+# not an artefact of the exponential start: the investment boom runs the economy above potential,
+# the Taylor rule raises the real rate and capital does not outgrow automation
+NO_WAGE_RISE = ("the calibrated economy's wage does not rise under agi_20y, from its opening or from its stationary "
+           "distribution (docs/calibration.md 9, 'The distribution under each scenario')")
 
 
 @pytest.mark.parametrize("calibration", ["bare", pytest.param("calibrated",
-                                                              marks=pytest.mark.xfail(strict=True, reason=OPENING))])
+                                                              marks=pytest.mark.xfail(strict=True, reason=NO_WAGE_RISE))])
 def test_agi_20y_wages_rise_then_collapse_and_labour_share_heads_to_zero(calibration):
     run = simulate("scenario=agi_20y", "population.households=1000",
                    *(["~calibration"] if calibration == "bare" else []), periods=100)  # 25 years
