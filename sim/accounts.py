@@ -14,6 +14,21 @@ from kernels.step_numpy import Partials
 from sim import distribution as D
 
 
+SFC_TOLERANCE = 1e-9  # largest stock-flow residual a period may leave, as a share of its output
+
+
+class AccountingError(RuntimeError):
+    """A stock-flow consistency violation: a bug, never a warning."""
+
+
+def check_closed(t: int, row: dict) -> None:
+    """Raise ``AccountingError`` if period ``t``'s accounts do not close (``sfc_residual``, the
+    largest identity residual over output, above ``SFC_TOLERANCE``; NaN fails too)."""
+    if not row["sfc_residual"] <= SFC_TOLERANCE:
+        raise AccountingError(f"period {t}: stock-flow residual {row['sfc_residual']:.3e} of "
+                              f"output exceeds {SFC_TOLERANCE:g}")
+
+
 @dataclass(frozen=True)
 class Totals:
     """Economy-wide household totals of one period."""

@@ -50,8 +50,10 @@ def simulate(cfg, tamper: Callable | None = None,
              on_period: Callable[[int, Run], None] | None = None) -> Run:
     """Step the economy of ``cfg`` (a composed config) for ``cfg.periods`` periods in this process.
 
-    ``tamper(t, totals) -> totals`` may alter what the macro block sees (tests of its checks);
-    ``on_period(t, run)`` is called after each period (progress, per-period records)."""
+    ``tamper(t, totals) -> totals`` may alter what the macro block sees (tests of its checks: a
+    tampered run is not stopped by its residuals); ``on_period(t, run)`` is called after each
+    period (progress, per-period records). Raises ``AccountingError`` where the accounts do not
+    close, as the distributed loop does."""
     key = rng.seed_key(int(cfg.seed))
     hh, pop = cfg.household, cfg.population
     chain = ProductivityChain.from_config(hh.productivity)
@@ -76,6 +78,8 @@ def simulate(cfg, tamper: Callable | None = None,
         if tamper is not None:
             totals = tamper(t, totals)
         row = economy.close(t, env, totals)
+        if tamper is None:
+            accounts.check_closed(t, row)
         row.update(accounts.distribution_row(totals))
         run.rows.append(row)
         run.envs.append(env)

@@ -240,3 +240,14 @@ def test_the_economy_opens_with_its_debt_at_the_configured_ratio():
     bare = simulate("scenario=baseline", "economy.initial_debt_to_gdp=null", "population.initial_wealth_mean=3",
                     periods=1)
     assert bare.economy.initial_wealth_mean == 3.0
+
+
+def test_accounts_that_do_not_close_stop_a_run():
+    """The distributed and the in-process loops share one check: a residual above 1e-9 of output,
+    or a NaN, raises; within it, nothing."""
+    from sim.accounts import AccountingError, check_closed
+
+    check_closed(3, {"sfc_residual": 1e-10})
+    for bad in (2e-9, float("nan")):
+        with pytest.raises(AccountingError, match="period 3: stock-flow residual"):
+            check_closed(3, {"sfc_residual": bad})

@@ -71,7 +71,8 @@ def evaluate(cfg: DictConfig, run_dir: Path, burn_in: int, command: str) -> dict
     A candidate the model cannot simulate (the household solver fails) returns ``error``; a failure
     of the machinery (RunError, a lost node) propagates: the calibration stops, resumable."""
     import sim
-    from sim.coordinator import AccountingError, run
+    from sim.accounts import AccountingError
+    from sim.coordinator import run
 
     started = time.perf_counter()
     simulated = False
