@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 import sim
 import sim.config
 from sim.calibrate import outputs, spec as specs
-from sim.calibrate.driver import calibrate
+from sim.calibrate.driver import Evaluator, calibrate
 from sim.calibrate.journal import Journal
 from sim.calibrate.moments import moments
 from sim.calibrate.targets import TARGETS, fit_rows, korinek_suh_capital_output, loss
@@ -116,6 +116,17 @@ def test_spec_splits_spec_keys_from_run_overrides():
     assert spec.burn_in == 4 and spec.optimiser.maxiter == 1
     assert base.periods == 8 and base.seed == 7 and spec.run[-2:] == ["periods=8", "seed=7"]
     assert base.checkpoint.every == 0  # candidates are not checkpointed
+
+
+def test_a_candidate_is_journaled_with_its_own_generation(tmp_path):
+    """DE asks whole generations (the initial population is generation 0), so candidate n is in
+    generation n // population; scipy's callback comes only after a generation ends, too late to
+    label the candidates of the generation it closes (the full form journaled all 16 as 0)."""
+    spec, base = specs.load(None, ["parameters=[{key: household.beta, low: 0.97, high: 0.99}]",
+                                   "optimiser.popsize=1"])  # population max(5, 1 x 1) = 5
+    ev = Evaluator(spec, base, tmp_path, None, print, 1, 10)
+    failed = {"seconds": 0.0, "error": "inadmissible"}
+    assert [ev._entry(n, [0.98], failed)["generation"] for n in (0, 4, 5, 9)] == [0, 0, 1, 1]
 
 
 def test_journal_drops_a_cut_line_and_refuses_another_spec(tmp_path):

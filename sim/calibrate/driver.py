@@ -109,7 +109,7 @@ class Evaluator:
         self.parallel, self.total = parallel, total
         self.requested = 0  # candidates asked for so far: a candidate's number is its place in this order
         self.simulated = 0
-        self.generation = 0
+        self.per_generation = population_size(spec)  # DE (deferred) asks whole generations, the first included
         self.remote = None
 
     def objective(self, x) -> float:  # the optimiser's func: evaluated through the map
@@ -120,7 +120,7 @@ class Evaluator:
 
     def _entry(self, number: int, x, result: dict) -> dict:
         entry = {"n": number, "x": list(key(x)), "params": {p.key: float(v) for p, v in zip(self.spec.parameters, x)},
-                 "seconds": round(float(result["seconds"]), 3), "generation": self.generation,
+                 "seconds": round(float(result["seconds"]), 3), "generation": number // self.per_generation,
                  "run_dir": str(Path(CANDIDATES) / f"{number:04d}")}
         if "error" in result:
             return entry | {"loss": PENALTY, "error": result["error"], "moments": {}, "notes": {}}
@@ -187,8 +187,9 @@ class Evaluator:
         return [float(v) for v in losses]
 
     def on_generation(self, intermediate_result) -> None:
-        self.generation += 1
-        self.log(f"generation {self.generation} done: best loss {intermediate_result.fun:.6g} at "
+        """scipy's callback, after each generation that follows the initial population (0)."""
+        generation = self.requested // self.per_generation - 1
+        self.log(f"generation {generation} done: best loss {intermediate_result.fun:.6g} at "
                  f"{self.describe(intermediate_result.x)}")
 
 
