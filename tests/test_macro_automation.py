@@ -62,7 +62,7 @@ def test_bout_rises_then_flat():
         automation_path("bout", YEARS, phi_end=0.5)
 
 
-@pytest.mark.parametrize("kind", ["bau", "baseline_agi", "aggressive_agi", "agi"])
+@pytest.mark.parametrize("kind", ["bau", "baseline_agi", "aggressive_agi", "agi", "bout"])
 def test_start_delays_the_path(kind):
     # Phi_t = path(t - start): at Phi_0 until the start, then the undelayed path shifted
     params = {"T": 7.0} if kind == "agi" else {}

@@ -4,8 +4,7 @@ Time is in years since the start of the scenario (the coordinator converts perio
 ``years_from_periods``; default 4 periods per year). Every path starts at Phi_0 (0.608 in
 Korinek–Suh's Table 2), is non-decreasing, and stays in [Phi_0, 1]. Before year 0 Phi = Phi_0.
 ``start`` (years) delays any path: Phi_t is the path at t - start, so Phi stays at Phi_0 until
-then (a scenario forked from a burned-in economy starts its clock at the fork; for the bout,
-``start`` is the bout's own start, the same thing).
+then (the bout's start; a scenario forked from a burned-in economy starts its clock at the fork).
 
 The common micro-foundation (Korinek–Suh, section 2): tasks have a complexity i (the compute a
 task needs); the automation frontier I_t grows exponentially with compute, I_t = I_0 e^(g t), and
@@ -86,8 +85,9 @@ def aggressive_agi_path(years, phi0=PHI0, lam_g=LAMBDA_G, T=5.0):
     return agi_path(years, T=T, phi0=phi0, lam_g=lam_g)
 
 
-def bout_path(years, phi0=PHI0, phi_end=0.9, start=0.0, duration=10.0):
-    """Bout of automation: Phi rises linearly from Phi_0 to phi_end over [start, start + duration].
+def bout_path(years, phi0=PHI0, phi_end=0.9, duration=10.0):
+    """Bout of automation: Phi rises linearly from Phi_0 to phi_end over [0, duration] years
+    (``automation_path``'s ``start`` moves it to [start, start + duration]).
 
     Flat at phi_end afterwards. ``duration`` in years (> 0); phi_end in [phi0, 1].
     """
@@ -95,7 +95,7 @@ def bout_path(years, phi0=PHI0, phi_end=0.9, start=0.0, duration=10.0):
         raise ValueError(f"duration must be positive, got {duration}")
     if not phi0 <= phi_end <= 1.0:
         raise ValueError(f"phi_end must lie in [phi0, 1], got {phi_end}")
-    frac = np.clip((_years(years) - start) / duration, 0.0, 1.0)
+    frac = np.clip(_years(years) / duration, 0.0, 1.0)
     return _out(phi0 + (phi_end - phi0) * frac)
 
 
@@ -122,9 +122,7 @@ def automation_path(kind: str, years, **params):
         raise ValueError(
             f"unknown automation path {kind!r}; valid kinds: {', '.join(sorted(AUTOMATION_KINDS))}"
         ) from None
-    if kind != "bout":  # the bout's start is its own parameter (the same delay)
-        years = _years(years) - params.pop("start", 0.0)
-    return fn(years, **params)
+    return fn(_years(years) - params.pop("start", 0.0), **params)
 
 
 def years_from_periods(periods, periods_per_year=4):

@@ -36,9 +36,9 @@ from sim.macro.technology import make_technology
 def automation_params(cfg_path) -> tuple[str, dict]:
     """The kind and the parameters its path function takes (null = the kind's default)."""
     kind = str(cfg_path.kind)
-    takes = {"constant": ("phi0",), "bau": ("phi0", "lam_g", "start"),
-             "baseline_agi": ("phi0", "lam_g", "T", "start"), "aggressive_agi": ("phi0", "lam_g", "T", "start"),
-             "agi": ("phi0", "lam_g", "T", "start"), "bout": ("phi0", "phi_end", "start", "duration")}[kind]
+    takes = {"constant": ("phi0",), "bau": ("phi0", "lam_g"),
+             "baseline_agi": ("phi0", "lam_g", "T"), "aggressive_agi": ("phi0", "lam_g", "T"),
+             "agi": ("phi0", "lam_g", "T"), "bout": ("phi0", "phi_end", "duration")}[kind] + ("start",)
     params = {k: float(cfg_path[k]) for k in takes if cfg_path[k] is not None}
     return kind, params
 
