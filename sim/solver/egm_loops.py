@@ -16,7 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .interp import _hunt
+from .interp import hunt
 
 __all__ = ["expected_marginal_utility", "portfolio_step"]
 
@@ -41,7 +41,7 @@ def _expected_next(mk, ck, x, income, theta, pi, gam, g):
             acc = 0.0
             for k in range(theta.size):
                 m = x[i] + income[s] * theta[k]
-                j = seg[k] = _hunt(mk[s], m, seg[k])
+                j = seg[k] = hunt(mk[s], m, seg[k])
                 c = ck[s, j] + (m - mk[s, j]) * ((ck[s, j + 1] - ck[s, j]) / (mk[s, j + 1] - mk[s, j]))
                 acc += pi[k] * _marginal_utility(max(c, 1e-300), gam)
             g[s, i] = acc
@@ -83,7 +83,7 @@ def _portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, sh
             for j in range(neg, G):
                 Rp = R_free + share[s, j] * e
                 x_n = Rp * a[j]
-                i = _hunt(xs, x_n, i)
+                i = hunt(xs, x_n, i)
                 qv = q[i] + (x_n - xs[i]) * dq[i]
                 inv = 1.0 / qv  # u'(q) from 1/q, which the derivative needs too
                 h = inv * inv if gam == 2.0 else qv ** (-gam)

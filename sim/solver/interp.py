@@ -3,7 +3,7 @@
 It extrapolates linearly beyond the end knots, using the first or last segment. ``interp_rows``
 serves the debt/asset upper envelope (each iteration, where borrowing and a risky asset meet),
 re-expressing a warm start and the kernels' tables; the EGM map's own loops
-(:mod:`sim.solver.egm_loops`) search with ``_hunt`` inline. Compiled once (cached on disk), not
+(:mod:`sim.solver.egm_loops`) search with :func:`hunt`, inlined. Compiled once (cached on disk), not
 NumPy's ``searchsorted`` plus gathers, which allocated half a dozen temporaries per call. The
 segment of a query ``x`` is the last knot ``<= x`` (``searchsorted(..., side="right") - 1``),
 clipped to the first and last segments; it is found by walking from the previous query's segment
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["interp_rows"]
+__all__ = ["interp_rows", "hunt"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -32,7 +32,7 @@ def _segment(knots, x) -> int:
 
 
 @numba.njit(cache=True, inline="always")
-def _hunt(knots, x, j) -> int:
+def hunt(knots, x, j) -> int:
     """The segment of x (as :func:`_segment`), searched by walking from segment ``j``: fast when
     successive queries are close, as along a grid."""
     last = knots.size - 2
@@ -49,7 +49,7 @@ def _interp_rows(xk, yk, xq, out):
         j = _segment(xk[s], xq[s, 0]) if xq.shape[1] else 0
         for q in range(xq.shape[1]):
             x = xq[s, q]
-            j = _hunt(xk[s], x, j)  # queries mostly come in increasing order
+            j = hunt(xk[s], x, j)  # queries mostly come in increasing order
             x0, x1, y0, y1 = xk[s, j], xk[s, j + 1], yk[s, j], yk[s, j + 1]
             out[s, q] = y0 + (x - x0) * ((y1 - y0) / (x1 - x0))
 
