@@ -31,17 +31,17 @@ def type_problems(problem, betas: np.ndarray) -> list:
     return [replace(problem, beta=float(b)) for b in betas]
 
 
-def _solve(problem, tol: float, guess):
+def _solve(problem, tol: float, guess, forecast=None):
     from sim.solver.household import solve_household
 
-    return solve_household(problem, tol=tol, guess=guess)
+    return solve_household(problem, tol=tol, guess=guess, forecast=forecast)
 
 
 class _Solver:
     """A solver process kept warm for the run (a Ray actor: ``_pool``)."""
 
-    def solve(self, problem, tol: float, guess):
-        return _solve(problem, tol, guess)
+    def solve(self, problem, tol: float, guess, forecast=None):
+        return _solve(problem, tol, guess, forecast)
 
     def warm(self) -> None:
         """Import the solver and load its compiled loops (Numba's disk cache): a second or two
@@ -98,20 +98,23 @@ def close() -> None:
     _POOL.update(job=None, actors=[])
 
 
-def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None = None) -> list:
-    """Each problem solved to ``tol`` from its warm start (``guesses[j]``, or None), in type order.
+def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None = None,
+                forecasts: list | None = None) -> list:
+    """Each problem solved to ``tol`` from its warm start (``guesses[j]``, or None, and
+    ``forecasts[j]``, or None: ``solve_household``'s two starts), in type order.
 
     ``parallel``: on Ray solver actors (True), in this process (False), or on Ray when it is
     initialised and there is more than one problem (None). The results are the same bits."""
     if parallel is None:
         parallel = _on_ray(len(problems))
+    forecasts = forecasts or [None] * len(problems)
+    work = list(zip(problems, guesses, forecasts, strict=True))
     if not parallel:
-        return [_solve(p, tol, g) for p, g in zip(problems, guesses, strict=True)]
+        return [_solve(p, tol, g, f) for p, g, f in work]
     import ray
 
     actors = _pool(len(problems))
-    return ray.get([actors[j % len(actors)].solve.remote(p, tol, g)
-                    for j, (p, g) in enumerate(zip(problems, guesses, strict=True))])
+    return ray.get([actors[j % len(actors)].solve.remote(p, tol, g, f) for j, (p, g, f) in enumerate(work)])
 
 
 def stack_tables(solutions: list, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,8 @@ import numpy as np
 from kernels.step_numpy import kernel_grid
 from sim.environment import discount_factors
 from sim.household_types import solve_types, stack_tables, type_problems
+from sim.solver.egm import EgmMap
+from sim.solver.forecast import DEPTH, environment, secant_forecast
 
 
 class PolicyCache:
@@ -24,6 +26,11 @@ class PolicyCache:
     solver's error bound; but the bits of period t's tables depend on period t-1's solution, which
     is why that solution is part of :meth:`state_dict` (the checkpoint's macro state): a run
     restored from a checkpoint warm-starts from exactly what the uninterrupted run had.
+
+    Forecast: the solve may start instead from a forecast of the fixed point, a multi-secant
+    step from the last ``DEPTH + 1`` solves' environments and solutions
+    (:mod:`sim.solver.forecast`), where that is closer to its own update; about half the
+    iterations again (docs/solver.md, "Warm starts"). Those solves are in :meth:`state_dict` too.
 
     Discount-factor types (``household.types``): one problem per type, at its beta, each
     warm-started from its own last solution, solved in parallel on Ray solver actors
@@ -38,6 +45,7 @@ class PolicyCache:
         self._key = None
         self._solutions = None  # one per type
         self._tables = None
+        self._history = [[] for _ in self.betas]  # per type: (environment, variables), oldest first
         self.solves = 0
         self.iterations = 0  # EGM iterations over all solves
         self.solve_seconds = 0.0
@@ -56,8 +64,13 @@ class PolicyCache:
         if self._tables is None or (due and key != self._key):
             start = time.perf_counter()
             guesses = self._solutions or [None] * len(self.betas)
-            self._solutions = solve_types(type_problems(problem, self.betas), float(self.hh_cfg.tolerance),
-                                          guesses)
+            theta = environment(problem)
+            problems = type_problems(problem, self.betas)
+            forecasts = [secant_forecast(h, theta) for h in self._history]
+            self._solutions = solve_types(problems, float(self.hh_cfg.tolerance), guesses, forecasts=forecasts)
+            for history, p, solution in zip(self._history, problems, self._solutions):
+                history.append((theta, EgmMap(p).variables(solution)))
+                del history[: -DEPTH - 1]
             self._tables = stack_tables(self._solutions, self.grid)
             self._key = key
             self.solve_seconds += time.perf_counter() - start
@@ -69,9 +82,12 @@ class PolicyCache:
         """What a checkpoint keeps: the last solutions seed the next solves, so restoring them
         (rather than solving afresh) keeps a restarted run bit-identical."""
         return {"key": self._key, "solutions": self._solutions, "tables": self._tables,
+                "history": [[list(entry) for entry in h] for h in self._history],
                 "solves": self.solves, "iterations": self.iterations, "solve_seconds": self.solve_seconds}
 
     def load_state_dict(self, state: dict) -> None:
         self._key, self._solutions, self._tables = state["key"], state["solutions"], state["tables"]
+        # absent in checkpoints written before the forecast: the next solves start from the guess
+        self._history = [[tuple(entry) for entry in h] for h in state.get("history", [[] for _ in self.betas])]
         self.solves, self.solve_seconds = state["solves"], state["solve_seconds"]
         self.iterations = state.get("iterations", 0)  # absent in checkpoints written before it

@@ -1,6 +1,7 @@
 """Warm-started household solves (the coordinator's PolicyCache): the same answers as a cold solve
-within the solver's error bound, fewer iterations, and a checkpoint round trip that keeps the next
-warm-started solve bit for bit."""
+within the solver's error bound, fewer iterations, the forecast of the next fixed point from the
+last solves (sim.solver.forecast), and a checkpoint round trip that keeps the next warm-started
+solve bit for bit."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -13,6 +14,7 @@ from sim.config import compose
 from sim.policy_cache import PolicyCache
 from sim.economy import make_economy
 from sim.solver.egm import EgmMap
+from sim.solver.forecast import environment, secant_forecast
 from sim.solver.household import default_problem, solve_household
 
 TOL = 1e-6  # the run's default household.tolerance
@@ -24,7 +26,7 @@ def problems():
     period, more than the default run's environment moves (so the warm start has work to do)."""
     first = default_problem()
     return [replace(first, R_free=first.R_free - 1e-3 * k, income=first.income * (1.0 + 0.01 * k))
-            for k in range(3)]
+            for k in range(4)]
 
 
 def fixed_point_variables(egm: EgmMap, solution) -> np.ndarray:
@@ -85,15 +87,73 @@ def test_checkpointed_policy_cache_warm_starts_bit_for_bit(problems):
     # have beta R >= 1); the cache with types is tests/test_types.py's
     cfg = compose(["~calibration", "population.households=10000", "population.block_size=1024"])
     running = PolicyCache(cfg.household)
-    running.tables(problems[0], 0)
-    running.tables(problems[1], 1)
-    files = MacroState(make_economy(cfg, 1), running, period=2).to_files()
+    for t in range(3):  # three solves: the fourth starts from their forecast
+        running.tables(problems[t], t)
+    files = MacroState(make_economy(cfg, 1), running, period=3).to_files()
     restored = MacroState(make_economy(cfg, 1), PolicyCache(cfg.household)).load_files(files).policy
-    assert restored.iterations == running.iterations and restored.solves == 2
+    assert restored.iterations == running.iterations and restored.solves == 3
 
-    expected = running.tables(problems[2], 2)
-    got = restored.tables(problems[2], 2)
+    expected = running.tables(problems[3], 3)
+    got = restored.tables(problems[3], 3)
     assert all(np.array_equal(g, e) for g, e in zip(got, expected))
-    cold = PolicyCache(cfg.household).tables(problems[2], 2)
-    assert not np.array_equal(cold[0], expected[0])
     assert restored.iterations == running.iterations  # the same warm-started solve
+    cold = PolicyCache(cfg.household).tables(problems[3], 3)
+    assert not np.array_equal(cold[0], expected[0])
+    # without the stored solves' history (a checkpoint that lost it) the start differs, and so do the bits
+    forgetful = MacroState(make_economy(cfg, 1), PolicyCache(cfg.household)).load_files(files).policy
+    forgetful._history = [[] for _ in forgetful._history]
+    assert not np.array_equal(forgetful.tables(problems[3], 3)[0], expected[0])
+
+
+def test_secant_forecast_is_exact_for_a_linear_response():
+    """For x(theta) = A theta + b and a new move in the span of the recent moves, the multi-secant
+    forecast is x(theta) itself (linear algebra, not the solver), up to the ridge that keeps
+    collinear moves solvable (1e-10 of their squared size: here ~1e-8 of the values)."""
+    rng = np.random.default_rng(7)
+    A, b = rng.normal(size=(50, 9)), rng.normal(size=50)
+    basis = rng.normal(size=(3, 9))  # the environment moves in a 3-dimensional subspace
+    thetas = [rng.normal(size=9)]
+    for _ in range(4):
+        thetas.append(thetas[-1] + rng.normal(size=3) @ basis)
+    history = [(t, A @ t + b) for t in thetas]
+    new = thetas[-1] + rng.normal(size=3) @ basis
+    assert np.allclose(secant_forecast(history, new), A @ new + b, rtol=1e-6, atol=0)
+    # fewer than two solves, or a change of shape (another grid): no forecast
+    assert secant_forecast(history[:1], new) is None
+    assert secant_forecast([(thetas[0], np.zeros(3)), history[-1]], new) is None
+    # only the last DEPTH moves are used: a move outside their span is not reproduced
+    far = thetas[-1] + rng.normal(size=9)
+    assert not np.allclose(secant_forecast(history, far), A @ far + b, atol=1e-3)
+
+
+def test_forecast_start_saves_iterations_and_keeps_the_error_bound(problems):
+    """Along a steady move of the environment (the fixture's), the forecast from the last three
+    solves starts closer than the last solution: fewer iterations, and the answer within the
+    same contraction bound of the fixed point as any start."""
+    solutions = [solve_household(problems[0], tol=TOL)]
+    for p in problems[1:3]:
+        solutions.append(solve_household(p, tol=TOL, guess=solutions[-1]))
+    history = [(environment(p), EgmMap(p).variables(s)) for p, s in zip(problems, solutions)]
+    current = problems[3]
+    forecast = secant_forecast(history, environment(current))
+    warm = solve_household(current, tol=TOL, guess=solutions[-1])
+    forecast_start = solve_household(current, tol=TOL, guess=solutions[-1], forecast=forecast)
+    assert forecast_start.iterations < warm.iterations
+    egm = EgmMap(current)
+    exact = solve_household(current, tol=1e-11, guess=warm)
+    rho = contraction_rate(egm, exact)
+    x_star = fixed_point_variables(egm, exact)
+    assert np.max(np.abs(fixed_point_variables(egm, forecast_start) - x_star)) <= 2.0 * rho / (1.0 - rho) * TOL
+
+
+def test_a_bad_forecast_is_not_used(problems):
+    """A forecast further from its update than the last solution is ignored: the same bits as the
+    plain warm start, one more map evaluation counted."""
+    previous = solve_household(problems[0], tol=TOL)
+    warm = solve_household(problems[1], tol=TOL, guess=previous)
+    egm = EgmMap(problems[1])
+    bad = egm.variables(previous)
+    bad[: bad.size // 2] += 0.05  # consumption 5% too high everywhere: valid, but far off
+    got = solve_household(problems[1], tol=TOL, guess=previous, forecast=bad)
+    assert all(np.array_equal(getattr(got, f), getattr(warm, f)) for f in ("m", "c", "share"))
+    assert got.iterations == warm.iterations + 1

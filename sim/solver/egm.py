@@ -160,8 +160,17 @@ class EgmMap:
         share[:, : self.neg] = 0.0
         return np.maximum(c, 1e-12 * self.p.income_scale + 1e-300), share
 
+    def pack(self, c: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """The iteration's variables: ``log c_j`` on the end-of-period grid, then the shares
+        (risky asset only)."""
+        return np.concatenate([np.log(c).ravel(), share.ravel()]) if self.p.has_risky else np.log(c).ravel()
 
-def anderson(F, x0: np.ndarray, ok, tol: float, max_iter: int, depth: int = 6):
+    def variables(self, solution: PolicySolution) -> np.ndarray:
+        """A solution as the iteration's variables on this grid (:meth:`from_guess`, packed)."""
+        return self.pack(*self.from_guess(solution))
+
+
+def anderson(F, x0: np.ndarray, ok, tol: float, max_iter: int, depth: int = 6, fx0: np.ndarray | None = None):
     """Safeguarded Anderson acceleration (type II) of the fixed point ``x = F(x)``.
 
     Returns ``(x, iterations, distance)`` where ``distance = max|F(x) - x|`` at the last ``x``.
@@ -174,13 +183,14 @@ def anderson(F, x0: np.ndarray, ok, tol: float, max_iter: int, depth: int = 6):
     (``depth x depth``) and the next iterate is ``x + g - gamma' (dX + dG)``. The differences live
     in ring buffers and their Gram matrix ``dG dG'`` gains one row a step, so an iteration costs
     a few passes over ``x``, not a re-stacking and a ``depth``-fold product of the whole history.
+    ``fx0``: ``F(x0)`` where the caller has it already.
     """
     n = x0.size
     dX, dG = np.empty((depth, n)), np.empty((depth, n))
     gram = np.empty((depth, depth))
     used = head = 0  # rows of history held; the row the next difference overwrites (the oldest)
     x = x0
-    fx = F(x)
+    fx = F(x) if fx0 is None else fx0
     g_prev = x_prev = None
     dist = np.inf
     for it in range(1, max_iter + 1):

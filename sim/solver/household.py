@@ -71,12 +71,18 @@ def solve_household(
     tol: float = 1e-8,
     max_iter: int = 2000,
     guess: PolicySolution | None = None,
+    forecast: np.ndarray | None = None,
 ) -> PolicySolution:
     """Solve the infinite-horizon problem; ``tol`` bounds the last change in ``log c`` and share.
 
-    ``guess`` (e.g. the solution for nearby parameters) warm-starts the iteration. Raises
-    ``ValueError`` for an invalid problem (see :class:`HouseholdProblem`) and ``RuntimeError`` if
-    the iteration does not converge within ``max_iter`` steps.
+    ``guess`` (e.g. the solution for nearby parameters) warm-starts the iteration. ``forecast``:
+    the iteration's variables predicted for this problem (``EgmMap.variables`` layout, e.g.
+    :func:`sim.solver.forecast.secant_forecast`); the iteration starts there instead when its
+    first change in ``log c`` is smaller than the guess's (one more map evaluation, counted in
+    ``iterations``). Either way it stops at the same ``tol``, so the answer keeps the same error
+    bound (docs/solver.md, "Warm starts"). Raises ``ValueError`` for an invalid problem (see
+    :class:`HouseholdProblem`) and ``RuntimeError`` if the iteration does not converge within
+    ``max_iter`` steps.
     """
     egm = EgmMap(problem)
     if guess is not None and guess.m.shape[0] != problem.n_states:
@@ -89,12 +95,9 @@ def solve_household(
         # Anderson mixing may leave [0, 1] slightly; the map itself only sees clipped shares.
         return np.exp(x[: S * G].reshape(S, G)), (np.clip(x[S * G :].reshape(S, G), 0.0, 1.0) if risky else s0)
 
-    def pack(c, share):
-        return np.concatenate([np.log(c).ravel(), share.ravel()]) if risky else np.log(c).ravel()
-
     def F(x):
         c, share = unpack(x)
-        return pack(*egm.step(c, share))
+        return egm.pack(*egm.step(c, share))
 
     def ok(x):  # endogenous m must increase along each branch (debt / assets)
         c = np.exp(x[: S * G].reshape(S, G))
@@ -103,7 +106,17 @@ def solve_household(
             dm = np.delete(dm, egm.neg - 1, axis=1)  # the jump between the two branches
         return bool(np.all(dm > 0.0))
 
-    x, iters, dist = anderson(F, pack(c0, s0), ok, tol, max_iter)
+    x0 = egm.pack(c0, s0)
+    fx0 = F(x0)
+    extra = 0
+    if forecast is not None and forecast.shape == x0.shape and np.all(np.isfinite(forecast)) and ok(forecast):
+        f_forecast, extra = F(forecast), 1
+        # compared on log c: the shares' first change is led by points where the portfolio
+        # condition is nearly flat (near a = 0), and says little about the distance to the fixed point
+        if np.max(np.abs((f_forecast - forecast)[: S * G])) < np.max(np.abs((fx0 - x0)[: S * G])):
+            x0, fx0 = forecast, f_forecast
+    x, iters, dist = anderson(F, x0, ok, tol, max_iter, fx0=fx0)
+    iters += extra
     c, share = unpack(x)
     share = np.clip(share, 0.0, 1.0)
     if not (np.all(np.isfinite(c)) and np.all(c > 0.0) and np.all(np.isfinite(share))):

@@ -1,0 +1,66 @@
+r"""A forecast of this period's fixed point from the last few periods' (a multi-secant step).
+
+The coordinator solves a household problem every period, and the problem moves with the economy:
+wages, the safe rate, the perceived risky return and its risk, the employment transitions. A warm
+start from last period's solution leaves the whole move to the iteration, whose tail is slow
+(docs/solver.md, "Warm starts"). But the moves of successive periods are few directions of a
+low-dimensional environment, and the solutions of the last periods say how the fixed point
+responds to them. With ``theta`` the problem's parameters (:func:`environment`) and ``x`` the
+fixed point's variables on the end-of-period grid (``EgmMap.variables``), the last ``k + 1``
+solves give differences ``dTheta_i = theta_i - theta_{i-1}`` and ``dX_i = x_i - x_{i-1}``;
+the forecast for a new ``theta`` is
+
+.. math:: x^{f} = x_{last} + \sum_i \gamma_i\, dX_i, \qquad
+          \gamma = \arg\min_\gamma \big\| (\theta - \theta_{last}) - \sum_i \gamma_i\, dTheta_i \big\|,
+
+the secant (finite-difference) approximation of ``x*(theta)`` on the span of the recent moves:
+exact where ``x*`` is linear in ``theta`` and the new move lies in that span, as in Broyden's
+multi-secant updates and Anderson mixing, here across problems rather than within one. It is a
+starting point only: the solver iterates from it to the same tolerance, so the answer keeps the
+same error bound, and it starts from last period's solution instead wherever that is closer to
+its own update (``solve_household``'s ``forecast``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["DEPTH", "environment", "secant_forecast"]
+
+DEPTH = 6  # differences kept: measured on the calibrated default's 40 quarters, 3, 4, 6, 8 and
+# 12 gave 2,629, 1,970, 1,546, 1,529 and 1,626 EGM iterations for one type (3,200 warm-started)
+
+
+def environment(problem) -> np.ndarray:
+    """The problem's parameters that move from period to period, as one vector ``theta``: income
+    per state (goods), the transition matrix, the gross safe return, the risky return's mean and
+    log-std, the price. Their units differ; the forecast fits a move in ``theta`` by the recent
+    moves, so it needs no common scale where the new move lies in their span."""
+    return np.concatenate([
+        problem.income, problem.transition.ravel(),
+        [problem.R_free, problem.risky_mean or 0.0, problem.risky_std, problem.transitory_std, problem.price],
+    ])
+
+
+def secant_forecast(history: list, theta: np.ndarray, depth: int = DEPTH) -> np.ndarray | None:
+    """The fixed point's variables forecast at ``theta`` from ``history``, the last solves'
+    ``(theta_i, x_i)`` oldest first (module docstring); None where there is no difference to go
+    by (fewer than two solves, or their vectors' shapes differ from the last)."""
+    theta_last, x_last = history[-1] if history else (None, None)
+    recent = []
+    for theta_i, x_i in reversed(history[-depth - 1:]):
+        if theta_i.shape != theta.shape or x_i.shape != x_last.shape:
+            break
+        recent.append((theta_i, x_i))
+    if len(recent) < 2:
+        return None
+    recent.reverse()
+    d_theta = np.array([b[0] - a[0] for a, b in zip(recent[:-1], recent[1:])])
+    d_x = np.array([b[1] - a[1] for a, b in zip(recent[:-1], recent[1:])])
+    gram = d_theta @ d_theta.T
+    scale = np.trace(gram)
+    if not scale > 0.0:
+        return None
+    # normal equations with a ridge far below the moves' size: collinear moves stay solvable
+    gram.flat[:: gram.shape[0] + 1] += 1e-10 * scale
+    gamma = np.linalg.solve(gram, d_theta @ (theta - theta_last))
+    return x_last + gamma @ d_x
