@@ -65,7 +65,7 @@ def _portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, sh
     S, G = share.shape
     xs = x[neg:]  # the bank balances of the asset branch, where q is known
     q, dq = np.empty(xs.size), np.empty(xs.size - 1)  # q and its slope on each segment
-    foc, dfoc, marg = np.empty(G), np.empty(G), np.empty(G)
+    seg = np.empty(excess.size, np.int64)  # each return node's last segment: its x_n rises with a_j
     for s in range(S):
         for j in range(neg):  # debt (or nothing invested): the safe return only, share 0
             c_new[s, j] = _inverse_marginal_utility(beta * R_free * H[s, j], gam)
@@ -74,30 +74,28 @@ def _portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, sh
             q[i] = _inverse_marginal_utility(H[s, neg + i], gam)
         for i in range(xs.size - 1):
             dq[i] = (q[i + 1] - q[i]) / (xs[i + 1] - xs[i])
-        foc[:] = 0.0
-        dfoc[:] = 0.0
-        marg[:] = 0.0
-        for n in range(excess.size):  # n outer: x_n rises with a_j, so each search starts close
-            e, wn = excess[n], w[n]
-            i = 0
-            for j in range(neg, G):
-                Rp = R_free + share[s, j] * e
-                x_n = Rp * a[j]
-                i = hunt(xs, x_n, i)
+        seg[:] = 0
+        for j in range(neg, G):  # the sums over return nodes stay in registers
+            foc = dfoc = marg = 0.0
+            sh, aj = share[s, j], a[j]
+            for n in range(excess.size):
+                e, wn = excess[n], w[n]
+                Rp = R_free + sh * e
+                x_n = Rp * aj
+                i = seg[n] = hunt(xs, x_n, seg[n])
                 qv = q[i] + (x_n - xs[i]) * dq[i]
                 inv = 1.0 / qv  # u'(q) from 1/q, which the derivative needs too
                 h = inv * inv if gam == 2.0 else qv ** (-gam)
-                foc[j] += h * e * wn
-                dfoc[j] += (-gam * h * inv * dq[i]) * e * e * wn
-                marg[j] += h * Rp * wn
-        for j in range(neg, G):
-            d = dfoc[j] * a[j]  # <= 0: the first-order condition falls as the share rises
+                foc += h * e * wn
+                dfoc += (-gam * h * inv * dq[i]) * e * e * wn
+                marg += h * Rp * wn
+            d = dfoc * aj  # <= 0: the first-order condition falls as the share rises
             if d < 0.0:
-                newton = share[s, j] - foc[j] / d
+                newton = sh - foc / d
             else:
-                newton = 1.0 if foc[j] > 0.0 else 0.0
+                newton = 1.0 if foc > 0.0 else 0.0
             share_new[s, j] = min(max(newton, 0.0), 1.0)
-            c_new[s, j] = _inverse_marginal_utility(beta * marg[j], gam)
+            c_new[s, j] = _inverse_marginal_utility(beta * marg, gam)
         if a[neg] == 0.0 and G > neg + 1:
             # At a = 0 nothing is invested, so the first-order condition does not depend on the
             # share (dfoc = 0): with a zero premium its sign is rounding and the share would flip
