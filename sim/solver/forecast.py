@@ -26,17 +26,21 @@ import numpy as np
 
 __all__ = ["DEPTH", "environment", "secant_forecast"]
 
-DEPTH = 6  # differences kept: measured on the calibrated default's 40 quarters, 3, 4, 6, 8 and
-# 12 gave 2,629, 1,970, 1,546, 1,529 and 1,626 EGM iterations for one type (3,200 warm-started)
+RIDGE = 1e-10  # of the moves' squared size; 1e-6 and 1e-2 gave 20% and 53% more iterations
+DEPTH = 6  # moves kept: on the calibrated default's 40 quarters (7 types), 3, 4, 6, 8 and 12 moves
+# gave 19,992, 15,443, 12,141, 12,340 and 13,099 EGM iterations (23,546 without the forecast)
 
 
 def environment(problem) -> np.ndarray:
-    """The problem's parameters that move from period to period, as one vector ``theta``: income
-    per state (goods), the transition matrix, the gross safe return, the risky return's mean and
-    log-std, the price. Their units differ; the forecast fits a move in ``theta`` by the recent
-    moves, so it needs no common scale where the new move lies in their span."""
+    """The problem's parameters that move from period to period, as one vector ``theta``: the log
+    of income per state (a zero income enters as a constant), the transition matrix, the gross
+    safe return, the risky return's mean and log-std, the price. The forecast fits a move in
+    ``theta`` by the recent moves, so scales matter only for what lies outside their span; log
+    income weighs every state's relative move alike (in levels the high earners' moves dominated
+    the fit: 13,170 iterations on the calibrated default's 40 quarters against 12,141 in logs)."""
+    floor = 1e-12 * problem.income_scale
     return np.concatenate([
-        problem.income, problem.transition.ravel(),
+        np.log(np.maximum(problem.income, floor)), problem.transition.ravel(),
         [problem.R_free, problem.risky_mean or 0.0, problem.risky_std, problem.transitory_std, problem.price],
     ])
 
@@ -61,6 +65,6 @@ def secant_forecast(history: list, theta: np.ndarray, depth: int = DEPTH) -> np.
     if not scale > 0.0:
         return None
     # normal equations with a ridge far below the moves' size: collinear moves stay solvable
-    gram.flat[:: gram.shape[0] + 1] += 1e-10 * scale
+    gram.flat[:: gram.shape[0] + 1] += RIDGE * scale
     gamma = np.linalg.solve(gram, d_theta @ (theta - theta_last))
     return x_last + gamma @ d_x
