@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -26,9 +26,14 @@ from sim.resume import load_run
 
 HELP = """\
 usage: sim fork RUN_DIR [RUN_DIR ...] --at T --out DIR --arm NAME [KEY=VALUE ...] [--arm NAME [KEY=VALUE ...]] ...
+       sim fork RUN_DIR --at T --out DIR --arm control --scenario NAME [KEY=VALUE ...] ...
 
 Fork a finished run at period T into arms that share every random draw: each arm restores the
 run's state at T, applies its KEY=VALUE overrides from T on, and runs to the run's last period.
+`--scenario NAME` is an arm named NAME that asks a shipped scenario (conf/scenario/NAME.yaml) of
+the run's state at T: its overrides are the keys in which NAME differs from `baseline`, at NAME's
+values, with its dated events (economy.automation_path.start, in years; policy.ubi.start, in
+periods) moved by T, so they happen as long after the fork as after a run's start.
 DIR/NAME is each arm's run directory (results.zarr holds every period; before T the parent's).
 An arm named `control` with no overrides is the reference of `sim report DIR` (else the parent).
 Several RUN_DIRs (e.g. seeds): each one's arms go to DIR/seed-<seed>/NAME, and the effects in
@@ -49,10 +54,70 @@ ALLOWED = ("output.progress",)
 OPENING_ONLY = ("policy.fund.initial_share", "policy.dominant.initial_share")
 
 
+# keys that date an event from period 0, by the block that switches the event on, and their unit
+DATED = {"economy.automation_path.": ("economy.automation_path.start", "years"),
+         "policy.ubi.": ("policy.ubi.start", "periods")}
+
+
 @dataclass(frozen=True)
 class Arm:
     name: str
     overrides: tuple[str, ...]
+    scenario: str | None = None  # an arm of ``--scenario NAME``: its overrides come first
+
+
+def _flat(cfg: DictConfig) -> dict:
+    """Every leaf of a config as {dotted key: value}."""
+    out = {}
+
+    def walk(node, prefix):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                out[f"{prefix}{key}"] = value
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return out
+
+
+def scenario_overrides(name: str, at: int, periods_per_year: int) -> tuple[str, ...]:
+    """The overrides that ask scenario ``name`` of a run's state at period ``at``: the keys in
+    which ``scenario=name`` differs from ``scenario=baseline`` (both composed from conf/, so
+    the scenario's own switches and nothing of the run's size or calibration), at ``name``'s
+    values; where a block with a dated event differs (:data:`DATED`), its start moved by ``at``.
+    ConfigError for an unknown scenario."""
+    from sim.config import compose
+
+    base, scen = _flat(compose(["scenario=baseline"])), _flat(compose([f"scenario={name}"]))
+    changed = {k: v for k, v in scen.items() if base.get(k) != v}
+    for block, (key, unit) in DATED.items():
+        if any(k.startswith(block) for k in changed):
+            shift = at / periods_per_year if unit == "years" else at
+            changed[key] = scen[key] + shift
+    return tuple(f"{k}={_value(v)}" for k, v in sorted(changed.items()))
+
+
+def with_scenario(arm: Arm, at: int, periods_per_year: int) -> Arm:
+    """A ``--scenario`` arm with its scenario's overrides before the user's own (which win);
+    ConfigError, naming the scenario, where one of them cannot change in a fork at ``at``."""
+    if arm.scenario is None:
+        return arm
+    overrides = scenario_overrides(arm.scenario, at, periods_per_year)
+    for item in overrides:
+        try:
+            check_override(item, at)
+        except ConfigError as exc:
+            raise ConfigError(f"--scenario {arm.scenario}: {exc}") from None
+    return replace(arm, overrides=overrides + arm.overrides)
+
+
+def _value(v) -> str:
+    """A config value as an override's right-hand side (lists and None as YAML says them)."""
+    if v is None:
+        return "null"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v)
+    return str(v)
 
 
 def parse(argv: list[str]) -> tuple[list[Path], int, Path, list[Arm]]:
@@ -65,7 +130,7 @@ def parse(argv: list[str]) -> tuple[list[Path], int, Path, list[Arm]]:
     at, out, arms = None, None, []
     rest = iter(argv)
     for item in rest:
-        if item in ("--at", "--out", "--arm"):
+        if item in ("--at", "--out", "--arm", "--scenario"):
             value = next(rest, None)
             if value is None or value.startswith("--"):
                 raise ConfigError(f"{item} needs a value")
@@ -76,14 +141,17 @@ def parse(argv: list[str]) -> tuple[list[Path], int, Path, list[Arm]]:
                     raise ConfigError(f"--at {value}: expected a period (an integer)") from None
             elif item == "--out":
                 out = Path(value)
+            elif item == "--scenario":
+                arms.append(Arm(value, (), scenario=value))
             else:
                 arms.append(Arm(value, ()))
         elif arms and "=" in item and not item.startswith("-"):
-            arms[-1] = Arm(arms[-1].name, arms[-1].overrides + (item,))
+            arms[-1] = replace(arms[-1], overrides=arms[-1].overrides + (item,))
         else:
-            raise ConfigError(f"{item!r}: expected --at, --out, --arm NAME or KEY=VALUE after an --arm")
+            raise ConfigError(f"{item!r}: expected --at, --out, --arm NAME, --scenario NAME or KEY=VALUE "
+                              "after an --arm")
     if at is None or out is None or not arms:
-        raise ConfigError("--at T, --out DIR and at least one --arm NAME are required")
+        raise ConfigError("--at T, --out DIR and at least one --arm NAME or --scenario NAME are required")
     names = [a.name for a in arms]
     for name in names:
         if not name.replace("-", "").replace("_", "").isalnum():
@@ -194,7 +262,7 @@ def prepare(run_dir: Path, at: int, out: Path, arm: Arm, transfer: dict | None =
               "schedule": [[start, OmegaConf.to_container(c, resolve=True)] for start, c in new_schedule]}
     if transfer is not None:
         record["transfer"] = transfer
-    return arm_cfg, ForkPoint(new_schedule, store_cfg, record, transfer), prov.get("scenario")
+    return arm_cfg, ForkPoint(new_schedule, store_cfg, record, transfer), arm.scenario or prov.get("scenario")
 
 
 def run_arm(run_dir: Path, at: int, out: Path, arm: Arm, command: str, transfer: dict | None = None,
@@ -249,6 +317,8 @@ def main(argv: list[str]) -> int:
     try:
         command = " ".join(["sim fork", *argv])
         run_dirs, at, out, arms = parse(list(argv))
+        periods_per_year = int(load_run(run_dirs[0])[0].periods_per_year)
+        arms = [with_scenario(arm, at, periods_per_year) for arm in arms]
         for run_dir in run_dirs:  # every arm's config checked before any work
             cfg, _ = load_run(run_dir)
             for arm in arms:

@@ -1,7 +1,8 @@
 """`sim fork` on the session's real Ray: arms restore the parent's state at T and continue with the
 same random numbers. An arm without overrides reproduces its parent byte for byte; a policy arm
 equals the parent before T and differs from T on; an arm whose shard actor is killed recovers;
-the effects of three parents (seeds) get a band."""
+the effects of three parents (seeds) get a band; a shipped scenario asked as an arm
+(`--scenario NAME`) is that scenario from the fork on."""
 from __future__ import annotations
 
 import numpy as np
@@ -117,3 +118,63 @@ def test_opening_stakes_are_refused_after_period_0(tmp_path):
 def test_help_anywhere_prints_the_usage(argv, capsys):
     assert sim_main(["fork", *argv]) == 0
     assert capsys.readouterr().out.startswith("usage: sim fork RUN_DIR")
+
+
+SCENARIOS = ("agi_5y", "agi_20y", "agi_20y_ubi", "card_fees", "low_fees", "deficit_ubi_zlb", "tax_ubi_zlb",
+             "robot_tax_ubi", "ubi_autoinvest")
+
+
+def test_scenario_arm_is_the_scenario_with_its_events_moved_to_the_fork():
+    """`--scenario NAME` at period T: the baseline with the arm's overrides is the scenario file's
+    configuration (composed from conf/), except its two dated events, which come T periods later
+    (the automation path's start in years, the UBI's in periods)."""
+    from omegaconf import OmegaConf
+
+    from sim.fork import _flat, scenario_overrides
+
+    at, per_year = 360, 4
+    baseline = compose(["scenario=baseline"])
+    base = _flat(baseline)
+    for name in SCENARIOS:
+        overrides = scenario_overrides(name, at, per_year)
+        assert overrides, name
+        got = _flat(OmegaConf.merge(baseline, OmegaConf.from_dotlist(list(overrides))))
+        want = _flat(compose([f"scenario={name}"]))
+        moved = {k for k in want if got[k] != want[k]}
+        assert moved <= {"economy.automation_path.start", "policy.ubi.start"}, (name, moved)
+        if want["economy.automation_path.kind"] != base["economy.automation_path.kind"]:
+            assert got["economy.automation_path.start"] == want["economy.automation_path.start"] + at / per_year
+        if want["policy.ubi.level"] != base["policy.ubi.level"]:
+            assert got["policy.ubi.start"] == want["policy.ubi.start"] + at
+    automates = [n for n in SCENARIOS if "economy.automation_path.start=90.0" in scenario_overrides(n, at, per_year)]
+    assert len(automates) == 7  # all but the two fee scenarios
+    assert scenario_overrides("baseline", at, per_year) == ()
+
+
+def test_scenario_with_an_opening_stake_is_refused_after_period_0():
+    from sim.config import ConfigError
+    from sim.fork import with_scenario
+
+    for name in ("compute_monopoly", "universal_basic_capital"):
+        with pytest.raises(ConfigError, match=f"--scenario {name}: .*opens"):
+            with_scenario(Arm(name, (), scenario=name), 4, 4)
+        assert with_scenario(Arm(name, (), scenario=name), 0, 4).overrides
+    with pytest.raises(ConfigError, match="no_such_scenario"):
+        with_scenario(Arm("x", (), scenario="no_such_scenario"), 4, 4)
+
+
+def test_scenario_arm_from_the_command_line(forked, tmp_path):
+    """`sim fork RUN --at 6 --out DIR --scenario agi_5y`: the arm is named after the scenario,
+    equals the parent up to the fork and automates from its new start (period 6) on."""
+    import json
+
+    _, parents = forked
+    assert sim_main(["fork", str(parents[0]), "--at", str(AT), "--out", str(tmp_path), "--scenario", "agi_5y",
+                     "output.progress=false"]) == 0
+    prov = json.loads((tmp_path / "agi_5y" / "provenance.json").read_text())
+    assert prov["scenario"] == "agi_5y"
+    assert f"economy.automation_path.start={AT / 4}" in prov["fork"]["overrides"]
+    arm = sim.load(tmp_path / "agi_5y")["automation"].values
+    parent = sim.load(parents[0])["automation"].values
+    assert np.array_equal(arm[: AT + 1], parent[: AT + 1])
+    assert np.all(arm[AT + 2:] > parent[AT + 2:])
