@@ -35,7 +35,9 @@ def unit_registry(periods_per_year: float = 4):
     return registry
 
 
-def _overrides(run_dir: Path) -> list[str]:
+def composition_overrides(run_dir: Path) -> list[str]:
+    """The command-line overrides a run was composed with (Hydra's ``.hydra/overrides.yaml``;
+    empty where the run has none, e.g. a run started from Python)."""
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return []
@@ -43,7 +45,8 @@ def _overrides(run_dir: Path) -> list[str]:
     return [str(item) for item in items] if isinstance(items, list) else []
 
 
-def _split(override: str) -> tuple[str, str]:
+def split_override(override: str) -> tuple[str, str]:
+    """``KEY=VALUE`` (with an optional ``+`` or ``~`` prefix) as (KEY, VALUE)."""
     key, _, value = override.partition("=")
     return key.lstrip("+~"), value
 
@@ -69,7 +72,7 @@ def load(run_dir: str | Path) -> xr.Dataset:
         raise LoadError(f"{store} is damaged: {problem}; run the simulation again (sim run with the "
                         "command in provenance.json) or restore the store from a copy")
     ds.attrs.pop(results.CHECKSUMS, None)
-    ds.attrs["overrides"] = " ".join(_overrides(run_dir))
+    ds.attrs["overrides"] = " ".join(composition_overrides(run_dir))
     return results.annotate(ds)
 
 
@@ -93,7 +96,7 @@ def load_sweep(sweep_dir: str | Path) -> xr.Dataset:
     if not jobs:
         raise LoadError(f"{sweep_dir}: no finished job (no */results.zarr); pass a Hydra sweep directory")
     datasets = [load(job) for job in jobs]
-    settings = [dict(_split(o) for o in _overrides(job)) for job in jobs]
+    settings = [dict(split_override(o) for o in composition_overrides(job)) for job in jobs]
     keys = list(dict.fromkeys(k for s in settings for k in s))
     swept = [k for k in keys if len({s.get(k) for s in settings}) > 1]
     shared = [f"{k}={settings[0][k]}" for k in keys if k not in swept and k in settings[0]]

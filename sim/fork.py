@@ -31,9 +31,11 @@ usage: sim fork RUN_DIR [RUN_DIR ...] --at T --out DIR --arm NAME [KEY=VALUE ...
 Fork a finished run at period T into arms that share every random draw: each arm restores the
 run's state at T, applies its KEY=VALUE overrides from T on, and runs to the run's last period.
 `--scenario NAME` is an arm named NAME that asks a shipped scenario (conf/scenario/NAME.yaml) of
-the run's state at T: its overrides are the keys in which NAME differs from `baseline`, at NAME's
-values, with its dated events (economy.automation_path.start, in years; policy.ubi.start, in
-periods) moved by T, so they happen as long after the fork as after a run's start.
+a baseline run's state at T: its overrides are the keys in which `scenario=NAME` differs from
+`scenario=baseline`, both composed with the run's own overrides (.hydra/overrides.yaml: its
+calibration, size, ...), at NAME's values, with its dated events (economy.automation_path.start,
+in years; policy.ubi.start, in periods) moved by T, so they happen as long after the fork as
+after a run's start.
 DIR/NAME is each arm's run directory (results.zarr holds every period; before T the parent's).
 An arm named `control` with no overrides is the reference of `sim report DIR` (else the parent).
 Several RUN_DIRs (e.g. seeds): each one's arms go to DIR/seed-<seed>/NAME, and the effects in
@@ -41,8 +43,9 @@ DIR/effects.zarr get a 95% band across them.
 Keys that would change the past are refused: population.*, seed, periods, periods_per_year,
 backend.*, economy.closure, household.productivity.*, household.types.count (each household's type
 is part of its state), household.kernel_grid_*, output.* (but
-output.progress), and after period 0 the opening stakes policy.fund.initial_share and
-policy.dominant.initial_share. Examples:
+output.progress), and after period 0 the keys that act only at the opening: the stakes
+policy.fund.initial_share and policy.dominant.initial_share, economy.initial_capital,
+economy.initial_debt_to_gdp and economy.demand.initial_utilisation. Examples:
   sim fork outputs/run --at 20 --out forks/ubi --arm control --arm ubi policy.ubi.level=0.1
 """
 # keys whose change would rewrite periods before T, or make the arm incomparable to its parent
@@ -51,7 +54,8 @@ REFUSED = ("population.", "seed", "periods", "periods_per_year", "backend.", "ba
            "output.")
 ALLOWED = ("output.progress",)
 # keys that act only when the economy opens (period 0): a fork after it would run as its control
-OPENING_ONLY = ("policy.fund.initial_share", "policy.dominant.initial_share")
+OPENING_ONLY = ("policy.fund.initial_share", "policy.dominant.initial_share", "economy.initial_capital",
+                "economy.initial_debt_to_gdp", "economy.demand.initial_utilisation")
 
 
 # keys that date an event from period 0, by the block that switches the event on, and their unit
@@ -80,35 +84,47 @@ def _flat(cfg: DictConfig) -> dict:
     return out
 
 
-def scenario_overrides(name: str, at: int, periods_per_year: int) -> tuple[str, ...]:
-    """The overrides that ask scenario ``name`` of a run's state at period ``at``: the keys in
-    which ``scenario=name`` differs from ``scenario=baseline`` (both composed from conf/, so
-    the scenario's own switches and nothing of the run's size or calibration), at ``name``'s
-    values; where a block with a dated event differs (:data:`DATED`), its start moved by ``at``.
-    ConfigError for an unknown scenario."""
+def scenario_overrides(run_dir: Path, name: str, at: int) -> tuple[str, ...]:
+    """The overrides that ask scenario ``name`` of the run in ``run_dir`` from period ``at``: the
+    keys in which ``scenario=name`` differs from ``scenario=baseline``, both composed with the
+    run's own other overrides (its calibration, size, ...: what ``sim run scenario=name`` with
+    them would change), at ``name``'s values; where a block with a dated event differs
+    (:data:`DATED`), its start moved by ``at``. ConfigError where the run was not composed by
+    ``sim run`` from the baseline, or ``name`` is not a scenario."""
     from sim.config import compose
+    from sim.data import composition_overrides, split_override
 
-    base, scen = _flat(compose(["scenario=baseline"])), _flat(compose([f"scenario={name}"]))
+    if not (run_dir / ".hydra" / "overrides.yaml").is_file():
+        raise ConfigError(f"--scenario {name}: {run_dir} has no .hydra/overrides.yaml (not a run of `sim run`, "
+                          "e.g. an arm): fork the baseline run itself, or give the arm's keys with --arm")
+    own = [o for o in composition_overrides(run_dir) if not split_override(o)[0].startswith("hydra.")]
+    chosen = [split_override(o)[1] for o in own if split_override(o)[0] == "scenario"]
+    if chosen and chosen[-1] != "baseline":
+        raise ConfigError(f"--scenario {name}: {run_dir} runs scenario {chosen[-1]}, not baseline; a scenario "
+                          "arm asks its scenario of a baseline run")
+    rest = [o for o in own if split_override(o)[0] != "scenario"]
+    base, scen = _flat(compose(rest + ["scenario=baseline"])), _flat(compose(rest + [f"scenario={name}"]))
     changed = {k: v for k, v in scen.items() if base.get(k) != v}
+    per_year = int(scen["periods_per_year"])
     for block, (key, unit) in DATED.items():
         if any(k.startswith(block) for k in changed):
-            shift = at / periods_per_year if unit == "years" else at
-            changed[key] = scen[key] + shift
+            changed[key] = scen[key] + (at / per_year if unit == "years" else at)
     return tuple(f"{k}={_value(v)}" for k, v in sorted(changed.items()))
 
 
-def with_scenario(arm: Arm, at: int, periods_per_year: int) -> Arm:
-    """A ``--scenario`` arm with its scenario's overrides before the user's own (which win);
-    ConfigError, naming the scenario, where one of them cannot change in a fork at ``at``."""
+def arm_overrides(arm: Arm, run_dir: Path, at: int) -> tuple[str, ...]:
+    """An arm's overrides for the parent in ``run_dir``: a ``--scenario`` arm's scenario keys
+    (:func:`scenario_overrides`) before the user's own (which win); ConfigError, naming the
+    scenario, where one of them cannot change in a fork at ``at``."""
     if arm.scenario is None:
-        return arm
-    overrides = scenario_overrides(arm.scenario, at, periods_per_year)
+        return arm.overrides
+    overrides = scenario_overrides(run_dir, arm.scenario, at)
     for item in overrides:
         try:
             check_override(item, at)
         except ConfigError as exc:
             raise ConfigError(f"--scenario {arm.scenario}: {exc}") from None
-    return replace(arm, overrides=overrides + arm.overrides)
+    return overrides + arm.overrides
 
 
 def _value(v) -> str:
@@ -180,7 +196,7 @@ def check_override(item: str, at: int = 0) -> None:
         raise ConfigError(f"{key} cannot change in a fork (it would change the periods before the fork "
                           "or the random numbers); start a new run with `sim run` instead")
     if at > 0 and key in OPENING_ONLY:
-        raise ConfigError(f"{key} sets a stake when the economy opens (period 0) and does nothing in a fork "
+        raise ConfigError(f"{key} acts when the economy opens (period 0) and does nothing in a fork "
                           f"at period {at}: fork at --at 0, or compare with a new `sim run`")
 
 
@@ -249,7 +265,8 @@ def prepare(run_dir: Path, at: int, out: Path, arm: Arm, transfer: dict | None =
         raise ConfigError(f"--at {at}: the run has periods 0 .. {int(cfg.periods) - 1}")
     schedule = schedule_of(cfg, prov)
     in_force = [c for start, c in schedule if start <= at][-1]
-    arm_cfg = arm_config(in_force, arm.overrides)
+    overrides = arm_overrides(arm, run_dir, at)
+    arm_cfg = arm_config(in_force, overrides)
     store_cfg = OmegaConf.merge(schedule[0][1], {"checkpoint": arm_cfg.checkpoint})
     new_schedule = tuple((start, c) for start, c in schedule if start < at) + ((at, arm_cfg),)
     arm_dir = out / arm.name
@@ -258,7 +275,7 @@ def prepare(run_dir: Path, at: int, out: Path, arm: Arm, transfer: dict | None =
     restored = seed_store(parent_store(cfg, schedule, run_dir), at, store.root, shape.households,
                           shape.block_size)
     record = {"parent": str(run_dir.resolve()), "at": at, "arm": arm.name,
-              "overrides": list(arm.overrides), "replayed_from": restored or 0,
+              "overrides": list(overrides), "replayed_from": restored or 0,
               "schedule": [[start, OmegaConf.to_container(c, resolve=True)] for start, c in new_schedule]}
     if transfer is not None:
         record["transfer"] = transfer
@@ -299,9 +316,10 @@ def run_arms(jobs: list[tuple[Path, Path]], at: int, arms: list[Arm], command: s
     from sim.coordinator import connect_ray
 
     cfg, _ = load_run(jobs[0][0])
-    for arm in arms:  # refuse bad overrides before any Ray work
-        for item in arm.overrides:
-            check_override(item, at)
+    for run_dir, _ in jobs:  # refuse bad overrides before any Ray work
+        for arm in arms:
+            for item in arm_overrides(arm, run_dir, at):
+                check_override(item, at)
     connect_ray(cfg.cluster)
     remote = ray.remote(num_cpus=0, max_retries=0)(run_arm)
     transfers = transfers or {}
@@ -317,12 +335,10 @@ def main(argv: list[str]) -> int:
     try:
         command = " ".join(["sim fork", *argv])
         run_dirs, at, out, arms = parse(list(argv))
-        periods_per_year = int(load_run(run_dirs[0])[0].periods_per_year)
-        arms = [with_scenario(arm, at, periods_per_year) for arm in arms]
         for run_dir in run_dirs:  # every arm's config checked before any work
             cfg, _ = load_run(run_dir)
             for arm in arms:
-                arm_config(cfg, arm.overrides)
+                arm_config(cfg, arm_overrides(arm, run_dir, at))
         outs = [out] if len(run_dirs) == 1 else [out / label for label in parent_labels(run_dirs)]
     except ConfigError as exc:
         print(f"sim fork: error: {exc}", file=sys.stderr)

@@ -107,7 +107,8 @@ def test_opening_stakes_are_refused_after_period_0(tmp_path):
     from sim.config import ConfigError
     from sim.fork import check_override
 
-    for key in ("policy.fund.initial_share=0.3", "policy.dominant.initial_share=0.3"):
+    for key in ("policy.fund.initial_share=0.3", "policy.dominant.initial_share=0.3", "economy.initial_capital=5.0",
+                "economy.initial_debt_to_gdp=0.5", "economy.demand.initial_utilisation=0.9"):
         with pytest.raises(ConfigError, match="opens"):
             check_override(key, at=4)
         check_override(key, at=0)
@@ -124,43 +125,79 @@ SCENARIOS = ("agi_5y", "agi_20y", "agi_20y_ubi", "card_fees", "low_fees", "defic
              "robot_tax_ubi", "ubi_autoinvest")
 
 
-def test_scenario_arm_is_the_scenario_with_its_events_moved_to_the_fork():
-    """`--scenario NAME` at period T: the baseline with the arm's overrides is the scenario file's
-    configuration (composed from conf/), except its two dated events, which come T periods later
-    (the automation path's start in years, the UBI's in periods)."""
+def composed_by(run_dir, overrides):
+    """What `sim run` records of its composition (Hydra's .hydra/overrides.yaml)."""
+    import yaml
+
+    (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    return run_dir
+
+
+def test_scenario_arm_is_the_scenario_with_its_events_moved_to_the_fork(tmp_path):
+    """`--scenario NAME` at period T of a (calibrated) baseline run: the baseline with the arm's
+    overrides is the scenario's configuration as `sim run scenario=NAME` composes it, except its
+    two dated events, which come T periods later (the automation path's start in years, the UBI's
+    in periods); and each key the scenario file itself sets is among them at the file's value."""
+    import yaml
     from omegaconf import OmegaConf
 
     from sim.fork import _flat, scenario_overrides
 
     at, per_year = 360, 4
-    baseline = compose(["scenario=baseline"])
+    parent = composed_by(tmp_path / "base", ["population.households=200000"])
+    baseline = compose(["population.households=200000"])
     base = _flat(baseline)
     for name in SCENARIOS:
-        overrides = scenario_overrides(name, at, per_year)
+        overrides = scenario_overrides(parent, name, at)
         assert overrides, name
         got = _flat(OmegaConf.merge(baseline, OmegaConf.from_dotlist(list(overrides))))
-        want = _flat(compose([f"scenario={name}"]))
+        want = _flat(compose(["population.households=200000", f"scenario={name}"]))
         moved = {k for k in want if got[k] != want[k]}
         assert moved <= {"economy.automation_path.start", "policy.ubi.start"}, (name, moved)
         if want["economy.automation_path.kind"] != base["economy.automation_path.kind"]:
             assert got["economy.automation_path.start"] == want["economy.automation_path.start"] + at / per_year
         if want["policy.ubi.level"] != base["policy.ubi.level"]:
             assert got["policy.ubi.start"] == want["policy.ubi.start"] + at
-    automates = [n for n in SCENARIOS if "economy.automation_path.start=90.0" in scenario_overrides(n, at, per_year)]
+        own = _flat(OmegaConf.create({k: v for k, v in yaml.safe_load(
+            (sim.config.CONF_DIR / "scenario" / f"{name}.yaml").read_text()).items() if k != "defaults"}))
+        for key, value in own.items():
+            if key not in ("policy.ubi.start", "economy.automation_path.start", "economy.taylor.r_star"):
+                assert got[key] == value, (name, key)  # r_star: the calibration sets it too
+    automates = [n for n in SCENARIOS if "economy.automation_path.start=90.0" in scenario_overrides(parent, n, at)]
     assert len(automates) == 7  # all but the two fee scenarios
-    assert scenario_overrides("baseline", at, per_year) == ()
+    assert scenario_overrides(parent, "baseline", at) == ()
 
 
-def test_scenario_with_an_opening_stake_is_refused_after_period_0():
+def test_scenario_arm_keeps_what_the_calibration_would_hide(tmp_path):
+    """Composed with the parent's own overrides: without the calibration (which sets the neutral
+    rate to 0 for every scenario) deficit_ubi_zlb's own r_star = 0 is one of its keys."""
+    from sim.fork import scenario_overrides
+
+    calibrated = scenario_overrides(composed_by(tmp_path / "a", []), "deficit_ubi_zlb", 8)
+    uncalibrated = scenario_overrides(composed_by(tmp_path / "b", ["~calibration"]), "deficit_ubi_zlb", 8)
+    assert not any(o.startswith("economy.taylor.r_star=") for o in calibrated)
+    assert "economy.taylor.r_star=0.0" in uncalibrated
+
+
+def test_scenario_arm_is_refused_where_it_would_not_be_the_scenario(tmp_path):
     from sim.config import ConfigError
-    from sim.fork import with_scenario
+    from sim.fork import arm_overrides
 
-    for name in ("compute_monopoly", "universal_basic_capital"):
+    base = composed_by(tmp_path / "base", [])
+    for name in ("compute_monopoly", "universal_basic_capital"):  # stakes at the opening
         with pytest.raises(ConfigError, match=f"--scenario {name}: .*opens"):
-            with_scenario(Arm(name, (), scenario=name), 4, 4)
-        assert with_scenario(Arm(name, (), scenario=name), 0, 4).overrides
+            arm_overrides(Arm(name, (), scenario=name), base, 4)
+        assert arm_overrides(Arm(name, (), scenario=name), base, 0)
     with pytest.raises(ConfigError, match="no_such_scenario"):
-        with_scenario(Arm("x", (), scenario="no_such_scenario"), 4, 4)
+        arm_overrides(Arm("x", (), scenario="no_such_scenario"), base, 4)
+    with pytest.raises(ConfigError, match="runs scenario agi_20y, not baseline"):
+        arm_overrides(Arm("x", (), scenario="card_fees"), composed_by(tmp_path / "agi", ["scenario=agi_20y"]), 4)
+    with pytest.raises(ConfigError, match="no .hydra/overrides.yaml"):
+        arm_overrides(Arm("x", (), scenario="card_fees"), tmp_path / "nothing", 4)
+    # the user's own keys come after the scenario's, so they win
+    assert arm_overrides(Arm("x", ("policy.ubi.level=0.2",), scenario="agi_20y_ubi"), base, 4)[-1] == \
+        "policy.ubi.level=0.2"
 
 
 def test_scenario_arm_from_the_command_line(forked, tmp_path):
@@ -169,7 +206,8 @@ def test_scenario_arm_from_the_command_line(forked, tmp_path):
     import json
 
     _, parents = forked
-    assert sim_main(["fork", str(parents[0]), "--at", str(AT), "--out", str(tmp_path), "--scenario", "agi_5y",
+    parent = composed_by(parents[0], SMALL + ["seed=1"])
+    assert sim_main(["fork", str(parent), "--at", str(AT), "--out", str(tmp_path), "--scenario", "agi_5y",
                      "output.progress=false"]) == 0
     prov = json.loads((tmp_path / "agi_5y" / "provenance.json").read_text())
     assert prov["scenario"] == "agi_5y"
