@@ -307,6 +307,18 @@ def explain_composition_error(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def dotted(cfg) -> dict:
+    """Every leaf of a config (a DictConfig, resolved, or nested dicts) as {dotted key: value}."""
+    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in dotted(value).items()})
+        else:
+            out[str(key)] = value
+    return out
+
+
 def compose(overrides: list[str]) -> DictConfig:
     """Compose conf/ with the overrides (no Hydra runtime) and validate; raise ConfigError."""
     from hydra import compose as hydra_compose

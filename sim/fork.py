@@ -21,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, validate
+from sim.config import ConfigError, dotted, validate
 from sim.resume import load_run
 
 HELP = """\
@@ -70,20 +70,6 @@ class Arm:
     scenario: str | None = None  # an arm of ``--scenario NAME``: its overrides come first
 
 
-def _flat(cfg: DictConfig) -> dict:
-    """Every leaf of a config as {dotted key: value}."""
-    out = {}
-
-    def walk(node, prefix):
-        for key, value in node.items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            else:
-                out[f"{prefix}{key}"] = value
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
-    return out
-
-
 def scenario_overrides(run_dir: Path, name: str, at: int) -> tuple[str, ...]:
     """The overrides that ask scenario ``name`` of the run in ``run_dir`` from period ``at``: the
     keys in which ``scenario=name`` differs from ``scenario=baseline``, both composed with the
@@ -103,7 +89,7 @@ def scenario_overrides(run_dir: Path, name: str, at: int) -> tuple[str, ...]:
         raise ConfigError(f"--scenario {name}: {run_dir} runs scenario {chosen[-1]}, not baseline; a scenario "
                           "arm asks its scenario of a baseline run")
     rest = [o for o in own if split_override(o)[0] != "scenario"]
-    base, scen = _flat(compose(rest + ["scenario=baseline"])), _flat(compose(rest + [f"scenario={name}"]))
+    base, scen = dotted(compose(rest + ["scenario=baseline"])), dotted(compose(rest + [f"scenario={name}"]))
     changed = {k: v for k, v in scen.items() if base.get(k) != v}
     per_year = int(scen["periods_per_year"])
     for block, (key, unit) in DATED.items():

@@ -15,23 +15,13 @@ import sim
 from sim.calibrate import spec as specs
 from sim.calibrate.moments import moments
 from sim.calibrate.targets import LORENZ, TARGETS
-from sim.config import CONF_DIR, compose
+from sim.config import CONF_DIR, compose, dotted
 from sim.coordinator import run
 
 SCENARIOS = sorted(p.stem for p in (CONF_DIR / "scenario").glob("*.yaml"))
 
 
-def flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-SCF = flat(yaml.safe_load((CONF_DIR / "calibration" / "scf.yaml").read_text()))
+SCF = dotted(yaml.safe_load((CONF_DIR / "calibration" / "scf.yaml").read_text()))
 
 
 def test_the_calibration_holds_the_tails_and_the_macro_keys():

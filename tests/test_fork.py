@@ -142,25 +142,26 @@ def test_scenario_arm_is_the_scenario_with_its_events_moved_to_the_fork(tmp_path
     import yaml
     from omegaconf import OmegaConf
 
-    from sim.fork import _flat, scenario_overrides
+    from sim.config import dotted
+    from sim.fork import scenario_overrides
 
     at, per_year = 360, 4
     parent = composed_by(tmp_path / "base", ["population.households=200000"])
     baseline = compose(["population.households=200000"])
-    base = _flat(baseline)
+    base = dotted(baseline)
     for name in SCENARIOS:
         overrides = scenario_overrides(parent, name, at)
         assert overrides, name
-        got = _flat(OmegaConf.merge(baseline, OmegaConf.from_dotlist(list(overrides))))
-        want = _flat(compose(["population.households=200000", f"scenario={name}"]))
+        got = dotted(OmegaConf.merge(baseline, OmegaConf.from_dotlist(list(overrides))))
+        want = dotted(compose(["population.households=200000", f"scenario={name}"]))
         moved = {k for k in want if got[k] != want[k]}
         assert moved <= {"economy.automation_path.start", "policy.ubi.start"}, (name, moved)
         if want["economy.automation_path.kind"] != base["economy.automation_path.kind"]:
             assert got["economy.automation_path.start"] == want["economy.automation_path.start"] + at / per_year
         if want["policy.ubi.level"] != base["policy.ubi.level"]:
             assert got["policy.ubi.start"] == want["policy.ubi.start"] + at
-        own = _flat(OmegaConf.create({k: v for k, v in yaml.safe_load(
-            (sim.config.CONF_DIR / "scenario" / f"{name}.yaml").read_text()).items() if k != "defaults"}))
+        own = dotted({k: v for k, v in yaml.safe_load(
+            (sim.config.CONF_DIR / "scenario" / f"{name}.yaml").read_text()).items() if k != "defaults"})
         for key, value in own.items():
             if key not in ("policy.ubi.start", "economy.automation_path.start", "economy.taylor.r_star"):
                 assert got[key] == value, (name, key)  # r_star: the calibration sets it too

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from sim.config import ConfigError, compose, validate
 from sim.policy_cache import PolicyCache
 from sim.environment import ProductivityChain, discount_factors, household_problem
+from sim.solver.egm import EgmMap
 from sim.solver.markov import stationary_distribution, tauchen, with_high_state
 
 # the mechanisms are checked against the uncalibrated model (one type, no high state, the schema's
@@ -129,6 +130,15 @@ def test_parallel_solves_on_ray_equal_the_serial_ones(ray_session):
         assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("m", "c", "share"))
         assert w.iterations < a.iterations
     assert not np.array_equal(serial[0].c, serial[2].c)  # each task solved its own type's problem
+    # forecasts travel with the tasks too (here the moved problems' own solutions: surely used)
+    moved = type_problems(replace(_problem(cfg), income=_problem(cfg).income * 1.01), discount_factors(cfg.household))
+    plain = solve_types(moved, 1e-6, serial, parallel=False)
+    forecasts = [EgmMap(p).variables(s) for p, s in zip(moved, plain)]
+    on_ray = solve_types(moved, 1e-6, serial, parallel=True, forecasts=forecasts)
+    here = solve_types(moved, 1e-6, serial, parallel=False, forecasts=forecasts)
+    for a, b, c in zip(here, on_ray, plain, strict=True):
+        assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("m", "c", "share"))
+        assert b.iterations < c.iterations
 
 
 def test_policy_cache_with_types_restores_bit_for_bit():

@@ -14,7 +14,7 @@ from sim.config import compose
 from sim.policy_cache import PolicyCache
 from sim.economy import make_economy
 from sim.solver.egm import EgmMap
-from sim.solver.forecast import environment, secant_forecast
+from sim.solver.forecast import DEPTH, environment, secant_forecast
 from sim.solver.household import default_problem, solve_household
 
 TOL = 1e-6  # the run's default household.tolerance
@@ -22,17 +22,11 @@ TOL = 1e-6  # the run's default household.tolerance
 
 @pytest.fixture(scope="module")
 def problems():
-    """Three consecutive periods' problems: the safe return falls by 1e-3 and incomes rise by 1% a
+    """Four consecutive periods' problems: the safe return falls by 1e-3 and incomes rise by 1% a
     period, more than the default run's environment moves (so the warm start has work to do)."""
     first = default_problem()
     return [replace(first, R_free=first.R_free - 1e-3 * k, income=first.income * (1.0 + 0.01 * k))
             for k in range(4)]
-
-
-def fixed_point_variables(egm: EgmMap, solution) -> np.ndarray:
-    """A solution as the iteration's variables (log c_j, share_j) on the end-of-period grid."""
-    c, share = egm.from_guess(solution)
-    return np.concatenate([np.log(c).ravel(), share.ravel()])
 
 
 def contraction_rate(egm: EgmMap, solution, steps: int = 40) -> float:
@@ -61,9 +55,9 @@ def test_warm_start_agrees_with_cold_solve_within_the_contraction_bound(problems
     rho = contraction_rate(egm, exact)
     assert 0.5 < rho < 1.0
     bound = 2.0 * rho / (1.0 - rho) * TOL
-    x_star = fixed_point_variables(egm, exact)
+    x_star = egm.variables(exact)
     for solution in (warm, cold):
-        assert np.max(np.abs(fixed_point_variables(egm, solution) - x_star)) <= bound
+        assert np.max(np.abs(egm.variables(solution) - x_star)) <= bound
     # and the kernels' tables (consumption in levels): relative error of the same size
     grid = np.linspace(0.0, 400.0, 257)
     c_warm, c_cold = warm.on_grid(grid)[0][:, 1:], cold.on_grid(grid)[0][:, 1:]
@@ -121,15 +115,28 @@ def test_secant_forecast_is_exact_for_a_linear_response():
     # fewer than two solves, or a change of shape (another grid): no forecast
     assert secant_forecast(history[:1], new) is None
     assert secant_forecast([(thetas[0], np.zeros(3)), history[-1]], new) is None
-    # only the last DEPTH moves are used: a move outside their span is not reproduced
+    # a move outside the recent moves' span is not reproduced ...
     far = thetas[-1] + rng.normal(size=9)
-    assert not np.allclose(secant_forecast(history, far), A @ far + b, atol=1e-3)
+    assert not np.allclose(secant_forecast(history, far), A @ far + b, rtol=1e-3, atol=0)
+    # ... nor one that only moves older than the last DEPTH spanned: the history is truncated
+    extra = rng.normal(size=9)
+    old = [thetas[0] - extra * k for k in range(3, 0, -1)]  # three earlier moves along `extra`
+    recent = [thetas[0] + rng.normal(size=3) @ basis * k for k in range(1, DEPTH + 1)]
+    long_history = [(t, A @ t + b) for t in [*old, thetas[0], *recent]]
+    along_extra = recent[-1] + extra
+    assert np.allclose(secant_forecast(long_history, along_extra, depth=DEPTH + 4), A @ along_extra + b,
+                       rtol=1e-6, atol=0)
+    assert not np.allclose(secant_forecast(long_history, along_extra), A @ along_extra + b, rtol=1e-3, atol=0)
 
 
-def test_forecast_start_saves_iterations_and_keeps_the_error_bound(problems):
+@pytest.mark.parametrize("variant", ["risky", "safe only", "debt and risky"])
+def test_forecast_start_saves_iterations_and_keeps_the_error_bound(problems, variant):
     """Along a steady move of the environment (the fixture's), the forecast from the last three
     solves starts closer than the last solution: fewer iterations, and the answer within the
-    same contraction bound of the fixed point as any start."""
+    same contraction bound of the fixed point as any start. Also without a risky asset (the
+    variables are log c only) and with borrowing beside it (the kinked problem)."""
+    change = {"risky": {}, "safe only": {"risky_mean": None}, "debt and risky": {"borrowing_limit": 0.5}}[variant]
+    problems = [replace(p, **change) for p in problems]
     solutions = [solve_household(problems[0], tol=TOL)]
     for p in problems[1:3]:
         solutions.append(solve_household(p, tol=TOL, guess=solutions[-1]))
@@ -139,11 +146,15 @@ def test_forecast_start_saves_iterations_and_keeps_the_error_bound(problems):
     warm = solve_household(current, tol=TOL, guess=solutions[-1])
     forecast_start = solve_household(current, tol=TOL, guess=solutions[-1], forecast=forecast)
     assert forecast_start.iterations < warm.iterations
+    if variant == "debt and risky":
+        # its solutions re-expressed on the grid interpolate across the consumption jump at the
+        # switch from debt to the risky asset, so a sup-norm bound there measures that, not the solve
+        return
     egm = EgmMap(current)
     exact = solve_household(current, tol=1e-11, guess=warm)
     rho = contraction_rate(egm, exact)
-    x_star = fixed_point_variables(egm, exact)
-    assert np.max(np.abs(fixed_point_variables(egm, forecast_start) - x_star)) <= 2.0 * rho / (1.0 - rho) * TOL
+    x_star = egm.variables(exact)
+    assert np.max(np.abs(egm.variables(forecast_start) - x_star)) <= 2.0 * rho / (1.0 - rho) * TOL
 
 
 def test_a_bad_forecast_is_not_used(problems):
@@ -157,3 +168,21 @@ def test_a_bad_forecast_is_not_used(problems):
     got = solve_household(problems[1], tol=TOL, guess=previous, forecast=bad)
     assert all(np.array_equal(getattr(got, f), getattr(warm, f)) for f in ("m", "c", "share"))
     assert got.iterations == warm.iterations + 1
+
+
+def test_a_checkpoint_without_the_forecast_history_still_loads(problems):
+    """Checkpoints written before the forecast have no "history": the cache loads them, and its next
+    solve is the plain warm start from the stored solution."""
+    cfg = compose(["~calibration", "population.households=10000", "population.block_size=1024"])
+    cache = PolicyCache(cfg.household)
+    for t in range(2):
+        cache.tables(problems[t], t)
+    state = cache.state_dict()
+    del state["history"]
+    restored = PolicyCache(cfg.household)
+    restored.load_state_dict(state)
+    assert restored._history == [[]]
+    restored.tables(problems[2], 2)
+    plain = solve_household(replace(problems[2], beta=float(restored.betas[0])),
+                            tol=float(cfg.household.tolerance), guess=state["solutions"][0])
+    assert all(np.array_equal(getattr(restored._solutions[0], f), getattr(plain, f)) for f in ("m", "c", "share"))
