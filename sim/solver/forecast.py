@@ -34,10 +34,11 @@ DEPTH = 6  # moves kept: on the calibrated default's 40 quarters (7 types), 3, 4
 def environment(problem) -> np.ndarray:
     """The problem's parameters that move from period to period, as one vector ``theta``: the log
     of income per state (a zero income enters as a constant), the transition matrix, the gross
-    safe return, the risky return's mean and log-std, the transitory shock's log-std, the price. The forecast fits a move in
-    ``theta`` by the recent moves, so scales matter only for what lies outside their span; log
-    income weighs every state's relative move alike (in levels the high earners' moves dominated
-    the fit: 13,170 iterations on the calibrated default's 40 quarters against 12,141 in logs)."""
+    safe return, the risky return's mean and log-std, the transitory shock's log-std, the price.
+    The forecast fits a move in ``theta`` by the recent moves, so scales matter only for what lies
+    outside their span; log income weighs every state's relative move alike (in levels the high
+    earners' moves dominated the fit: 13,170 iterations on the calibrated default's 40 quarters
+    against 12,141 in logs)."""
     return np.concatenate([
         np.log(np.maximum(problem.income, 1e-300)), problem.transition.ravel(),
         [problem.R_free, problem.risky_mean or 0.0, problem.risky_std, problem.transitory_std, problem.price],
