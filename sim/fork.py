@@ -83,12 +83,12 @@ def scenario_overrides(run_dir: Path, name: str, at: int) -> tuple[str, ...]:
     if not (run_dir / ".hydra" / "overrides.yaml").is_file():
         raise ConfigError(f"--scenario {name}: {run_dir} has no .hydra/overrides.yaml (not a run of `sim run`, "
                           "e.g. an arm): fork the baseline run itself, or give the arm's keys with --arm")
-    own = [o for o in composition_overrides(run_dir) if not split_override(o)[0].startswith("hydra.")]
-    chosen = [split_override(o)[1] for o in own if split_override(o)[0] == "scenario"]
+    own = [(o, *split_override(o)) for o in composition_overrides(run_dir)]
+    chosen = [value for _, key, value in own if key == "scenario"]
     if chosen and chosen[-1] != "baseline":
         raise ConfigError(f"--scenario {name}: {run_dir} runs scenario {chosen[-1]}, not baseline; a scenario "
                           "arm asks its scenario of a baseline run")
-    rest = [o for o in own if split_override(o)[0] != "scenario"]
+    rest = [o for o, key, _ in own if key != "scenario" and not key.startswith("hydra.")]
     base, scen = dotted(compose(rest + ["scenario=baseline"])), dotted(compose(rest + [f"scenario={name}"]))
     changed = {k: v for k, v in scen.items() if base.get(k) != v}
     per_year = int(scen["periods_per_year"])
@@ -301,11 +301,14 @@ def run_arms(jobs: list[tuple[Path, Path]], at: int, arms: list[Arm], command: s
 
     from sim.coordinator import connect_ray
 
-    cfg, _ = load_run(jobs[0][0])
-    for run_dir, _ in jobs:  # refuse bad overrides before any Ray work
+    for run_dir, _ in jobs:  # every arm's overrides and config checked before any Ray work
+        parent, _ = load_run(run_dir)
         for arm in arms:
-            for item in arm_overrides(arm, run_dir, at):
+            overrides = arm_overrides(arm, run_dir, at)
+            for item in overrides:
                 check_override(item, at)
+            arm_config(parent, overrides)
+    cfg, _ = load_run(jobs[0][0])
     connect_ray(cfg.cluster)
     remote = ray.remote(num_cpus=0, max_retries=0)(run_arm)
     transfers = transfers or {}
@@ -321,10 +324,6 @@ def main(argv: list[str]) -> int:
     try:
         command = " ".join(["sim fork", *argv])
         run_dirs, at, out, arms = parse(list(argv))
-        for run_dir in run_dirs:  # every arm's config checked before any work
-            cfg, _ = load_run(run_dir)
-            for arm in arms:
-                arm_config(cfg, arm_overrides(arm, run_dir, at))
         outs = [out] if len(run_dirs) == 1 else [out / label for label in parent_labels(run_dirs)]
     except ConfigError as exc:
         print(f"sim fork: error: {exc}", file=sys.stderr)
