@@ -29,6 +29,7 @@ from sim.macro.technology import TECHNOLOGIES as _TECHNOLOGY_CLASSES
 MAX_PERIODS = 10_000  # 2,500 years of quarters
 # the choices of a key are the names the code that implements them knows
 CLOSURES = ("fixed", "classical", "demand")  # sim.economy.make_economy
+EQUITY_MARKETS = ("value", "priced")  # sim.economy.make_economy (demand closure)
 TECHNOLOGIES = tuple(_TECHNOLOGY_CLASSES)
 AUTOMATION_KINDS = tuple(_AUTOMATION_PATHS)
 
@@ -154,13 +155,29 @@ class Investment:
 
 @dataclass
 class Equity:
-    """Demand closure: equity returns and households' beliefs about them."""
+    """Demand closure: the equity market and households' beliefs about its return.
+
+    ``market``: ``value`` (stage 1: holders buy and sell at value, the return is last period's
+    profit with a valuation shock; ``sim/macro/demand.py``) or ``priced`` (shares with a price
+    that clears the market each period; ``sim/macro/equity.py``). Each market reads only its own
+    keys below."""
+    market: str = param("value", choices=EQUITY_MARKETS)
+    participation_cost: float = nonnegative(0.0)  # kappa per period, per unit of the wage w_t
+    # --- market=value ---
     expectation_weight: float = share(0.25)  # perceived excess return adapts by this weight per period
     max_premium: float = nonnegative(0.03)  # cap on the perceived excess return, per period
     return_floor: float = share(0.5)  # realised gross equity return per period is clipped to
     return_cap: float = param(1.5, ge=1.0)  # [floor, cap]
     shock_std: float = nonnegative(0.02)  # std of the realised valuation shock per period
-    participation_cost: float = nonnegative(0.0)  # kappa per period, per unit of the wage w_t
+    # --- market=priced ---
+    payout: float = share(0.75)  # target share of last period's profit paid as dividends
+    dividend_smoothing: float = share(0.3)  # Lintner's speed of adjustment toward the target, per YEAR
+    issuance: float = share(0.0)  # share of gross investment financed by new shares (at p_t-1)
+    leverage_target: float = share(0.35)  # firms' target debt / (capital + inventories), book
+    leverage_adjustment: float = share(0.34)  # share of the gap to it closed per YEAR (Flannery & Rangan 2006)
+    growth_weight: float = share(0.0)  # the dividend-growth belief adapts by this per period (0: none)
+    candidates: int = param(5, ge=2, le=64)  # candidate prices of the first clearing schedule
+    price_span: float = param(0.1, gt=0.0, le=2.0)  # first schedule: p_t-1 exp(+-span), log-spaced
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 Per period (docs/design.md, "The data path of one period"):
   1. the economy gives the period's environment (prices, policy, rates);
-  2. the household problem is (re)solved and its policy tables put once in the object store;
+  2. the household problem is (re)solved and its policy tables put once in the object store (with
+     a priced equity market, at the price that clears it: the shards' demand schedules first,
+     sim.macro.equity.clear_period);
   3. every shard actor runs one kernel pass and returns per-block partial aggregates;
   4. partials are combined in global block order, the economy closes its accounts;
   5. outputs are recorded (distribution snapshots at chosen periods).
@@ -33,6 +35,7 @@ from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.household_types import close as close_type_solvers
 from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
+from sim.macro.equity import clear_period
 from sim.policy_cache import PolicyCache
 from sim.shard import ShardActor
 from sim.shard_pool import ShardPool
@@ -221,9 +224,18 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 if fork is not None and t == fork.at and fork.transfer is not None:
                     env = env.with_(**fork.transfer)  # a one-off payment (sim experiment mpc)
                 household_cfg = macro.policy.hh_cfg  # the parent's before a fork, cfg's after
-                problem = household_problem(env, chain, household_cfg)
                 clock.lap("environment")
-                c_table, share_table = macro.policy.tables(problem, t)
+
+                def solve(e, t=t, household_cfg=household_cfg):
+                    return macro.policy.tables(household_problem(e, chain, household_cfg), t)
+
+                def demand(params, c, share, t=t):  # the shards' equity demand schedule
+                    refs = [ray.put(x) for x in (params, c, share)]
+                    parts = ray.get([a.share_demand.remote(t, refs[0], productivity_ref, cdf_ref, *refs[1:])
+                                     for a in pool.actors])
+                    return np.concatenate(parts).sum(axis=0)  # in block order: any layout, same sums
+
+                env, c_table, share_table = clear_period(macro.economy, env, household_cfg, solve, demand)
                 clock.lap("solve")
                 refs = [ray.put(x) for x in (kernel_params(env, household_cfg), c_table, share_table)]
                 stepping = [a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])

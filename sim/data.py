@@ -31,6 +31,7 @@ def unit_registry(periods_per_year: float = 4):
     registry = pint.UnitRegistry()
     registry.define("goods = [goods]")
     registry.define("efficiency_unit = [labour_efficiency]")
+    registry.define("share = [equity_share]")  # one share of firm equity
     registry.define(f"period = year / {float(periods_per_year)!r}")
     return registry
 

@@ -191,7 +191,8 @@ def check_config(cfg) -> None:
 
 def make_economy(cfg, key: int):
     """The macro block of ``economy.closure``: fixed (this module), classical
-    (sim/macro/classical.py) or demand (sim/macro/demand.py); see docs/economy.md."""
+    (sim/macro/classical.py) or demand (sim/macro/demand.py; with ``economy.equity.market=priced``
+    sim/macro/equity.py); see docs/economy.md."""
     closure = cfg.economy.closure
     if closure == "fixed":
         return FixedPriceEconomy(cfg, key)
@@ -200,6 +201,10 @@ def make_economy(cfg, key: int):
 
         return ClassicalEconomy(cfg, key)
     if closure == "demand":
+        if cfg.economy.equity.market == "priced":
+            from sim.macro.equity import PricedDemandEconomy
+
+            return PricedDemandEconomy(cfg, key)
         from sim.macro.demand import DemandEconomy
 
         return DemandEconomy(cfg, key)

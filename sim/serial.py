@@ -3,7 +3,8 @@
 Period t, as in ``sim.coordinator`` (one shard instead of many, no checkpoints):
 
     env_t      = economy.environment(t, totals_{t-1}, median income_{t-1})
-    tables_t   = policy.tables(household problem at env_t)      (re-solved when env_t changed)
+    tables_t   = policy.tables(household problem at env_t)      (re-solved when env_t changed;
+                 with a priced equity market, at the price that clears it: sim.macro.equity)
     partials_t = households.step(t, params(env_t), tables_t)    (the kernel, any backend)
     row_t      = economy.close(t, env_t, combine(partials_t))   (the macro block, the accounts)
 
@@ -25,6 +26,7 @@ from sim import accounts
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.layout import shard_layout
+from sim.macro.equity import clear_period
 from sim.policy_cache import PolicyCache
 from sim.shard import HouseholdShard
 from sim.solver.markov import stationary_distribution
@@ -70,7 +72,14 @@ def simulate(cfg, tamper: Callable | None = None,
     for t in range(int(cfg.periods)):
         t0 = time.perf_counter()
         env = economy.environment(t, previous, median)
-        c, share = policy.tables(household_problem(env, chain, hh), t)
+
+        def solve(e, t=t):
+            return policy.tables(household_problem(e, chain, hh), t)
+
+        def demand(params, c, share, t=t):  # the equity demand schedule (a priced market)
+            return households.share_demand(t, params, chain.levels, chain.cdf, c, share).sum(axis=0)
+
+        env, c, share = clear_period(economy, env, hh, solve, demand)
         t1 = time.perf_counter()
         partials = households.step(t, kernel_params(env, hh), chain.levels, chain.cdf, c, share)
         t2 = time.perf_counter()

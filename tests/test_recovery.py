@@ -229,6 +229,13 @@ def test_every_closure_recovers_bit_identical(closure, ray_session, tmp_path):
     _killed_after_checkpoint_4_recovers_bit_identical(cfg, tmp_path)
 
 
+def test_priced_equity_market_recovers_bit_identical(ray_session, tmp_path):
+    """The priced market's state (shares, price, dividend, profit, beliefs) and the policy cache's
+    candidate solves are in the checkpoint: a replay from it clears at the same prices."""
+    cfg = compose([*SMALL, "economy.equity.market=priced", "checkpoint.every=2", "cluster.actors=1"])
+    _killed_after_checkpoint_4_recovers_bit_identical(cfg, tmp_path)
+
+
 def test_calibrated_run_recovers_bit_identical(ray_session, tmp_path):
     """The shipped calibration (the tests above run without it): each household carries one of 7
     discount-factor types and may be in the high-productivity state, and the policy cache holds 7

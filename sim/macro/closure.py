@@ -72,6 +72,13 @@ class Plan:
     premium: float = 0.0  # households' expected excess equity return, per period (demand closure)
     return_risky_income: float | None = None  # payout part of return_risky, counted as income
     expected_inflation: float = 0.0  # pi^e_t, annual (demand closure)
+    # the priced equity market (economy.equity.market=priced, sim/macro/equity.py)
+    equity_price: float = 1.0  # p_t, goods per share (the clearing price once settled)
+    dividend_per_share: float = 0.0  # d_t, goods per share
+    share_supply: float | None = None  # S_t-1 + dS_t (None: period 0, the opening issue)
+    expected_return: float = 1.0  # E[R_k] from observables, gross per period
+    belief_bound_binds: bool = False  # the solvability bound lowered the households' beliefs
+    buyback_capped: bool = False  # the firms' buyback hit its guard
 
 
 class MacroEconomy:
@@ -192,8 +199,7 @@ class MacroEconomy:
         self._plan_t = plan
         st = plan.stance
         cap = self._belief_cap(st.tax_capital, st.tax_wealth)
-        belief_safe = min(plan.return_safe, cap)
-        risky_mean, risky_std = self._risky_belief(plan, belief_safe, cap)
+        belief_safe, risky_mean, risky_std = self._beliefs(plan, min(plan.return_safe, cap), cap)
         # the smoothed median of accounts.poverty_reference (``median_income``, last period's, is not used)
         line = self.poverty_share * (self.poverty_income if self.poverty_income is not None else plan.wage)
         return PeriodEnvironment(
@@ -257,7 +263,8 @@ class MacroEconomy:
         flows = period.period_flows(env, tot, opening, output=output,
                                     government_spending=plan.stance.spending,
                                     intermediaries=self.intermediaries, dominant=self.dominant,
-                                    realise=lambda final_demand: self._realise(plan, output, final_demand))
+                                    realise=lambda final_demand: self._realise(plan, output, final_demand),
+                                    owners_return=self._owners_return(env))
         ledger = period.book(env, tot, opening, flows, self.intermediaries.earner)
         levy = period.balance_budget(ledger, self.fiscal.financing)
         depreciation_rate = self.delta * self.dt
@@ -279,6 +286,7 @@ class MacroEconomy:
             self.carried_surcharge = gov.integrate_debt_gap(self.fiscal, self.carried_surcharge, self.debt_ratio)
         self.t = t + 1
         extra = self._update_expectations(plan, env, output, flows.demand)
+        extra.update(self._close_markets(plan, env, tot, opening, closing, levy, output))
         row = period.output_row(plan, env, tot, opening, closing, flows, ledger, sfc=sfc,
                                 fee_earner=self.intermediaries.earner, periods_per_year=self.ppy, levy=levy)
         row.update(extra)
@@ -322,8 +330,26 @@ class MacroEconomy:
     def _plan(self, t, phi, L_full, fp, potential) -> Plan:
         raise NotImplementedError
 
+    def _beliefs(self, plan: Plan, belief_safe: float, cap: float) -> tuple[float, float, float]:
+        """(safe belief, risky mean, risky std) households plan with, given the safe return
+        already capped at ``cap`` (gross, pre-tax) for solvability."""
+        return (belief_safe, *self._risky_belief(plan, belief_safe, cap))
+
     def _risky_belief(self, plan: Plan, belief_safe: float, cap: float) -> tuple[float, float]:
         raise NotImplementedError
+
+    def _owners_return(self, env: PeriodEnvironment) -> float | None:
+        """The gross return the fund and the dominant holder pay out or consume from (None: all
+        of R_k, revaluations included)."""
+        return None
+
+    # an equity market that clears by price before the step (sim/macro/equity.py) sets this
+    prices_equity = False
+
+    def _close_markets(self, plan: Plan, env: PeriodEnvironment, tot: Totals, opening: period.Stocks,
+                       closing: period.Stocks, levy: float, output: float) -> dict:
+        """Outputs of markets the closure clears itself (none here)."""
+        return {}
 
     def _output(self, plan: Plan, L: float) -> float:
         raise NotImplementedError

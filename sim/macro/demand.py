@@ -19,7 +19,8 @@ Per period t (annual rates; x dt or ``period_rate`` per period):
    output), and is reached by steering job finding and separations (``LabourMarket.steer``).
 4. Investment (q rule with the accelerator): q_t = u^e R_t / (r_t + delta + xi), u^e = min(1, D^e/Y*),
    I_t = K_t max(0, delta + (q_t - 1)/chi) dt, decided at the start of the period.
-5. Equity: the firm sector's net worth NW_F (its retained profit: Y - wL - delta K - interest, less
+5. Equity (``economy.equity.market=value``; ``priced``: shares with a price that clears their market,
+   sim/macro/equity.py): the firm sector's net worth NW_F (its retained profit: Y - wL - delta K - interest, less
    what it paid its owners) is paid out to equity holders the next period with a valuation shock:
    R_k,t = clip((1 + NW_F,t-1 / E_t-1) eps_t, floor, cap), eps_t mean-one lognormal with std
    ``economy.equity.shock_std`` (the same draw on every layout; the risk households perceive is
@@ -115,6 +116,18 @@ class DemandEconomy(MacroEconomy):
         q = float(pr.tobin_q(rental, min(1.0, De / potential), r, self.delta, risk_premium=self.xi,
                              tax_capital=stance.tax_capital))
         I = float(pr.q_investment(self.K, q, self.delta, chi=self.chi)) * self.dt
+        return Plan(
+            t=t, phi=phi, K=self.K, L_full=L_full, potential=potential, rental=rental, wage=wage,
+            return_safe=Rf, separation=s, job_finding=f,
+            planned_output=Q, utilisation=u, investment=I, expected_demand=De, nominal_rate=i,
+            real_rate=r, stance=stance, tobin_q=q,
+            belief_job_finding=self.labour.belief_job_finding(self.automated_share, target),
+            expected_inflation=expected, **self._equity_plan(t, Rf, u, rental, I, stance),
+        )
+
+    def _equity_plan(self, t: int, Rf: float, u: float, rental: float, I: float, stance) -> dict:
+        """The plan's equity terms (step 5): the realised return, its income part, the payout,
+        the fund's dividend and the households' premium belief."""
         H = self.equity_held()
         if t == 0:
             payout = (Rf - 1.0) + self.premium
@@ -128,16 +141,9 @@ class DemandEconomy(MacroEconomy):
         premium = self.premium + self.premium_weight * (excess - self.premium)
         shock = equity_shock(self.key, t, self.shock_std)
         Rk = float(np.clip((1.0 + payout) * shock, self.return_floor, self.return_cap))
-        return Plan(
-            t=t, phi=phi, K=self.K, L_full=L_full, potential=potential, rental=rental, wage=wage,
-            # income is the payout; losses and the valuation shock are revaluations (not income)
-            return_safe=Rf, return_risky=Rk, return_risky_income=1.0 + max(payout, 0.0),
-            payout=payout, separation=s, job_finding=f,
-            planned_output=Q, utilisation=u, investment=I, expected_demand=De, nominal_rate=i,
-            real_rate=r, stance=stance, dividend=self._dividend(Rk, stance.tax_capital), tobin_q=q,
-            belief_job_finding=self.labour.belief_job_finding(self.automated_share, target),
-            premium=premium, expected_inflation=expected,
-        )
+        # income is the payout; losses and the valuation shock are revaluations (not income)
+        return dict(return_risky=Rk, return_risky_income=1.0 + max(payout, 0.0), payout=payout,
+                    dividend=self._dividend(Rk, stance.tax_capital), premium=premium)
 
     def _risky_belief(self, plan, belief_safe, cap):
         # Only the safe return must keep beta R < 1; with risk the solver needs no cap on the mean.

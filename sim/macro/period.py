@@ -203,7 +203,7 @@ def continuity(tot: Totals, last: Stocks) -> dict[str, float]:
 
 def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output: float,
                  government_spending: float, intermediaries: Intermediaries, dominant: Owner,
-                 realise: Callable[[float], tuple[float, float]]) -> Flows:
+                 realise: Callable[[float], tuple[float, float]], owners_return: float | None = None) -> Flows:
     """The period's flows at the environment's prices (tau_k = env.tax_capital, surcharge included):
 
     F = f C;  P = kappa holders (participation costs, earned with the fee);
@@ -211,6 +211,8 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
     (T_I = C_I = 0 on a public rail);  T_P = tau_k (R_k - 1) E_P,t-1;  T_X = tau_k (R_k - 1) E_X,t-1;
     C_X = (1 - reinvest) max(0, (1 - tau_k)(R_k - 1) E_X,t-1);  Div = dividend x N;  G from the stance;
     (I, dN) = realise(C + C_I + C_X + G), the closure's rule for investment and inventories.
+    ``owners_return``: the gross return the dominant holder consumes from, where it is not the
+    whole R_k (a priced equity market: the dividend yield only, sim/macro/equity.py).
     """
     consumption = tot["consumption"]
     fees = env.payment_fee * consumption
@@ -220,7 +222,8 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
     services = fees + participation  # what the fee earner is paid (Flows.services)
     tax_intermediaries = intermediaries.tax(services, interest, tax_rate)
     spent_intermediaries = intermediaries.spending(services, interest, tax_intermediaries)
-    spent_dominant = dominant.payout(env.return_risky, opening.dominant, tax_rate)
+    paying = env.return_risky if owners_return is None else owners_return
+    spent_dominant = dominant.payout(paying, opening.dominant, tax_rate)
     dividends = env.dividend * tot["households"]
     investment, inventory_change = realise(consumption + spent_intermediaries + spent_dominant
                                            + government_spending)

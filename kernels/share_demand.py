@@ -1,0 +1,107 @@
+"""The households' equity demand schedule: what they would hold at each of a few candidate prices.
+
+A priced equity market (``economy.equity.market=priced``; docs/economy.md, "The priced equity
+market") clears within the period. A candidate price p_j changes what the household sees this
+period, the realised return on its shares R_j = (p_j + d) / p_-1 (so its cash on hand), and what it
+expects from here, E[R] = 1 + d / p_j (so its policy). Each candidate is a full params vector
+(row j of ``params``), built by the coordinator exactly as the step's would be at that price, with
+its own policy tables.
+
+For every household this pass draws the same uniforms and transitions as the step
+(``kernels.household``'s phases, compiled by Numba as in ``kernels.step_fused``), then, per
+candidate, income, the decision and the portfolio, and adds the end-of-period risky holdings k'_j
+to its block's sum in household order. So column j of the result is, bit for bit, the step's
+``risky_end`` sum had it run with ``params[j]`` (tested), and the sums, combined in block order,
+are the same on any shard layout. The state is not changed.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from kernels import household, rng, schema
+from kernels.step_fused import _SOURCES_FINGERPRINT, _inline_all
+
+_mix64, _household_hash, _uniform = _inline_all(rng, ("mix64", "household_hash", "uniform"))
+(_productivity_after, _job_transition, _income, _grid_point, _grid_interval, _grid_index,
+ _policy_row, _consumption_and_share, _portfolio, _treated) = _inline_all(household, (
+     "productivity_after", "job_transition", "income", "grid_point", "grid_interval", "grid_index",
+     "policy_row", "consumption_and_share", "portfolio", "treated"))
+
+
+def _make_schedule(sources_fingerprint: str):
+    """The compiled pass; it closes over the fingerprint of the inlined modules' sources so that
+    Numba's disk cache is recompiled when they change (as ``kernels.step_fused`` does)."""
+
+    @njit(cache=True, nogil=True)
+    def _schedule(b, k, x, z, e, ty, first_id, key, w_job, w_z, w_task, w_treat, params, productivity, cdf,
+                  c_table, share_table, block_size, out):
+        sources_fingerprint  # noqa: B018 (keys the disk cache)
+        n = b.shape[0]
+        n_z = productivity.shape[0]
+        n_grid = c_table.shape[3]  # (candidates, types, states, grid points)
+        n_cand = params.shape[0]
+        cdf_flat = cdf.ravel()
+        c_flat = c_table.reshape(n_cand, -1)  # candidate j's tables: row j
+        s_flat = share_table.reshape(n_cand, -1)
+        key64 = np.uint64(key)
+        for j in range(n_cand):  # the grid is the same for every candidate (kernel_params)
+            if params[j, schema.P_GRID_MIN] != params[0, schema.P_GRID_MIN] or \
+                    params[j, schema.P_GRID_MAX] != params[0, schema.P_GRID_MAX]:
+                raise ValueError("candidate params must share the policy grid")
+        p0 = params[0]
+        grid_min = p0[schema.P_GRID_MIN]
+        span = p0[schema.P_GRID_MAX] - grid_min
+        inv_span = 1.0 / span
+        step = 1.0 / (n_grid - 1)
+        for i in range(n):
+            blk = i // block_size
+            hh = _household_hash(key64, first_id + np.uint64(i))
+            u_z = _uniform(hh, w_z)
+            u_job = _uniform(hh, w_job)
+            u_task = _uniform(hh, w_task)
+            u_treat = _uniform(hh, w_treat)
+            z_new = _productivity_after(u_z, cdf_flat, np.int64(z[i]) * n_z, n_z)
+            # transitions read only the labour-market params, the same in every candidate
+            e_new, _x_new, _auto = _job_transition(np.int64(e[i]), x[i], u_job, u_task, p0)
+            working = e_new == schema.EMPLOYED
+            q0 = _policy_row(np.int64(ty[i]), e_new, z_new, n_z, n_grid)
+            for j in range(n_cand):
+                p = params[j]
+                is_treated = _treated(u_treat, b[i] + k[i], p)
+                cash, _y = _income(b[i], k[i], working, productivity[z_new], is_treated, p)
+                jj = _grid_index(cash, grid_min, inv_span, n_grid)
+                lower, inv_width = _grid_interval(jj, grid_min, span, step)
+                c, share = _consumption_and_share(cash, (cash - lower) * inv_width, q0 + jj, c_flat[j],
+                                                           s_flat[j], p)
+                _b_new, k_new = _portfolio(cash, c, share, p)
+                out[blk, j] += k_new
+
+
+    return _schedule
+
+
+_schedule = _make_schedule(_SOURCES_FINGERPRINT)
+
+
+def share_demand(state, first_id, period, key, params, productivity, transition_cdf, c_table,
+                 share_table, block_size) -> np.ndarray:
+    """Per-block sums of end-of-period risky holdings k' (goods), one column per candidate: an
+    array (n_blocks, n_candidates). Same inputs as the step, except that ``params`` is
+    (n_candidates, N_PARAMS) and ``c_table``, ``share_table`` are (n_candidates, types, states, grid):
+    each candidate's own beliefs give its own policy. The state is read, not changed. A GPU state
+    is copied to the host."""
+    if not isinstance(state["safe"], np.ndarray):  # CuPy: the schedule runs on the host copy
+        state = {name: v.get() for name, v in state.items()}
+    params = np.ascontiguousarray(np.atleast_2d(params), dtype=np.float64)
+    if np.ndim(c_table) == 3:  # one set of (types, states, grid) tables for every candidate
+        c_table, share_table = (np.broadcast_to(t, (params.shape[0], *np.shape(t))) for t in (c_table, share_table))
+    n = state["safe"].shape[0]
+    out = np.zeros((-(-n // block_size), params.shape[0]))
+    words = [np.uint64(rng.period_word(period, st))
+             for st in (rng.STREAM_JOB, rng.STREAM_PRODUCTIVITY, rng.STREAM_TASK, rng.STREAM_TREATMENT)]
+    tables = [np.ascontiguousarray(a, dtype=np.float64)
+              for a in (productivity, transition_cdf, c_table, share_table)]
+    _schedule(state["safe"], state["risky"], state["task"], state["productivity"], state["employment"], state["type"],
+              np.uint64(first_id), np.uint64(key), *words, params, *tables, block_size, out)
+    return out

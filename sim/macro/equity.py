@@ -1,0 +1,342 @@
+"""Equity as shares with a price that clears the market each period (the demand closure with
+``economy.equity.market=priced``; docs/economy.md, "The priced equity market").
+
+Firms have S_t shares outstanding; households, the public fund and the dominant holder hold
+them. Per period t >= 1 (goods, per period):
+
+* **Payout rule** (Lintner 1956, "Distribution of incomes of corporations among dividends,
+  retained earnings, and taxes", AER 46(2): firms move dividends part of the way toward a target
+  share of earnings; Godley & Lavoie 2007, ch. 11, pay a share of last period's profit):
+  D_t = D_t-1 + s (payout max(Pi_t-1, 0) - D_t-1), d_t = D_t / S_t-1 per share, where
+  Pi = Y - wL - delta K_t-1 - r_f D_F,t-1 - levy is the firm sector's profit after interest and
+  s the speed of adjustment per period (``smoothing``; Lintner's estimate is about 0.3 a year).
+  One quarter's loss no longer sets the dividend, and with it the Gordon belief, to zero.
+* **Financing rule**: a target leverage with partial adjustment (Flannery & Rangan 2006,
+  "Partial adjustment toward target capital structures", JFE 79: firms close about a third of the
+  gap to their target a year), plus optionally a share of investment in new equity (Godley &
+  Lavoie 2007, ch. 11): dS_t = (issuance I_t - a (lambda (K_t + N_t-1) - D_F,t-1)) / p_t-1, a per
+  period, lambda the target of firm debt over capital and inventories (book). An under-levered
+  firm sector buys back shares with debt, an over-levered one issues; the rest of the financing
+  need is debt (which clears the safe-asset market, as in stage 1). So when households sell
+  equity the firms' buybacks, not only the price, absorb it, and firm debt supplies safe assets
+  toward a target rather than passively. A buyback never takes more than half the shares in one
+  period (``max_buyback``; a guard, reported as ``equity_buyback_capped``).
+* **Clearing** (temporary equilibrium): beliefs and policy tables are fixed before the period; at
+  a candidate price p a holding's realised return is R(p) = (p + d_t) / p_t-1, so every holder's
+  end-of-period equity value V(p) follows (households: the kernels' demand schedule; the fund
+  and the dominant holder: their rules). The price solves V(p) / p = S_t-1 + dS_t. The schedule
+  is evaluated at a few candidate prices in one pass; the coordinator interpolates the excess
+  demand linearly in log p between the two candidates that bracket zero (widening the bracket if
+  none do). Interpolation leaves a small gap between the shares held at that price and the planned
+  supply; firms absorb it by issuing or buying back the difference at the clearing price
+  (``equity_clearing_gap`` reports it).
+* **Beliefs from observables**: households expect dividend growth g^e (adaptive from period 2:
+  g^e_t = g^e_t-1 + lambda (d_t / d_t-1 - 1 - g^e_t-1)) and, as Gordon's model has it, the price to
+  grow with dividends, so E[R_t+1] = (1 + g^e)(1 + d_t / p_t-1): a higher price lowers the expected
+  return.
+
+The market opens in period 0 at p_-1 = 1 (the normalisation) with an opening issue: firms sell
+or buy back at that price whatever shares households want, and the fund and the dominant holder
+hold theta of all shares at its close (sim/macro/period.py ``open_balance_sheet``). Clearing by
+price starts in period 1. Why: the households' initial
+portfolio (``population.initial_risky_share``) is a configuration, not a choice; clearing it by
+price revalued the whole stock of equity (x2.2 in period 0 of universal_basic_capital), and the
+wealth effect of that jump drove demand to twice output, inflation to 15 %/yr and, through the
+Taylor rule, the real rate to 15 %/yr, which then ate the firms' profit and the dividend.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from sim.macro.demand import DemandEconomy
+from sim.macro.ownership import capital_income_tax, equity_after
+
+
+class MarketDidNotClear(RuntimeError):
+    """No price in the widened bracket clears the equity market."""
+
+
+@dataclass
+class EquityMarket:
+    payout: float  # share of last period's profit paid as dividends
+    issuance: float  # share of gross investment financed by new shares
+    growth_weight: float  # lambda of the dividend-growth belief, per period
+    candidates: int  # candidate prices of the first schedule
+    span: float  # first schedule: p_-1 exp(linspace(-span, span, candidates))
+    tolerance: float = 1e-5  # |shares wanted / shares supplied - 1| at which the market clears
+    max_widen: int = 5  # schedules tried (doubling the span) before giving up
+    max_refine: int = 12  # refinement round trips after the schedule
+    smoothing: float = 1.0  # s, Lintner's speed of adjustment of dividends per period (1: none)
+    leverage_speed: float = 0.0  # a, share of the gap to the leverage target closed per period
+    max_buyback: float = 0.5  # most of the shares bought back in one period
+    # --- state at the end of the last closed period ---
+    shares: float = 1.0  # S_t-1
+    price: float = 1.0  # p_t-1, goods per share
+    dividend: float = 0.0  # d_t-1, goods per share
+    growth: float = 0.0  # g^e, expected dividend growth per period
+    profit: float | None = None  # Pi_t-1 (None before period 0 closes)
+    paid: float = 0.0  # D_t-1, total dividends of the last period (goods)
+    closed: int = 0  # periods closed
+
+    # ----- decisions at the start of period t ---------------------------------------------------
+    def dividend_now(self, opening_yield: float) -> float:
+        """d_t per share: the payout rule, D_t = D_t-1 + s (payout max(Pi_t-1, 0) - D_t-1) over
+        S_t-1; before any profit (period 0) the yield ``opening_yield`` on the opening price."""
+        if self.profit is None:
+            return opening_yield * self.price
+        total = self.paid + self.smoothing * (self.payout * max(self.profit, 0.0) - self.paid)
+        return total / self.shares if self.shares > 0 else 0.0
+
+    def planned_supply(self, investment: float, leverage_gap: float = 0.0) -> tuple[float, bool]:
+        """(S_t-1 + dS_t, whether the buyback guard bound), dS_t = (issuance I_t - a gap) / p_t-1
+        with gap = lambda (K + N) - D_F the debt the firms are short of their target (goods)."""
+        change = (self.issuance * investment - self.leverage_speed * leverage_gap) / self.price
+        floor = -self.max_buyback * self.shares
+        return self.shares + max(change, floor), change < floor
+
+    def expected_return(self, dividend: float, price: float) -> float:
+        """E[R] = (1 + g^e)(1 + d_t / p), gross per period, at the price p the household pays."""
+        return (1.0 + self.growth) * (1.0 + dividend / price)
+
+    def realised_return(self, price: float, dividend: float) -> float:
+        """R = (p_t + d_t) / p_t-1 on a share held through period t."""
+        return (price + dividend) / self.price
+
+    # ----- clearing ----------------------------------------------------------------------------
+    def clear(self, supply: float, value_at: Callable[[np.ndarray], np.ndarray]) -> float:
+        """The price p at which holders want supply shares: value_at(p) / p = supply, where
+        value_at maps candidate prices to the goods all holders would hold in equity at each (one
+        round trip to the shards per call).
+
+        First a schedule of ``candidates`` prices p_t-1 exp(linspace(-span, span)) (the span
+        doubles, on the side where the price lies, until two candidates bracket the clearing
+        price), then regula falsi in log p with the Illinois modification (Dowell & Jarratt 1971)
+        on the excess demand z(p) = value_at(p) / (p supply) - 1 until |z| <= ``tolerance``.
+        The returned price is one value_at was evaluated at, so the households' decisions there
+        are exactly the ones the step will take. Households' demand is steep
+        (the Merton share moves with the premium), which is why one interpolation is not enough.
+        """
+        def excess(prices):
+            return np.asarray(value_at(prices), dtype=np.float64) / (prices * supply) - 1.0
+
+        centre, span = self.price, self.span
+        for _ in range(self.max_widen):
+            prices = centre * np.exp(np.linspace(-span, span, self.candidates))
+            z = excess(prices)
+            if not np.all(np.isfinite(z)):
+                raise MarketDidNotClear(f"equity demand is not finite at prices {prices}")
+            cross = np.nonzero(np.sign(z[:-1]) != np.sign(z[1:]))[0]
+            if cross.size:
+                break
+            centre = float(prices[-1] if z[-1] > 0 else prices[0])  # demand too high: look higher
+            span *= 2.0
+        else:
+            raise MarketDidNotClear(
+                f"no equity price in [{prices[0]:.4g}, {prices[-1]:.4g}] (goods per share) clears the "
+                f"market for {supply:.6g} shares; holders' demand there was "
+                f"{np.round((z + 1.0) * supply, 6).tolist()} shares")
+        j = int(cross[0])
+        if z[j] == 0.0:  # a candidate clears exactly
+            return float(prices[j])
+        return self._refine(excess, prices[j], z[j], prices[j + 1], z[j + 1])
+
+    def _refine(self, excess, pa: float, za: float, pb: float, zb: float) -> float:
+        xa, xb = math.log(pa), math.log(pb)
+        side = 0
+        p = pa
+        for _ in range(self.max_refine):
+            x = (xa * zb - xb * za) / (zb - za) if zb != za else 0.5 * (xa + xb)
+            p = math.exp(x)
+            z = float(excess(np.array([p]))[0])
+            if abs(z) <= self.tolerance:
+                break
+            if (z > 0) == (za > 0):
+                xa, za = x, z
+                if side == -1:
+                    zb *= 0.5  # Illinois: the stale end's value is halved
+                side = -1
+            else:
+                xb, zb = x, z
+                if side == 1:
+                    za *= 0.5
+                side = 1
+        return p
+
+    # ----- end of period t ---------------------------------------------------------------------
+    def close(self, *, price: float, dividend: float, equity_value: float, profit: float) -> float:
+        """Record period t's price, dividend and profit; the shares outstanding are what holders
+        hold at the clearing price, S_t = E_t / p_t (the planned supply plus the clearing gap).
+        Returns S_t."""
+        # growth is observed from period 2 on: d_0 is the opening yield, not paid from profit
+        if self.closed >= 2 and self.dividend > 0.0:
+            self.growth += self.growth_weight * (dividend / self.dividend - 1.0 - self.growth)
+        # D_t, paid on S_t-1 (period 0: on the shares its close leaves, the opening issue included)
+        self.paid = dividend * (self.shares if self.closed else equity_value / price)
+        self.price, self.dividend, self.profit = price, dividend, profit
+        self.closed += 1
+        self.shares = equity_value / price
+        return self.shares
+
+    def state_dict(self) -> dict:
+        return {"shares": self.shares, "price": self.price, "dividend": self.dividend,
+                "growth": self.growth, "profit": self.profit, "closed": self.closed,
+                "paid": self.paid}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.shares, self.price = float(d["shares"]), float(d["price"])
+        self.dividend, self.growth = float(d["dividend"]), float(d["growth"])
+        self.profit = None if d["profit"] is None else float(d["profit"])
+        self.closed = int(d["closed"])
+        self.paid = float(d.get("paid", self.dividend * self.shares))
+
+
+class PricedDemandEconomy(DemandEconomy):
+    """The demand closure with a priced equity market: step 5 of sim/macro/demand.py replaced by
+    the rules above. The fund and the dominant holder pay out or consume from their dividend
+    income, 1 + d_t / p_t-1 (``_owners_return``): paying out a marked-to-market gain sells shares
+    each time the price rises, which turned every rise into a consumption spike and shrank the
+    fund's stake (a sovereign fund's rule, e.g. Alaska's Permanent Fund dividend, pays from
+    realised earnings)."""
+
+    prices_equity = True
+
+    def _init_closure(self, cfg) -> None:
+        super()._init_closure(cfg)
+        eq = cfg.economy.equity
+        self.market = EquityMarket(
+            payout=float(eq.payout), issuance=float(eq.issuance), growth_weight=float(eq.growth_weight),
+            candidates=int(eq.candidates), span=float(eq.price_span),
+            smoothing=1.0 - (1.0 - float(eq.dividend_smoothing)) ** self.dt,  # per year -> per period
+            leverage_speed=1.0 - (1.0 - float(eq.leverage_adjustment)) ** self.dt)
+        self.leverage_target = float(eq.leverage_target)
+        self.crra = float(cfg.household.crra)
+        self._cap = float("inf")  # this period's belief cap (``_beliefs``)
+
+    def _equity_plan(self, t, Rf, u, rental, I, stance) -> dict:
+        m = self.market
+        # before any profit (period 0) the dividend is the yield r_f + the initial premium on p_-1 = 1
+        d = m.dividend_now(opening_yield=(Rf - 1.0) + self.equity_premium)
+        expected = m.expected_return(d, m.price)
+        supply, capped = None, False  # period 0: the opening issue at p_-1 = 1
+        if m.profit is not None:
+            gap = self.leverage_target * (self.K + self.inventories) - self.firm_debt
+            supply, capped = m.planned_supply(I, gap)
+        income = 1.0 + d / m.price  # the dividend yield: income; the price change: a revaluation
+        return dict(return_risky=m.realised_return(m.price, d),  # at an unchanged price until cleared
+                    return_risky_income=income, payout=d / m.price,  # period 0's payout (the opening)
+                    dividend=self._dividend(income, stance.tax_capital), premium=expected - Rf,
+                    equity_price=m.price, dividend_per_share=d, share_supply=supply,
+                    expected_return=expected, buyback_capped=capped)
+
+    def _beliefs(self, plan, belief_safe, cap):
+        self._cap = cap
+        safe, risky, plan.belief_bound_binds = self._believed(plan.expected_return, belief_safe, cap)
+        return safe, risky, self.risky_std
+
+    def _believed(self, expected_return: float, belief_safe: float, cap: float) -> tuple[float, float, bool]:
+        """(safe belief, risky mean, whether the level was lowered): households plan with the
+        excess return they observe, E[R] - R_f; only the level of both returns is lowered, where
+        needed, so that the household problem has a solution: the certainty-equivalent return of
+        the Merton portfolio (share min(1, premium / (gamma sigma^2)), no leverage),
+        R_f + share premium - gamma sigma^2 share^2 / 2, may not exceed the cap the safe belief
+        already obeys."""
+        premium = max(expected_return - belief_safe, 0.0)
+        risk = self.crra * self.risky_std**2
+        share = min(1.0, premium / risk) if risk > 0 else 1.0  # the Merton share, no leverage
+        room = share * premium - 0.5 * risk * share**2  # its certainty-equivalent excess return
+        safe = min(belief_safe, cap - room)
+        return safe, safe + (expected_return - belief_safe), safe < belief_safe
+
+    def _owners_return(self, env):
+        return env.return_risky_income
+
+    # ----- clearing (``clear_period``) ------------------------------------------------------------
+    def equity_supply(self) -> float | None:
+        """Shares to be held at the clearing price this period (None in period 0: the opening
+        issue at p_-1 = 1)."""
+        return self._plan_t.share_supply
+
+    def at_price(self, env, price: float):
+        """What households face if the equity price is ``price``: the realised return on their
+        shares and the return they expect from here (the fund's dividend, paid from its dividend
+        income, does not move with the price)."""
+        d = self._plan_t.dividend_per_share
+        safe0 = min(env.return_safe, self._cap)  # the safe belief before the equity market's
+        safe, risky, _ = self._believed(self.market.expected_return(d, price), safe0, self._cap)
+        return env.with_(return_risky=self.market.realised_return(price, d), risky_mean=risky,
+                         belief_return_safe=safe)
+
+    def others_value(self, env) -> float:
+        """The fund's and the dominant holder's equity at the end of the period at env's return,
+        after their payouts and taxes (goods): their demand at that price."""
+        R, tau = env.return_risky, env.tax_capital
+        fund = equity_after(self.fund.equity, R, env.dividend * self.n, capital_income_tax(self.fund.equity, R, tau))
+        paid = self.dominant.payout(env.return_risky_income, self.dominant.equity, tau)
+        dominant = equity_after(self.dominant.equity, R, paid, capital_income_tax(self.dominant.equity, R, tau))
+        return fund + dominant
+
+    def settle_price(self, env, price: float):
+        """Fix the period's plan at the clearing price and return the environment at it."""
+        settled = self.at_price(env, price)
+        plan = self._plan_t
+        plan.equity_price, plan.return_risky = price, settled.return_risky
+        plan.expected_return = self.market.expected_return(plan.dividend_per_share, price)
+        plan.belief_bound_binds = settled.belief_return_safe < min(env.return_safe, self._cap)
+        return settled
+
+    def _close_markets(self, plan, env, tot, opening, closing, levy, output) -> dict:
+        """The period's profit, Pi = Y - wL - delta dt K_t-1 - r_f D_F,t-1 - levy (next period's
+        dividend), and the shares outstanding at the clearing price."""
+        profit = (output - env.wage * tot["effective_labour"] - self.delta * self.dt * opening.capital
+                  - (env.return_safe - 1.0) * opening.firm_debt - levy)
+        supply = plan.share_supply
+        shares = self.market.close(price=plan.equity_price, dividend=plan.dividend_per_share,
+                                   equity_value=closing.equity, profit=profit)
+        return {"equity_price": plan.equity_price, "dividend": plan.dividend_per_share,
+                "shares_outstanding": shares,
+                "equity_clearing_gap": 0.0 if supply is None else shares / supply - 1.0,
+                "expected_equity_return": plan.expected_return - 1.0, "firm_profit": profit,
+                "belief_bound_binds": float(plan.belief_bound_binds),
+                "equity_buyback_capped": float(plan.buyback_capped)}
+
+    def state_dict(self) -> dict:
+        return super().state_dict() | {"market": self.market.state_dict()}
+
+    def load_state_dict(self, d: dict) -> None:
+        super().load_state_dict(d)
+        self.market.load_state_dict(d["market"])
+
+def clear_period(economy, env, household_cfg, solve: Callable, demand: Callable):
+    """(env, c, share): the period's environment and the policy tables households step with. Where
+    ``economy`` prices equity, at the price that clears its market; elsewhere ``env`` as it is,
+    solved once.
+
+    Each candidate price p gives an environment (its realised return and the households' belief,
+    ``economy.at_price``) and so a household problem, solved by ``solve(env) -> (c, share)``
+    (warm-started from the solves before it). ``demand(params, c, share)`` returns the
+    households' equity holdings (goods) at each candidate, stacked, summed over all households
+    (the shards' ``kernels.share_demand``, combined in block order, so the same on any layout);
+    the fund and the dominant holder add theirs by their rules. The clearing price is one that
+    was evaluated, so the tables returned are its own.
+    """
+    from sim.environment import kernel_params
+
+    supply = economy.equity_supply() if economy.prices_equity else None
+    if supply is None:  # no market, or its opening issue (period 0)
+        return (env, *solve(env))
+    evaluated: dict[float, tuple] = {}
+
+    def value_at(prices: np.ndarray) -> np.ndarray:
+        envs = [economy.at_price(env, float(p)) for p in prices]
+        tables = [solve(e) for e in envs]
+        evaluated.update(zip(map(float, prices), tables))
+        households = demand(np.stack([kernel_params(e, household_cfg) for e in envs]),
+                            np.stack([c for c, _ in tables]), np.stack([s for _, s in tables]))
+        return households + np.array([economy.others_value(e) for e in envs])
+
+    price = economy.market.clear(supply, value_at)
+    return (economy.settle_price(env, price), *evaluated[price])

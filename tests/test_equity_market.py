@@ -1,0 +1,147 @@
+"""The equity market: the households' demand schedule is the step's own arithmetic at each
+candidate price, and the clearing price solves a hand-worked market."""
+import numpy as np
+import pytest
+
+from kernels import schema as S
+from kernels import step_fused, step_numpy
+from kernels.share_demand import share_demand
+from tests.test_kernels import KEY, _state, setup  # noqa: F401 (the kernels' fixture)
+
+
+@pytest.mark.parametrize("block", [1000, 4096])
+def test_schedule_column_is_the_steps_risky_holdings_at_that_price(setup, block):  # noqa: F811
+    # Candidate j changes the realised return, its income part and the fund's dividend, as the
+    # coordinator does; each column must equal, bit for bit, the step's risky_end sums with
+    # params[j] (the same draws, the same phases, the same order of additions).
+    n, period = 9_001, 3
+    base = setup["p"]
+    candidates = []
+    for price in (0.8, 1.0, 1.25):
+        p = base.copy()
+        p[S.P_RETURN_RISKY] = (price + 0.02) / 1.0
+        p[S.P_RETURN_RISKY_INCOME] = 1.02
+        p[S.P_DIVIDEND] = 0.01 * price
+        candidates.append(p)
+    params = np.stack(candidates)
+    state = _state(n, setup)
+    before = {k: v.copy() for k, v in state.items()}
+    schedule = share_demand(state, 0, period, KEY, params, setup["levels"], setup["cdf"], setup["c"],
+                            setup["share"], block)
+    for name in S.STATE_DTYPES:  # read, not changed
+        assert np.array_equal(state[name], before[name])
+    assert schedule.shape == (-(-n // block), 3)
+    for j, p in enumerate(candidates):
+        for step in (step_numpy.step, step_fused.step):
+            st = {k: v.copy() for k, v in before.items()}
+            agg = step(st, 0, period, KEY, p, setup["levels"], setup["cdf"], setup["c"], setup["share"],
+                       block).aggregates
+            assert np.array_equal(schedule[:, j], agg[:, S.A_RISKY_END]), (j, step.__module__)
+    # a higher price raises holders' wealth, so more goods are held in equity
+    assert np.all(np.diff(schedule.sum(axis=0)) > 0)
+
+
+def test_schedule_does_not_depend_on_where_a_shard_starts(setup):  # noqa: F811
+    n, block = 12_000, 1000
+    params = np.stack([setup["p"], setup["p"]])
+    whole = share_demand(_state(n, setup), 0, 1, KEY, params, setup["levels"], setup["cdf"], setup["c"],
+                         setup["share"], block)
+    parts = [share_demand({k: v[first:first + 4000] for k, v in _state(n, setup).items()}, first, 1, KEY, params, setup["levels"], setup["cdf"], setup["c"], setup["share"], block)
+             for first in (0, 4000, 8000)]
+    assert np.array_equal(np.concatenate(parts), whole)
+
+
+def _market(**kw):
+    from sim.macro.equity import EquityMarket
+
+    return EquityMarket(payout=0.75, issuance=0.1, growth_weight=0.02, candidates=5, span=0.1, **kw)
+
+
+def test_two_household_market_clears_at_the_hand_worked_price():
+    # Household 1 holds 3 goods of equity whatever the price; household 2 owns n2 shares and
+    # keeps half of its cash on hand m2 = n2 (p + d) + y2 in equity. With S shares outstanding,
+    # 3 + (n2 (p + d) + y2) / 2 = p S, so p* = (3 + n2 d / 2 + y2 / 2) / (S - n2 / 2).
+    n2, d, y2, S = 4.0, 0.05, 2.0, 6.0
+    asked = []
+
+    def value_at(prices):
+        asked.extend(prices.tolist())
+        return 3.0 + 0.5 * (n2 * (prices + d) + y2)
+
+    expected = (3.0 + 0.5 * n2 * d + 0.5 * y2) / (S - 0.5 * n2)
+    market = _market(price=0.6)  # last period's price, well below p* = 1.05: the schedule widens
+    price = market.clear(S, value_at)
+    assert price == pytest.approx(expected, rel=2e-5)  # |excess| <= tolerance 1e-5
+    assert price in asked  # the step runs at a price whose decisions were evaluated
+    assert len(asked) <= 3 * 5 + 12  # a few schedules and refinements, not a search
+
+
+def test_no_price_clears_gives_one_clear_line():
+    from sim.macro.equity import MarketDidNotClear
+
+    with pytest.raises(MarketDidNotClear, match="no equity price in .* clears the market for 10 shares"):
+        _market().clear(10.0, lambda p: np.zeros_like(p))  # nobody wants equity at any price
+
+
+def test_beliefs_from_observables():
+    m = _market(price=2.0, dividend=0.04)
+    # E[R] = (1 + g)(1 + d / p): a higher price lowers the expected return
+    assert m.expected_return(0.04, 2.0) == pytest.approx(1.02)
+    assert m.expected_return(0.04, 4.0) < m.expected_return(0.04, 2.0)
+    assert m.realised_return(2.2, 0.04) == pytest.approx((2.2 + 0.04) / 2.0)
+    # growth adapts to observed dividend growth from the third close on (d_0 is an opening yield)
+    for t in range(3):
+        m.close(price=2.0, dividend=0.04 * 1.01 ** (t + 1), equity_value=20.0, profit=1.0)
+    assert m.growth == pytest.approx(0.02 * 0.01, rel=1e-9)
+    assert m.shares == pytest.approx(10.0)
+
+
+@pytest.fixture(scope="module")
+def priced():
+    """The uncalibrated baseline with the priced market, in one process (tests/economy_driver)."""
+    from tests.economy_driver import simulate
+
+    return simulate("~calibration", "scenario=baseline", "economy.equity.market=priced", periods=8)
+
+
+def test_priced_market_follows_its_rules_period_by_period(priced):
+    """Each period's outputs against the rules' closed forms (sim/macro/equity.py), computed here
+    from the outputs themselves: the realised return (p_t + d_t) / p_t-1, Gordon's expected return
+    d_t / p_t (no growth belief), Lintner's dividend D_t = D_t-1 + s (payout Pi_t-1^+ - D_t-1), the
+    leverage-target financing rule S_t = S_t-1 - a (lambda (K + N) - D_F) / p_t-1 up to the
+    clearing gap, which is within the market's tolerance; and the books close."""
+    cfg, rows = priced.cfg, priced.rows
+    eq, dt = cfg.economy.equity, 1.0 / cfg.periods_per_year
+    s = 1.0 - (1.0 - eq.dividend_smoothing) ** dt
+    a = 1.0 - (1.0 - eq.leverage_adjustment) ** dt
+    assert rows[0]["equity_price"] == 1.0  # the opening issue at p_-1 = 1
+    for t in range(1, len(rows)):
+        now, last = rows[t], rows[t - 1]
+        p, d, p0 = now["equity_price"], now["dividend"], last["equity_price"]
+        assert now["return_risky"] == pytest.approx((p + d) / p0, rel=1e-14)
+        assert now["expected_equity_return"] == pytest.approx(d / p, rel=1e-12)
+        assert abs(now["equity_clearing_gap"]) <= 1e-5
+        gap = eq.leverage_target * (last["capital"] + last["inventories"]) - last["firm_debt"]
+        planned = last["shares_outstanding"] - a * gap / p0
+        assert now["shares_outstanding"] / planned - 1.0 == pytest.approx(now["equity_clearing_gap"], abs=1e-12)
+        assert now["equity_value"] == pytest.approx(p * now["shares_outstanding"], rel=1e-12)
+        assert now["sfc_residual"] <= 1e-9
+        if t >= 2:
+            paid_before = last["dividend"] * rows[t - 2]["shares_outstanding"]
+            target = eq.payout * max(last["firm_profit"], 0.0)
+            assert d * last["shares_outstanding"] == pytest.approx(paid_before + s * (target - paid_before), rel=1e-12)
+    # the price moved: the market, not the configuration, set it
+    assert len({r["equity_price"] for r in rows[1:]}) == len(rows) - 1
+
+
+def test_a_participation_cost_keeps_the_poorest_out_of_equity():
+    """With kappa > 0 under the priced market the households below the Merton threshold hold only
+    safe assets (docs/economy.md, "Who holds equity"): participation falls below one and the
+    households' portfolios hold both assets."""
+    from tests.economy_driver import simulate
+
+    run = simulate("~calibration", "scenario=baseline", "economy.equity.market=priced",
+                   "economy.equity.participation_cost=0.02", periods=6)
+    last = run.rows[-1]
+    assert 0.05 < last["participation_rate"] < 0.95
+    assert last["household_safe_assets"] > 0 and last["household_risky_assets"] > 0
