@@ -176,8 +176,7 @@ class Equity:
     leverage_target: float = share(0.35)  # firms' target debt / (capital + inventories), book
     leverage_adjustment: float = share(0.34)  # share of the gap to it closed per YEAR (Flannery & Rangan 2006)
     growth_weight: float = share(0.0)  # the dividend-growth belief adapts by this per period (0: none)
-    candidates: int = param(5, ge=2, le=64)  # candidate prices of the first clearing schedule
-    price_span: float = param(0.1, gt=0.0, le=2.0)  # first schedule: p_t-1 exp(+-span), log-spaced
+    price_span: float = param(0.1, gt=0.0, le=2.0)  # the clearing search's first step, at most, in log p
 
 
 @dataclass

@@ -54,7 +54,7 @@ def test_schedule_does_not_depend_on_where_a_shard_starts(setup):  # noqa: F811
 def _market(**kw):
     from sim.macro.equity import EquityMarket
 
-    return EquityMarket(payout=0.75, issuance=0.1, growth_weight=0.02, candidates=5, span=0.1, **kw)
+    return EquityMarket(payout=0.75, issuance=0.1, growth_weight=0.02, span=0.1, **kw)
 
 
 def test_two_household_market_clears_at_the_hand_worked_price():
@@ -69,11 +69,17 @@ def test_two_household_market_clears_at_the_hand_worked_price():
         return 3.0 + 0.5 * (n2 * (prices + d) + y2)
 
     expected = (3.0 + 0.5 * n2 * d + 0.5 * y2) / (S - 0.5 * n2)
-    market = _market(price=0.6)  # last period's price, well below p* = 1.05: the schedule widens
-    price = market.clear(S, value_at)
+    market = _market(price=0.6)  # last period's price, well below p* = 1.05: the steps widen
+    price, slope = market.clear(S, value_at)
     assert price == pytest.approx(expected, rel=2e-5)  # |excess| <= tolerance 1e-5
     assert price in asked  # the step runs at a price whose decisions were evaluated
-    assert len(asked) <= 3 * 5 + 12  # a few schedules and refinements, not a search
+    assert len(asked) <= 10  # a few steps and refinements, not a search
+    # z(p) = (3 + n2 (p + d) / 2 + y2 / 2) / (p S) - 1, so dz/dlog p = -(3 + n2 d / 2 + y2 / 2) / (p S)
+    assert slope == pytest.approx(-(3.0 + 0.5 * n2 * d + 0.5 * y2) / (expected * S), rel=0.3)
+    # next period, from the cleared price with that slope, the same market clears at once
+    asked.clear()
+    market.price, market.slope = price, slope
+    assert market.clear(S, value_at)[0] == price and asked == [price]
 
 
 def test_no_price_clears_gives_one_clear_line():

@@ -79,6 +79,7 @@ class Plan:
     expected_return: float = 1.0  # E[R_k] from observables, gross per period
     belief_bound_binds: bool = False  # the solvability bound lowered the households' beliefs
     buyback_capped: bool = False  # the firms' buyback hit its guard
+    clearing_slope: float | None = None  # dz/dlog p of the excess demand at the clearing price
 
 
 class MacroEconomy:
