@@ -31,10 +31,11 @@ def complete(aggregates: np.ndarray, params: np.ndarray) -> np.ndarray:
       benefits        = benefit * (households - employed)
       UBI             = UBI * households                    UBI invested = (UBI s_ubi) * households
       dividends       = dividend * households
-      capital income  = sum(b) (R_b - 1) + sum(k) (R_k - 1) capital tax  = tau_k * capital income
+      capital income  = sum(b) (R_b - 1) + sum(k) (R_k - 1)
+      capital tax     = tau_k (sum(b) (R_b - 1) + sum(k) (R_tax - 1))  (R_tax: the taxed part of R_k)
       wealth tax      = tau_w * (sum(b) + sum(k))
       consumption tax = tau_c * sum(c)                      fees         = f * sum(c)
-      revaluation     = (sum(k) (R_k - R_inc)) (1 - tau_k)
+      revaluation     = (sum(k) (R_k - R_inc)) (1 - tau_k) + (tau_k sum(k)) (R_k - R_tax)
       transfers       = T * treated                          (one-off transfer, sim experiment mpc)
       participation   = kappa * holders                      (equity held at the start of the period)
     Each product is written as the household step writes it, so one household's block reproduces
@@ -52,12 +53,14 @@ def complete(aggregates: np.ndarray, params: np.ndarray) -> np.ndarray:
     a[:, S.A_UBI_INVESTED] = (ubi * p[S.P_UBI_INVEST_SHARE]) * households
     a[:, S.A_DIVIDENDS] = p[S.P_DIVIDEND] * households
     a[:, S.A_CAPITAL_INCOME] = safe * (p[S.P_RETURN_SAFE] - 1.0) + risky * (p[S.P_RETURN_RISKY] - 1.0)
-    a[:, S.A_CAPITAL_TAX] = p[S.P_TAX_CAPITAL] * a[:, S.A_CAPITAL_INCOME]
+    a[:, S.A_CAPITAL_TAX] = p[S.P_TAX_CAPITAL] * (safe * (p[S.P_RETURN_SAFE] - 1.0)
+                                                  + risky * (p[S.P_RETURN_RISKY_TAXED] - 1.0))
     a[:, S.A_WEALTH_TAX] = p[S.P_TAX_WEALTH] * (safe + risky)
     a[:, S.A_CONSUMPTION_TAX] = p[S.P_TAX_CONSUMPTION] * a[:, S.A_CONSUMPTION]
     a[:, S.A_FEES] = p[S.P_PAYMENT_FEE] * a[:, S.A_CONSUMPTION]
-    a[:, S.A_REVALUATION] = ((risky * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME]))
-                             * (1.0 - p[S.P_TAX_CAPITAL]))
+    a[:, S.A_REVALUATION] = (((risky * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME]))
+                              * (1.0 - p[S.P_TAX_CAPITAL]))
+                             + (p[S.P_TAX_CAPITAL] * risky) * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_TAXED]))
     a[:, S.A_TRANSFERS] = p[S.P_TRANSFER] * a[:, S.A_TREATED]
     a[:, S.A_PARTICIPATION_COSTS] = p[S.P_PARTICIPATION_COST] * a[:, S.A_HOLDERS]
     return a

@@ -80,19 +80,23 @@ def income(safe: float, risky: float, working: bool, level: float, is_treated: b
     level z (efficiency units), after this period's job transition:
 
       m = b + k + (1 - tau_l) w z 1[working] + benefit 1[not working] + UBI + dividend
-          + (1 - tau_k)(r_b b + r_k k) - tau_w (b + k) + T 1[treated] - kappa 1[k > 0] - s_ubi UBI,
-      y = m - (b + k) + s_ubi UBI - v,   v = k (R_k - R_inc)(1 - tau_k),
+          + r_b b + r_k k - tau_k (r_b b + r_tax k) - tau_w (b + k) + T 1[treated] - kappa 1[k > 0]
+          - s_ubi UBI,
+      y = m - (b + k) + s_ubi UBI - v,   v = k (R_k - R_inc)(1 - tau_k) + tau_k k (R_k - R_tax),
 
     r = R - 1 the net returns, T the one-off transfer (``treated``), kappa the per-period cost of
-    holding equity (a stock-market participation cost, docs/economy.md); v, the revaluation of
-    risky holdings, is not income (R_inc is the payout part of R_k). Each tax is the rate times its
-    base, as ``kernels.aggregates`` writes it.
+    holding equity (a stock-market participation cost, docs/economy.md); v, the after-tax
+    revaluation of risky holdings, is not income (R_inc is the payout part of R_k). R_tax is the
+    part of R_k the capital tax reaches: all of it in the value market (gains taxed as they
+    accrue, R_tax = R_k), the payout only where equity is priced (R_tax = R_inc: unrealised gains
+    are not taxed). Each tax is the rate times its base, as ``kernels.aggregates`` writes it.
     """
     labour_income = p[inputs.P_WAGE] * level if working else 0.0
     labour_tax = p[inputs.P_TAX_LABOUR] * labour_income
     benefit = 0.0 if working else p[inputs.P_BENEFIT]
     capital_income = safe * (p[inputs.P_RETURN_SAFE] - 1.0) + risky * (p[inputs.P_RETURN_RISKY] - 1.0)
-    capital_tax = p[inputs.P_TAX_CAPITAL] * capital_income
+    capital_tax = p[inputs.P_TAX_CAPITAL] * (safe * (p[inputs.P_RETURN_SAFE] - 1.0)
+                                             + risky * (p[inputs.P_RETURN_RISKY_TAXED] - 1.0))
     wealth_begin = safe + risky
     wealth_tax = p[inputs.P_TAX_WEALTH] * wealth_begin
     transfer = p[inputs.P_TRANSFER] if is_treated else 0.0
@@ -100,8 +104,9 @@ def income(safe: float, risky: float, working: bool, level: float, is_treated: b
     income_total = ((((labour_income - labour_tax) + benefit + p[inputs.P_UBI] + p[inputs.P_DIVIDEND]
                       + (capital_income - capital_tax)) - wealth_tax) + transfer) - participation
     cash = wealth_begin + income_total - p[inputs.P_UBI] * p[inputs.P_UBI_INVEST_SHARE]
-    revaluation = ((risky * (p[inputs.P_RETURN_RISKY] - p[inputs.P_RETURN_RISKY_INCOME]))
-                   * (1.0 - p[inputs.P_TAX_CAPITAL]))
+    revaluation = (((risky * (p[inputs.P_RETURN_RISKY] - p[inputs.P_RETURN_RISKY_INCOME]))
+                    * (1.0 - p[inputs.P_TAX_CAPITAL]))
+                   + (p[inputs.P_TAX_CAPITAL] * risky) * (p[inputs.P_RETURN_RISKY] - p[inputs.P_RETURN_RISKY_TAXED]))
     return cash, income_total - revaluation
 
 

@@ -56,6 +56,7 @@ PARAMS = _names(
     "transfer_wealth_max",  # (beginning-of-period wealth); the treated are a random half of them
     "participation_cost",  # kappa: paid by every household holding equity at the start of the period
     "expected_excess",  # E[R_k] - R_f the household plans with (per period): the participation gain
+    "return_risky_taxed",  # the part of return_risky the capital tax reaches (R_k: gains taxed as they accrue)
 )
 N_PARAMS = len(PARAMS)
 globals().update({f"P_{k.upper()}": v for k, v in PARAMS.items()})
@@ -70,4 +71,5 @@ def new_params() -> np.ndarray:
     p[PARAMS["return_safe"]] = 1.0
     p[PARAMS["return_risky"]] = 1.0
     p[PARAMS["return_risky_income"]] = 1.0
+    p[PARAMS["return_risky_taxed"]] = 1.0
     return p

@@ -128,7 +128,7 @@ def step(
     ubi = p[S.P_UBI]
     ubi_invested = ubi * p[S.P_UBI_INVEST_SHARE]
     capital_income = b * (p[S.P_RETURN_SAFE] - 1.0) + k * (p[S.P_RETURN_RISKY] - 1.0)
-    capital_tax = p[S.P_TAX_CAPITAL] * capital_income
+    capital_tax = p[S.P_TAX_CAPITAL] * (b * (p[S.P_RETURN_SAFE] - 1.0) + k * (p[S.P_RETURN_RISKY_TAXED] - 1.0))
     wealth_begin = b + k
     wealth_tax = p[S.P_TAX_WEALTH] * wealth_begin
     treated = household.treated(u_treat, wealth_begin, p)  # a one-off transfer's random half
@@ -143,7 +143,8 @@ def step(
         - np.where(k > 0.0, p[S.P_PARTICIPATION_COST], 0.0)  # kappa, paid by equity holders
     )
     m = wealth_begin + income_total - ubi_invested
-    revaluation = (k * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME])) * (1.0 - p[S.P_TAX_CAPITAL])
+    revaluation = (((k * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME])) * (1.0 - p[S.P_TAX_CAPITAL]))
+                   + (p[S.P_TAX_CAPITAL] * k) * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_TAXED]))
     income = income_total - revaluation
 
     # 3. decisions from the policy tables

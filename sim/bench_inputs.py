@@ -26,7 +26,7 @@ def synthetic_inputs(n_z: int = 7, n_grid: int = 1024, grid_max: float = 2000.0,
     share = np.clip(1.0 - grid / (2 * grid_max) - 0.05 * j, 0.0, 1.0) * np.ones((3 * n_z, 1))
     p = S.new_params()
     for k, v in dict(wage=1.0, tax_labour=0.2, benefit=0.3, ubi=0.1, ubi_invest_share=0.1,
-                     return_safe=1.005, return_risky=1.02, tax_capital=0.1, dividend=0.02,
+                     return_safe=1.005, return_risky=1.02, return_risky_taxed=1.02, tax_capital=0.1, dividend=0.02,
                      tax_consumption=0.05, payment_fee=0.02, hazard_displacement=0.05,
                      separation=0.02, job_finding=0.5, automation=0.6, grid_min=0.0,
                      grid_max=grid_max, poverty_line=0.5).items():

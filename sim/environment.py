@@ -93,6 +93,9 @@ class PeriodEnvironment:
     dividend: float = 0.0
     poverty_line: float = 0.0
     return_risky_income: float | None = None  # payout part of return_risky (None: all of it)
+    # the part of return_risky the capital tax reaches (None: all of it, gains taxed as they
+    # accrue; a priced equity market taxes the payout only, sim/macro/equity.py)
+    return_risky_taxed: float | None = None
     # The households' belief about the safe return when it differs from the realised one (None:
     # the realised). The macro closures cap it so that beta * R stays below 1 (the solver needs it).
     belief_return_safe: float | None = None
@@ -118,6 +121,11 @@ class PeriodEnvironment:
     def price(self) -> float:
         """Goods paid per unit of consumption: 1 + tau_c + f."""
         return 1.0 + self.tax_consumption + self.payment_fee
+
+    @property
+    def taxed_return(self) -> float:
+        """R_tax: the gross risky return whose excess the capital tax reaches."""
+        return self.return_risky if self.return_risky_taxed is None else self.return_risky_taxed
 
     @property
     def expected_excess(self) -> float:
@@ -209,6 +217,7 @@ def kernel_params(env: PeriodEnvironment, hh_cfg) -> np.ndarray:
         "return_safe": env.return_safe,
         "return_risky": env.return_risky,
         "return_risky_income": env.return_risky if env.return_risky_income is None else env.return_risky_income,
+        "return_risky_taxed": env.taxed_return,
         "tax_capital": env.tax_capital,
         "tax_wealth": env.tax_wealth,
         "dividend": env.dividend,

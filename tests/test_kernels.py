@@ -31,7 +31,7 @@ def setup():
     share = np.clip(1.1 - grid / 200 - 0.02 * s - 0.1 * j, 0, 1)
     p = S.new_params()
     for k, v in dict(wage=1.2, tax_labour=0.2, benefit=0.3, ubi=0.15, ubi_invest_share=0.1,
-                     return_safe=1.01, return_risky=0.97, tax_capital=0.15, tax_wealth=0.002,
+                     return_safe=1.01, return_risky=0.97, return_risky_taxed=0.97, tax_capital=0.15, tax_wealth=0.002,
                      dividend=0.04, tax_consumption=0.05, payment_fee=0.025,
                      hazard_displacement=0.3, separation=0.03, job_finding=0.4, automation=0.45,
                      borrowing_limit=bl, grid_min=-bl, grid_max=300.0, poverty_line=0.9,
@@ -136,11 +136,17 @@ def test_budget_identity_and_constraints_per_household(setup, backend):
     assert np.all(st["risky"] >= ubi_inv - 1e-15)
 
 
+@pytest.mark.parametrize("gains", ["taxed as they accrue", "untaxed"])
 @pytest.mark.parametrize("backend", [step_numpy.step, step_fused.step])
-def test_derived_aggregates_are_the_households_flows_summed(setup, backend):
+def test_derived_aggregates_are_the_households_flows_summed(setup, backend, gains):
     # kernels sum only aggregates.SUMMED; taxes, transfers and capital income follow by rule. Check
     # them against the model's per-household equations evaluated here, summed block by block.
-    p, n, block = setup["p"], 5000, 1000
+    # The capital tax reaches R_tax - 1 of the equity return: all of it (the value market) or its
+    # payout R_inc - 1 only (a priced market: unrealised gains are not taxed).
+    p, n, block = setup["p"].copy(), 5000, 1000
+    p[S.P_RETURN_RISKY], p[S.P_RETURN_RISKY_INCOME] = 1.06, 1.01  # a 5% gain on a 1% dividend
+    p[S.P_RETURN_RISKY_TAXED] = p[S.P_RETURN_RISKY] if gains == "taxed as they accrue" else p[S.P_RETURN_RISKY_INCOME]
+    setup = {**setup, "p": p}
     st = _state(n, setup)
     b0, k0 = st["safe"].copy(), st["risky"].copy()
     agg = _step(backend, st, setup, block=block).aggregates
@@ -156,9 +162,11 @@ def test_derived_aggregates_are_the_households_flows_summed(setup, backend):
         "ubi_invested": p[S.P_UBI] * p[S.P_UBI_INVEST_SHARE] * ones,
         "dividends": p[S.P_DIVIDEND] * ones,
         "capital_income": capital,
-        "capital_tax": p[S.P_TAX_CAPITAL] * capital,
+        "capital_tax": p[S.P_TAX_CAPITAL] * (b0 * (p[S.P_RETURN_SAFE] - 1) + k0 * (p[S.P_RETURN_RISKY_TAXED] - 1)),
         "wealth_tax": p[S.P_TAX_WEALTH] * (b0 + k0),
-        "revaluation": k0 * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME]) * (1 - p[S.P_TAX_CAPITAL]),
+        # the gain after the tax it bears: (R_k - R_inc) k less tau_k (R_tax - R_inc) k
+        "revaluation": k0 * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME])
+                       - p[S.P_TAX_CAPITAL] * k0 * (p[S.P_RETURN_RISKY_TAXED] - p[S.P_RETURN_RISKY_INCOME]),
         "participation_costs": np.where(k0 > 0, p[S.P_PARTICIPATION_COST], 0.0),
     }
     starts = np.arange(0, n, block)
@@ -171,7 +179,10 @@ def test_derived_aggregates_are_the_households_flows_summed(setup, backend):
     spending = agg[:, S.A_CONSUMPTION] + agg[:, S.A_CONSUMPTION_TAX] + agg[:, S.A_FEES]
     np.testing.assert_allclose(spending, income - change, rtol=1e-12)
     np.testing.assert_allclose(agg[:, S.A_CONSUMPTION_TAX] / agg[:, S.A_CONSUMPTION], p[S.P_TAX_CONSUMPTION])
-    # a block of one household: the rules repeat the household's own arithmetic, bit for bit
+    # a block of one household: the rules repeat the household's own arithmetic, bit for bit (the
+    # revaluation in the kernel's arrangement: (R_k - R_inc) k (1 - tau_k) + tau_k k (R_k - R_tax))
+    flows["revaluation"] = ((k0 * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_INCOME])) * (1.0 - p[S.P_TAX_CAPITAL])
+                            + (p[S.P_TAX_CAPITAL] * k0) * (p[S.P_RETURN_RISKY] - p[S.P_RETURN_RISKY_TAXED]))
     st = _state(n, setup)
     one = _step(backend, st, setup, block=1).aggregates
     for name, per_household in flows.items():

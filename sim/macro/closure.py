@@ -71,6 +71,7 @@ class Plan:
     belief_job_finding: float | None = None  # households' expected job finding (None: the actual)
     premium: float = 0.0  # households' expected excess equity return, per period (demand closure)
     return_risky_income: float | None = None  # payout part of return_risky, counted as income
+    return_risky_taxed: float | None = None  # the part of return_risky the capital tax reaches (None: all)
     expected_inflation: float = 0.0  # pi^e_t, annual (demand closure)
     # the priced equity market (economy.equity.market=priced, sim/macro/equity.py)
     equity_price: float = 1.0  # p_t, goods per share (the clearing price once settled)
@@ -208,6 +209,7 @@ class MacroEconomy:
             return_safe=plan.return_safe,
             return_risky=plan.return_risky,
             return_risky_income=plan.return_risky_income,
+            return_risky_taxed=plan.return_risky_taxed,
             risky_mean=risky_mean,
             risky_std=risky_std,
             separation=plan.separation,
@@ -297,7 +299,8 @@ class MacroEconomy:
         """What a surcharge on the labour and capital rates is levied on (goods): labour income
         plus every holder's capital income when positive (households', the fund's, the dominant
         holder's, the intermediaries')."""
-        capital = (tot["capital_income"] + (env.return_risky - 1.0) * (opening.fund + opening.dominant)
+        capital = (period.taxed_capital_income(env, tot, opening.household_equity)
+                   + (env.taxed_return - 1.0) * (opening.fund + opening.dominant)
                    + (flows.services + flows.interest_intermediaries
                       if self.intermediaries.earner == "intermediaries" else 0.0))
         return tot["labour_income"] + max(0.0, capital)

@@ -242,7 +242,9 @@ class PricedDemandEconomy(DemandEconomy):
             supply, capped = m.planned_supply(I, gap)
         income = 1.0 + d / m.price  # the dividend yield: income; the price change: a revaluation
         return dict(return_risky=m.realised_return(m.price, d),  # at an unchanged price until cleared
-                    return_risky_income=income, payout=d / m.price,  # period 0's payout (the opening)
+                    # unrealised gains are not taxed: the capital tax reaches the dividend only
+                    return_risky_income=income, return_risky_taxed=income,
+                    payout=d / m.price,  # period 0's payout (the opening)
                     dividend=self._dividend(income, stance.tax_capital), premium=expected - Rf,
                     equity_price=m.price, dividend_per_share=d, share_supply=supply,
                     expected_return=expected, buyback_capped=capped)
@@ -288,10 +290,10 @@ class PricedDemandEconomy(DemandEconomy):
     def others_value(self, env) -> float:
         """The fund's and the dominant holder's equity at the end of the period at env's return,
         after their payouts and taxes (goods): their demand at that price."""
-        R, tau = env.return_risky, env.tax_capital
-        fund = equity_after(self.fund.equity, R, env.dividend * self.n, capital_income_tax(self.fund.equity, R, tau))
+        R, taxed, tau = env.return_risky, env.taxed_return, env.tax_capital
+        fund = equity_after(self.fund.equity, R, env.dividend * self.n, capital_income_tax(self.fund.equity, taxed, tau))
         paid = self.dominant.payout(env.return_risky_income, self.dominant.equity, tau)
-        dominant = equity_after(self.dominant.equity, R, paid, capital_income_tax(self.dominant.equity, R, tau))
+        dominant = equity_after(self.dominant.equity, R, paid, capital_income_tax(self.dominant.equity, taxed, tau))
         return fund + dominant
 
     def settle_price(self, env, price: float, slope: float | None = None):
@@ -342,7 +344,7 @@ def clear_period(economy, env, household_cfg, solve: Callable, demand: Callable)
     """
     from sim.environment import kernel_params
 
-    supply = economy.equity_supply() if economy.prices_equity else None
+    supply = economy.equity_supply() if getattr(economy, "prices_equity", False) else None
     if supply is None:  # no market, or its opening issue (period 0)
         return (env, *solve(env))
     evaluated: dict[float, tuple] = {}

@@ -87,8 +87,8 @@ class Flows:
     investment: float  # I_t, gross
     inventory_change: float  # dN_t = N_t - N_t-1
     rationed: float = 0.0  # orders not served: notional demand less what was delivered
-    tax_fund: float = 0.0  # tau_k (R_k - 1) E_P,t-1
-    tax_dominant: float = 0.0  # tau_k (R_k - 1) E_X,t-1
+    tax_fund: float = 0.0  # tau_k (R_tax - 1) E_P,t-1
+    tax_dominant: float = 0.0  # tau_k (R_tax - 1) E_X,t-1
     tax_intermediaries: float = 0.0  # tau_k (F + P + (R_f - 1) S_I,t-1)
     participation_costs: float = 0.0  # P = kappa x holders: households' stock-market participation costs
 
@@ -194,6 +194,12 @@ def opening_wealth(debt: float, *, capital: float, risky_share: float, owners_sh
     return wealth
 
 
+def taxed_capital_income(env: PeriodEnvironment, tot: Totals, equity: float) -> float:
+    """The households' capital income the capital tax reaches: all of it less the untaxed part
+    of their equity's return, (R_k - R_tax) k (0 where gains are taxed as they accrue)."""
+    return tot["capital_income"] - (env.return_risky - env.taxed_return) * equity
+
+
 def continuity(tot: Totals, last: Stocks) -> dict[str, float]:
     """Households' holdings at the start of t (kernels) less those at the close of t-1 (0 when
     the state carried over bit for bit)."""
@@ -208,7 +214,8 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
 
     F = f C;  P = kappa holders (participation costs, earned with the fee);
     T_I = tau_k (F + P + (R_f - 1) S_I,t-1);  C_I = spend_share (F + P + (R_f - 1) S_I,t-1 - T_I)
-    (T_I = C_I = 0 on a public rail);  T_P = tau_k (R_k - 1) E_P,t-1;  T_X = tau_k (R_k - 1) E_X,t-1;
+    (T_I = C_I = 0 on a public rail);  T_P = tau_k (R_tax - 1) E_P,t-1;  T_X = tau_k (R_tax - 1) E_X,t-1
+    (R_tax the taxed part of R_k, ``PeriodEnvironment.taxed_return``);
     C_X = (1 - reinvest) max(0, (1 - tau_k)(R_k - 1) E_X,t-1);  Div = dividend x N;  G from the stance;
     (I, dN) = realise(C + C_I + C_X + G), the closure's rule for investment and inventories.
     ``owners_return``: the gross return the dominant holder consumes from, where it is not the
@@ -241,8 +248,8 @@ def period_flows(env: PeriodEnvironment, tot: Totals, opening: Stocks, *, output
                  consumption_intermediaries=spent_intermediaries, consumption_dominant=spent_dominant,
                  dividends=dividends, government_spending=government_spending, investment=investment,
                  inventory_change=inventory_change, rationed=rationed,
-                 tax_fund=capital_income_tax(opening.fund, env.return_risky, tax_rate),
-                 tax_dominant=capital_income_tax(opening.dominant, env.return_risky, tax_rate),
+                 tax_fund=capital_income_tax(opening.fund, env.taxed_return, tax_rate),
+                 tax_dominant=capital_income_tax(opening.dominant, env.taxed_return, tax_rate),
                  tax_intermediaries=tax_intermediaries, participation_costs=participation)
 
 
@@ -258,7 +265,7 @@ def book(env: PeriodEnvironment, tot: Totals, opening: Stocks, flows: Flows, fee
     led.transfer("labour tax", "households", "government", tot["labour_tax"],
                  env.tax_labour * tot["labour_income"])
     led.transfer("capital income tax", "households", "government", tot["capital_tax"],
-                 env.tax_capital * tot["capital_income"])
+                 env.tax_capital * taxed_capital_income(env, tot, k0))
     led.transfer("wealth tax", "households", "government", tot["wealth_tax"], env.tax_wealth * (b0 + k0))
     led.transfer("consumption", "households", "firms", flows.consumption)
     led.transfer("consumption tax", "households", "government", tot["consumption_tax"],
@@ -422,7 +429,8 @@ def output_row(plan, env: PeriodEnvironment, tot: Totals, opening: Stocks, closi
         "government_debt": closing.government_debt,
         "government_deficit": -ledger.net_lending("government"),
         "debt_to_gdp": closing.government_debt / (Y * periods_per_year),
-        "tax_revenue": (env.tax_labour * labour_income + env.tax_capital * tot["capital_income"]
+        "tax_revenue": (env.tax_labour * labour_income
+                        + env.tax_capital * taxed_capital_income(env, tot, opening.household_equity)
                         + env.tax_wealth * (opening.household_safe + opening.household_equity)
                         + env.tax_consumption * C + (flows.services if fee_earner == "government" else 0.0)
                         + flows.owners_tax + levy),
