@@ -71,7 +71,7 @@ def test_two_household_market_clears_at_the_hand_worked_price():
     expected = (3.0 + 0.5 * n2 * d + 0.5 * y2) / (S - 0.5 * n2)
     market = _market(price=0.6)  # last period's price, well below p* = 1.05: the steps widen
     price, slope = market.clear(S, value_at)
-    assert price == pytest.approx(expected, rel=2e-5)  # |excess| <= tolerance 1e-5
+    assert price == pytest.approx(expected, rel=2e-4)  # |excess| <= tolerance 1e-4
     assert price in asked  # the step runs at a price whose decisions were evaluated
     assert len(asked) <= 10  # a few steps and refinements, not a search
     # z(p) = (3 + n2 (p + d) / 2 + y2 / 2) / (p S) - 1, so dz/dlog p = -(3 + n2 d / 2 + y2 / 2) / (p S)
@@ -126,7 +126,7 @@ def test_priced_market_follows_its_rules_period_by_period(priced):
         p, d, p0 = now["equity_price"], now["dividend"], last["equity_price"]
         assert now["return_risky"] == pytest.approx((p + d) / p0, rel=1e-14)
         assert now["expected_equity_return"] == pytest.approx(d / p, rel=1e-12)
-        assert abs(now["equity_clearing_gap"]) <= 1e-5
+        assert abs(now["equity_clearing_gap"]) <= 1e-4  # the market's tolerance
         gap = eq.leverage_target * (last["capital"] + last["inventories"]) - last["firm_debt"]
         planned = last["shares_outstanding"] - a * gap / p0
         assert now["shares_outstanding"] / planned - 1.0 == pytest.approx(now["equity_clearing_gap"], abs=1e-12)
