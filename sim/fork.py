@@ -53,6 +53,7 @@ REFUSED = ("population.", "seed", "periods", "periods_per_year", "backend.", "ba
            "economy.closure", "household.productivity.", "household.types.count", "household.kernel_grid_",
            "output.")
 ALLOWED = ("output.progress",)
+MARKET = ("market", "economy.equity.market")  # the config group and its key
 # keys that act only when the economy opens (period 0): a fork after it would run as its control
 OPENING_ONLY = ("policy.fund.initial_share", "policy.dominant.initial_share", "economy.initial_capital",
                 "economy.initial_debt_to_gdp", "economy.demand.initial_utilisation")
@@ -178,6 +179,10 @@ def check_override(item: str, at: int = 0) -> None:
         raise ConfigError(f"{item!r}: expected KEY=VALUE")
     if key in ALLOWED:
         return
+    if key in MARKET:
+        raise ConfigError(f"{key}: the equity market cannot change in a fork (the priced market opens in "
+                          "period 0 with its share issue and carries its shares and price from there); "
+                          "run each market with `sim run` (market=value, market=priced) and compare those")
     if any(key == k or (k.endswith((".", "_")) and key.startswith(k)) for k in REFUSED):
         raise ConfigError(f"{key} cannot change in a fork (it would change the periods before the fork "
                           "or the random numbers); start a new run with `sim run` instead")

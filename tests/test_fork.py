@@ -115,6 +115,18 @@ def test_opening_stakes_are_refused_after_period_0(tmp_path):
     check_override("policy.ubi.level=0.1", at=4)
 
 
+def test_the_equity_market_cannot_change_in_a_fork():
+    # a value-market parent has no shares or price to carry, a priced one's stocks are at market
+    # value: either switch would load a state its market cannot read
+    from sim.config import ConfigError
+    from sim.fork import check_override
+
+    for item in ("market=priced", "economy.equity.market=priced", "market=value"):
+        for at in (0, 4):
+            with pytest.raises(ConfigError, match="equity market cannot change in a fork"):
+                check_override(item, at=at)
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["runs/x", "--help"], ["runs/x", "--at", "3", "--arm", "a", "-h"]])
 def test_help_anywhere_prints_the_usage(argv, capsys):
     assert sim_main(["fork", *argv]) == 0
