@@ -187,12 +187,21 @@ def check_config(cfg) -> None:
     a caller can run it before any Ray work (``make_economy`` runs it too)."""
     if cfg.economy.closure == "fixed":
         check_fixed(cfg)
+    if cfg.economy.equity.market == "priced":
+        if cfg.economy.closure != "demand":
+            raise ConfigError(f"economy.equity.market=priced is a market of the demand closure, not of "
+                              f"economy.closure={cfg.economy.closure}: use economy.closure=demand, or market=value")
+        if int(cfg.household.resolve_every) != 1:
+            raise ConfigError(f"household.resolve_every={cfg.household.resolve_every} with "
+                              "economy.equity.market=priced: the market clears by re-solving the household "
+                              "problem at each candidate price; set household.resolve_every=1")
 
 
 def make_economy(cfg, key: int):
     """The macro block of ``economy.closure``: fixed (this module), classical
     (sim/macro/classical.py) or demand (sim/macro/demand.py; with ``economy.equity.market=priced``
     sim/macro/equity.py); see docs/economy.md."""
+    check_config(cfg)
     closure = cfg.economy.closure
     if closure == "fixed":
         return FixedPriceEconomy(cfg, key)

@@ -151,3 +151,17 @@ def test_a_participation_cost_keeps_the_poorest_out_of_equity():
     last = run.rows[-1]
     assert 0.05 < last["participation_rate"] < 0.95
     assert last["household_safe_assets"] > 0 and last["household_risky_assets"] > 0
+
+
+@pytest.mark.parametrize("overrides, says", [
+    (["economy.closure=classical"], "a market of the demand closure"),
+    (["household.resolve_every=4"], "set household.resolve_every=1"),
+])
+def test_priced_market_refuses_what_it_cannot_clear(overrides, says):
+    """The priced market clears by re-solving the household problem at each candidate price, in the
+    demand closure: another closure would silently run without it, and cached tables would fix the
+    households' beliefs, so that no price may clear (measured: demand zero at every price)."""
+    from sim.config import ConfigError, compose, validate
+
+    with pytest.raises(ConfigError, match=says):
+        validate(compose(["market=priced", *overrides]))

@@ -334,6 +334,7 @@ class PricedDemandEconomy(DemandEconomy):
         super().load_state_dict(d)
         self.market.load_state_dict(d["market"])
 
+
 def clear_period(economy, env, household_cfg, solve: Callable, demand: Callable):
     """(env, c, share): the period's environment and the policy tables households step with. Where
     ``economy`` prices equity, at the price that clears its market; elsewhere ``env`` as it is,
