@@ -91,7 +91,7 @@ SERIES: dict[str, tuple[str, str]] = {
     "firm_debt": ("goods", "firm sector debt D_F (safe asset; negative: net cash)"),
     "firm_net_worth": ("goods", "firm sector net worth NW_F = K + N - D_F - equity (value market: paid out next period; priced: equity at its price)"),
     "equity_value": ("goods", "firm equity at its holders' value E = households + fund + dominant holder (priced market: p S)"),
-    # --- the priced equity market (economy.equity.market=priced, sim/macro/equity.py) ---
+    # --- the priced equity market (economy.equity.market=priced, sim/macro/equity.py; PRICED_MARKET) ---
     "equity_price": ("goods / share", "equity price p_t that clears the market"),
     "dividend": ("goods / share / period", "dividend d_t per share paid this period"),
     "shares_outstanding": ("share", "shares outstanding S_t at the end of the period"),
@@ -117,6 +117,9 @@ SERIES: dict[str, tuple[str, str]] = {
     "treated_consumption_squared": ("goods ** 2 / period ** 2",
                                     "sum over the treated households of squared consumption c_i^2"),
 }
+# the series only a priced equity market writes (``market=priced``); every run writes the others
+PRICED_MARKET = ("equity_price", "dividend", "shares_outstanding", "equity_clearing_gap", "expected_equity_return",
+                 "firm_profit", "belief_bound_binds", "equity_buyback_capped")
 BOUNDED = ["gini_wealth", "gini_income", "gini_consumption", "top1_wealth_share",
            "top10_wealth_share", "bottom50_wealth_share", "bottom50_capital_share",
            "top1_capital_share", "bottom50_consumption_share"]

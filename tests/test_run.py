@@ -130,6 +130,9 @@ def test_priced_equity_market_clears_to_the_same_bits_on_any_layout(ray_session,
     bits on 1 and 3 shard actors (3 does not divide the blocks evenly)."""
     runs = [simulate(tmp_path, f"a{k}", "economy.equity.market=priced", "population.households=6000",
                      "periods=4", f"cluster.actors={k}") for k in (1, 3)]
+    from sim.results import PRICED_MARKET
+
+    assert set(PRICED_MARKET) <= set(runs[0].data_vars)
     price = runs[0]["equity_price"].values
     assert price[0] == 1.0 and np.all(price[1:] != 1.0)  # the opening issue, then cleared prices
     for name in runs[0].data_vars:

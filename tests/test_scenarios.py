@@ -9,7 +9,7 @@ import xarray as xr
 
 from sim.config import CONF_DIR, compose
 from sim.coordinator import run
-from sim.results import SERIES
+from sim.results import PRICED_MARKET, SERIES
 
 SCENARIOS = sorted(p.stem for p in (CONF_DIR / "scenario").glob("*.yaml"))
 NAMED = ["baseline", "agi_20y", "agi_5y", "agi_20y_ubi", "ubi_autoinvest", "universal_basic_capital",
@@ -56,7 +56,9 @@ def test_scenario_runs_with_closed_accounts_and_finite_outputs(results, name):
     for var, da in ds.data_vars.items():
         assert np.all(np.isfinite(da.values)), var
         assert da.attrs.get("units") and da.attrs.get("description"), var
-    assert set(ds.data_vars) >= {k for k in SERIES if not k.endswith("_bound")} - {"mean_wealth"} - set()
+    # every series but the priced market's (market=priced: tests/test_run.py, tests/test_equity_market.py)
+    assert set(ds.data_vars) >= {k for k in SERIES if not k.endswith("_bound")} - {"mean_wealth"} - set(PRICED_MARKET)
+    assert not set(PRICED_MARKET) & set(ds.data_vars)
     assert np.all(ds["sfc_residual"].values < 1e-9)
     assert np.all(ds["output"] <= ds["potential_output"] * (1 + 1e-12))
     assert np.all((ds["unemployment_rate"] >= 0) & (ds["unemployment_rate"] <= 1))
