@@ -12,7 +12,10 @@ For every household this pass draws the same uniforms and transitions as the ste
 candidate, income, the decision and the portfolio, and adds the end-of-period risky holdings k'_j
 to its block's sum in household order. So column j of the result is, bit for bit, the step's
 ``risky_end`` sum had it run with ``params[j]`` (tested), and the sums, combined in block order,
-are the same on any shard layout. The state is not changed.
+are the same on any shard layout. The state is not changed. A CuPy shard's state is copied to the
+host for the pass (one host core, per candidate; the GPU step sums its blocks by a reduction tree,
+so there the schedule equals the step's sums to rounding, not bit for bit: the states it leaves,
+and so the layout-independence, are unchanged).
 """
 from __future__ import annotations
 

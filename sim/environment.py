@@ -96,6 +96,9 @@ class PeriodEnvironment:
     # the part of return_risky the capital tax reaches (None: all of it, gains taxed as they
     # accrue; a priced equity market taxes the payout only, sim/macro/equity.py)
     return_risky_taxed: float | None = None
+    # likewise the part of the expected risky return (risky_mean) the tax will reach: the expected
+    # dividend yield where gains are untaxed (None: all of it, gains and losses taxed as they accrue)
+    risky_mean_taxed: float | None = None
     # The households' belief about the safe return when it differs from the realised one (None:
     # the realised). The macro closures cap it so that beta * R stays below 1 (the solver needs it).
     belief_return_safe: float | None = None
@@ -128,11 +131,26 @@ class PeriodEnvironment:
         return self.return_risky if self.return_risky_taxed is None else self.return_risky_taxed
 
     @property
+    def after_tax_risky_mean(self) -> float:
+        """The risky return households expect after tax: 1 + (E[R_k] - 1)(1 - tau_k) - tau_w where
+        gains are taxed as they accrue; E[R_k] - tau_k (E[R_tax] - 1) - tau_w where only the
+        expected dividend yield E[R_tax] - 1 is (``risky_mean_taxed``)."""
+        if self.risky_mean_taxed is None:
+            return self.after_tax_gross(self.risky_mean)
+        return self.risky_mean - self.tax_capital * (self.risky_mean_taxed - 1.0) - self.tax_wealth
+
+    @property
+    def after_tax_risky_std(self) -> float:
+        """Its standard deviation: the tax shares the risk of a return it reaches in full (losses
+        offset), (1 - tau_k) std; an untaxed price change keeps all of it."""
+        return self.risky_std * (1.0 - self.tax_capital) if self.risky_mean_taxed is None else self.risky_std
+
+    @property
     def expected_excess(self) -> float:
         """The after-tax excess return households plan with, per period:
-        (1 - tau_k)(E[R_k] - R_f^belief) (the participation rule's gain, kernels.household)."""
+        after-tax E[R_k] - after-tax R_f^belief (the participation rule's gain, kernels.household)."""
         safe = self.return_safe if self.belief_return_safe is None else self.belief_return_safe
-        return self.after_tax_gross(self.risky_mean) - self.after_tax_gross(safe)
+        return self.after_tax_risky_mean - self.after_tax_gross(safe)
 
     def after_tax_gross(self, gross: float) -> float:
         """Gross return net of capital and wealth taxes: 1 + (R - 1)(1 - tau_k) - tau_w."""
@@ -189,8 +207,8 @@ def household_problem(env: PeriodEnvironment, chain: ProductivityChain, hh_cfg):
                                    else env.belief_return_safe),
         transition=transition,
         income=state_income(env, chain),
-        risky_mean=env.after_tax_gross(env.risky_mean) if env.risky_std > 0 else None,
-        risky_std=log_std(env.after_tax_gross(env.risky_mean), env.risky_std * (1.0 - env.tax_capital)),
+        risky_mean=env.after_tax_risky_mean if env.risky_std > 0 else None,
+        risky_std=log_std(env.after_tax_risky_mean, env.after_tax_risky_std),
         risky_nodes=int(hh_cfg.risky_nodes),
         borrowing_limit=float(hh_cfg.borrowing_limit),
         price=env.price,

@@ -165,3 +165,17 @@ def test_priced_market_refuses_what_it_cannot_clear(overrides, says):
 
     with pytest.raises(ConfigError, match=says):
         validate(compose(["market=priced", *overrides]))
+
+
+def test_a_last_step_that_clears_is_taken():
+    # the search's last allowed step lands within the tolerance on the same side: it clears there
+    # (it used to give up, since the loop ended before testing that step)
+    answers = iter([0.05, 5e-6])
+    asked = []
+
+    def value_at(prices):
+        asked.append(float(prices[0]))
+        return np.array([(1.0 + next(answers)) * prices[0] * 10.0])
+
+    price, _ = _market(price=1.0, max_widen=1).clear(10.0, value_at)
+    assert price == asked[-1] and len(asked) == 2

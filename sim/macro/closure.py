@@ -81,6 +81,8 @@ class Plan:
     belief_bound_binds: bool = False  # the solvability bound lowered the households' beliefs
     buyback_capped: bool = False  # the firms' buyback hit its guard
     clearing_slope: float | None = None  # dz/dlog p of the excess demand at the clearing price
+    belief_cap: float = float("inf")  # the pre-tax gross return the beliefs may not exceed (solvability)
+    risky_mean_taxed: float | None = None  # the part of the expected risky return the tax reaches (None: all)
 
 
 class MacroEconomy:
@@ -210,6 +212,7 @@ class MacroEconomy:
             return_risky=plan.return_risky,
             return_risky_income=plan.return_risky_income,
             return_risky_taxed=plan.return_risky_taxed,
+            risky_mean_taxed=plan.risky_mean_taxed,
             risky_mean=risky_mean,
             risky_std=risky_std,
             separation=plan.separation,

@@ -8,8 +8,8 @@ them. Per period t >= 1 (goods, per period):
   retained earnings, and taxes", AER 46(2): firms move dividends part of the way toward a target
   share of earnings; Godley & Lavoie 2007, ch. 11, pay a share of last period's profit):
   D_t = D_t-1 + s (payout max(Pi_t-1, 0) - D_t-1), d_t = D_t / S_t-1 per share, where
-  Pi = Y - wL - delta K_t-1 - r_f D_F,t-1 - levy is the firm sector's profit after interest and
-  s the speed of adjustment per period (``smoothing``; Lintner's estimate is about 0.3 a year).
+  Pi_t = Y_t - w_t L_t - delta dt K_t - r_f D_F,t-1 - levy_t (K_t the capital period t opens
+  with) is the firm sector's profit after interest and s the speed of adjustment per period (``smoothing``; Lintner's estimate is about 0.3 a year).
   One quarter's loss no longer sets the dividend, and with it the Gordon belief, to zero.
 * **Financing rule**: a target leverage with partial adjustment (Flannery & Rangan 2006,
   "Partial adjustment toward target capital structures", JFE 79: firms close about a third of the
@@ -30,8 +30,9 @@ them. Per period t >= 1 (goods, per period):
   its own household solve; every holder's end-of-period equity value V(p) follows (households:
   the shards' demand pass, ``kernels/share_demand.py``; the fund and the dominant holder: their
   rules). The price solves V(p) / p = S_t-1 + dS_t, found by a safeguarded secant in log p
-  (``EquityMarket.clear``) to a relative gap of 1e-4 (or a bracket 1e-5 wide in log p); firms absorb that gap by issuing or buying
-  back the difference at the clearing price (``equity_clearing_gap`` reports it).
+  (``EquityMarket.clear``) to a relative gap of 1e-4 (or a bracket 1e-5 wide in log p); firms
+  absorb that gap by issuing or buying back the difference at the clearing price
+  (``equity_clearing_gap`` reports it).
 
 The market opens in period 0 at p_-1 = 1 (the normalisation) with an opening issue: firms sell
 or buy back at that price whatever shares households want, and the fund and the dominant holder
@@ -101,6 +102,10 @@ class EquityMarket:
         """E[R] = (1 + g^e)(1 + d_t / p), gross per period, at the price p the household pays."""
         return (1.0 + self.growth) * (1.0 + dividend / price)
 
+    def expected_income(self, dividend: float, price: float) -> float:
+        """The dividend yield part of E[R], (1 + g^e) d_t / p: what the capital tax will reach."""
+        return (1.0 + self.growth) * dividend / price
+
     def realised_return(self, price: float, dividend: float) -> float:
         """R = (p_t + d_t) / p_t-1 on a share held through period t."""
         return (price + dividend) / self.price
@@ -123,6 +128,9 @@ class EquityMarket:
         baseline, 2,000 households): 3.5 candidates a quarter without a participation cost, 4.7 with
         ``market=priced``'s, where a 5-price schedule and its refinement took 7.6.
         """
+        if not supply > 0.0:
+            raise MarketDidNotClear(f"no equity price clears a market for {supply:.6g} shares: firms have no "
+                                    "shares outstanding to price")
         seen: list[tuple[float, float]] = []
 
         def excess(x: float) -> float:
@@ -136,9 +144,11 @@ class EquityMarket:
         xb = math.log(self.price)
         zb = excess(xb)
         slope, limit = self.slope, self.span
-        for _ in range(self.max_widen):
+        for widen in range(self.max_widen + 1):
             if abs(zb) <= self.tolerance:
                 return math.exp(xb), slope
+            if widen == self.max_widen:
+                break
             step = -zb / (slope if slope is not None and slope < 0.0 else -1.0)
             limited = abs(step) > limit
             xn = xb + max(-limit, min(limit, step))
@@ -161,22 +171,23 @@ class EquityMarket:
         who enter and leave the market at thresholds is a step function: with few households a
         step can straddle zero). Returns the evaluated price with the smallest |z|."""
         side = 0
+        wa, wb = za, zb  # the ends' weights in the interpolation (Illinois halves a stale one)
         for _ in range(self.max_refine):
             if abs(zb) <= self.tolerance or abs(xb - xa) <= self.bracket:
                 break
-            x = (xa * zb - xb * za) / (zb - za) if zb != za else 0.5 * (xa + xb)
+            x = (xa * wb - xb * wa) / (wb - wa) if wb != wa else 0.5 * (xa + xb)
             z = excess(x)
             if abs(z) <= self.tolerance:
                 break
             if (z > 0) == (za > 0):
-                xa, za = x, z
+                xa, za, wa = x, z, z
                 if side == -1:
-                    zb *= 0.5  # Illinois: the stale end's value is halved
+                    wb *= 0.5  # Illinois: the stale end's weight is halved
                 side = -1
             else:
-                xb, zb = x, z
+                xb, zb, wb = x, z, z
                 if side == 1:
-                    za *= 0.5
+                    wa *= 0.5
                 side = 1
         x = min(seen, key=lambda xz: abs(xz[1]))[0]
         (x1, z1), (x2, z2) = sorted(seen)[0], sorted(seen)[-1]  # the widest pair: a stable slope
@@ -219,8 +230,7 @@ class PricedDemandEconomy(DemandEconomy):
     the rules above. The fund and the dominant holder pay out or consume from their dividend
     income, 1 + d_t / p_t-1 (``_owners_return``): paying out a marked-to-market gain sells shares
     each time the price rises, which turned every rise into a consumption spike and shrank the
-    fund's stake (a sovereign fund's rule, e.g. Alaska's Permanent Fund dividend, pays from
-    realised earnings)."""
+    fund's stake."""
 
     prices_equity = True
 
@@ -234,12 +244,11 @@ class PricedDemandEconomy(DemandEconomy):
             leverage_speed=1.0 - (1.0 - float(eq.leverage_adjustment)) ** self.dt)
         self.leverage_target = float(eq.leverage_target)
         self.crra = float(cfg.household.crra)
-        self._cap = float("inf")  # this period's belief cap (``_beliefs``)
 
     def _equity_plan(self, t, Rf, u, rental, I, stance) -> dict:
         m = self.market
-        # before any profit (period 0) the dividend is the yield r_f + the initial premium on p_-1 = 1
-        d = m.dividend_now(opening_yield=(Rf - 1.0) + self.equity_premium)
+        # before any profit (period 0) the dividend is the opening payout (r_f + the initial premium) on p_-1 = 1
+        d = m.dividend_now(opening_yield=self._opening_payout())
         expected = m.expected_return(d, m.price)
         supply, capped = None, False  # period 0: the opening issue at p_-1 = 1
         if m.profit is not None:
@@ -249,13 +258,14 @@ class PricedDemandEconomy(DemandEconomy):
         return dict(return_risky=m.realised_return(m.price, d),  # at an unchanged price until cleared
                     # unrealised gains are not taxed: the capital tax reaches the dividend only
                     return_risky_income=income, return_risky_taxed=income,
+                    risky_mean_taxed=1.0 + m.expected_income(d, m.price),
                     payout=d / m.price,  # period 0's payout (the opening)
                     dividend=self._dividend(income, stance.tax_capital), premium=expected - Rf,
                     equity_price=m.price, dividend_per_share=d, share_supply=supply,
                     expected_return=expected, buyback_capped=capped)
 
     def _beliefs(self, plan, belief_safe, cap):
-        self._cap = cap
+        plan.belief_cap = cap  # for the candidate prices' beliefs (``at_price``)
         safe, risky, plan.belief_bound_binds = self._believed(plan.expected_return, belief_safe, cap)
         return safe, risky, self.risky_std
 
@@ -287,9 +297,11 @@ class PricedDemandEconomy(DemandEconomy):
         shares and the return they expect from here (the fund's dividend, paid from its dividend
         income, does not move with the price)."""
         d = self._plan_t.dividend_per_share
-        safe0 = min(env.return_safe, self._cap)  # the safe belief before the equity market's
-        safe, risky, _ = self._believed(self.market.expected_return(d, price), safe0, self._cap)
+        cap = self._plan_t.belief_cap
+        safe0 = min(env.return_safe, cap)  # the safe belief before the equity market's
+        safe, risky, _ = self._believed(self.market.expected_return(d, price), safe0, cap)
         return env.with_(return_risky=self.market.realised_return(price, d), risky_mean=risky,
+                         risky_mean_taxed=1.0 + self.market.expected_income(d, price),
                          belief_return_safe=safe)
 
     def others_value(self, env) -> float:
@@ -309,11 +321,12 @@ class PricedDemandEconomy(DemandEconomy):
         plan.clearing_slope = slope
         plan.equity_price, plan.return_risky = price, settled.return_risky
         plan.expected_return = self.market.expected_return(plan.dividend_per_share, price)
-        plan.belief_bound_binds = settled.belief_return_safe < min(env.return_safe, self._cap)
+        plan.premium = plan.expected_return - plan.return_safe
+        plan.belief_bound_binds = settled.belief_return_safe < min(env.return_safe, plan.belief_cap)
         return settled
 
     def _close_markets(self, plan, env, tot, opening, closing, levy, output) -> dict:
-        """The period's profit, Pi = Y - wL - delta dt K_t-1 - r_f D_F,t-1 - levy (next period's
+        """The period's profit, Pi_t = Y - wL - delta dt K_t - r_f D_F,t-1 - levy (next period's
         dividend), and the shares outstanding at the clearing price."""
         profit = (output - env.wage * tot["effective_labour"] - self.delta * self.dt * opening.capital
                   - (env.return_safe - 1.0) * opening.firm_debt - levy)

@@ -15,6 +15,10 @@ equity return R_k as households' risky holdings. Their rules, per period:
       E_X,t = E_X,t-1 + (R_k,t - 1) E_X,t-1 - C_X,t - tau_k (R_k,t - 1) E_X,t-1
   Its capital share is E_X / (E_H + E_X + E_P), the share of firm equity it owns: it grows when
   it reinvests a larger share of its capital income than the other owners save of theirs.
+
+Where equity is priced by its market (``market=priced``, sim/macro/equity.py) both pay out or
+consume from their dividend income only (R_k replaced by 1 + d_t / p_t-1 in the payout), and the
+capital tax reaches that income only; revaluations stay in their holdings.
 """
 from __future__ import annotations
 
