@@ -27,7 +27,7 @@ FRACTION = "fraction"
 
 # Every figure of the report, in page order.
 ALL_KEYS = ["output", "wage_labour_share", "unemployment", "rates", "inequality", "lorenz",
-            "consumption_by_decile", "capital_ownership", "debt_to_gdp"]
+            "consumption_by_decile", "capital_ownership", "portfolios", "debt_to_gdp"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,6 +82,10 @@ def series(T: int, ppy: float, *, growth: float = 0.02, takeoff: float = 0.0, wa
         "bottom50_wealth_share": pareto_lorenz(np.full(T, 0.5), alpha),
         "bottom50_capital_share": 0.08 - 0.05 * s,
         "top1_capital_share": 0.3 + 0.2 * s,
+        "participation_rate": 0.6 - 0.1 * s,
+        "household_safe_assets": 300.0 + 100.0 * s,
+        "household_risky_assets": 600.0 + 50.0 * s,
+        "equity_price": 1.0 + 0.5 * s,
         "poverty_rate": 0.1 + 0.05 * s,
         "sfc_residual": 1e-12 * np.cos(7 * t),
     }
@@ -207,7 +211,8 @@ def test_time_series_are_the_dataset_values_on_a_years_axis(one_run):
                      ("inequality", "top10_wealth_share"), ("inequality", "bottom50_wealth_share"),
                      ("capital_ownership", "bottom50_capital_share"),
                      ("capital_ownership", "top1_capital_share"),
-                     ("capital_ownership", "dominant_capital_share"), ("debt_to_gdp", "debt_to_gdp")]:
+                     ("capital_ownership", "dominant_capital_share"), ("debt_to_gdp", "debt_to_gdp"),
+                     ("portfolios", "participation_rate"), ("portfolios", "equity_price")]:
         s = one_run.plots[key].data[var][label]
         np.testing.assert_array_equal(s.to_numpy(), ds[var].values, err_msg=var)
         assert s.index.name == "year"
@@ -555,3 +560,18 @@ def test_report_reads_a_run_whose_provenance_is_not_a_record(tmp_path):
     run = make_run(tmp_path / "run")
     (run / "provenance.json").write_text(json.dumps([1, 2, 3]))
     assert load_run(run).provenance == {}
+
+
+def test_portfolios_figure_draws_the_safe_share_and_leaves_out_a_missing_price(one_run, tmp_path):
+    # the safe share is computed, b / (b + k); a value-market run has no equity price: its panel
+    # is left out with a note, the figure still drawn
+    run = one_run.runs[0]
+    ds = run.ds
+    share = one_run.plots["portfolios"].data["safe_share"][run.label].to_numpy()
+    np.testing.assert_allclose(share, ds["household_safe_assets"].values
+                               / (ds["household_safe_assets"].values + ds["household_risky_assets"].values))
+    value_market = make_run(tmp_path / "value", drop=("equity_price",))
+    res = build_report([value_market], tmp_path / "rep")
+    plot = res.plots["portfolios"]
+    assert plot.png is not None and "equity_price" not in plot.data
+    assert any("Equity price" in n for n in plot.notes)

@@ -13,10 +13,10 @@ from typing import Sequence
 from sim.report.distributions import plot_consumption_by_decile, plot_lorenz
 from sim.report.drawing import PlotResult, RunLike
 from sim.report.timeseries import (plot_capital_ownership, plot_debt, plot_inequality, plot_output,
-                                   plot_rates, plot_unemployment, plot_wage)
+                                   plot_portfolios, plot_rates, plot_unemployment, plot_wage)
 
 ALL_PLOTS = (plot_output, plot_wage, plot_unemployment, plot_rates, plot_inequality, plot_lorenz,
-             plot_consumption_by_decile, plot_capital_ownership, plot_debt)
+             plot_consumption_by_decile, plot_capital_ownership, plot_portfolios, plot_debt)
 
 
 def make_all(runs: Sequence[RunLike], out_dir: Path) -> dict[str, PlotResult]:

@@ -198,6 +198,25 @@ def plot_capital_ownership(runs, out_dir):
     ])
 
 
+def _safe_share(ds: xr.Dataset) -> xr.DataArray:
+    safe = ds["household_safe_assets"] / (ds["household_safe_assets"] + ds["household_risky_assets"])
+    safe.attrs = {"units": "fraction", "description": "households' safe assets / their financial wealth"}
+    return safe
+
+
+def plot_portfolios(runs, out_dir):
+    # the equity price exists only where a market prices equity (market=priced); its panel is
+    # left out, with a note, for the value market's runs
+    return timeseries_figure(runs, out_dir, "portfolios", "Households' portfolios and the equity market", [
+        Panel("Who holds what",
+              (Var("participation_rate", "Households holding equity", percent=True),
+               Var("safe_share", "Safe share of their financial wealth", percent=True, compute=_safe_share,
+                   needs=("household_safe_assets", "household_risky_assets"))),
+              "Share", zero_line=True),
+        Panel("Equity price", (Var("equity_price", "Price per share"),), "Goods per share", logy="auto"),
+    ])
+
+
 def plot_debt(runs, out_dir):
     return timeseries_figure(runs, out_dir, "debt_to_gdp", "Government debt", [
         Panel("Government debt / GDP", (Var("debt_to_gdp", "Debt / GDP", percent=True),),
