@@ -213,7 +213,7 @@ def plot_portfolios(runs, out_dir):
                Var("safe_share", "Safe share of their financial wealth", percent=True, compute=_safe_share,
                    needs=("household_safe_assets", "household_risky_assets"))),
               "Share", zero_line=True),
-        Panel("Equity price", (Var("equity_price", "Price per share"),), "Goods per share", logy="auto"),
+        Panel("Equity price", (Var("equity_price", "Price per share"),), "Price", logy="auto"),
     ])
 
 
