@@ -47,6 +47,19 @@ def test_arm_without_overrides_reproduces_the_parent_bit_for_bit(forked):
             tree_digest(parent / "results.zarr")
 
 
+def test_priced_market_arm_without_overrides_reproduces_the_parent(ray_session, tmp_path):
+    """Under market=priced the state an arm restores includes the market's (shares, price, the
+    search's slope) and the policy cache's candidate solves: an arm with no change clears at the
+    parent's prices, bit for bit; a UBI arm's prices depart from T on."""
+    parent = tmp_path / "parent"
+    run(compose(SMALL + ["market=priced", "periods=8"]), parent)
+    run_arms([(parent, tmp_path / "out")], AT, [Arm("control", ()), Arm("ubi", UBI)], "sim fork (test)")
+    assert tree_digest(tmp_path / "out" / "control" / "results.zarr") == tree_digest(parent / "results.zarr")
+    prices = sim.load(parent)["equity_price"].values
+    ubi = sim.load(tmp_path / "out" / "ubi")["equity_price"].values
+    assert np.array_equal(ubi[:AT], prices[:AT]) and (ubi[AT:] != prices[AT:]).all()
+
+
 def test_policy_arm_equals_the_parent_before_T_and_differs_from_T(forked):
     root, parents = forked
     parent, arm = sim.load(parents[0]), sim.load(root / "out" / "seed-1" / "ubi")
