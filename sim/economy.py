@@ -54,10 +54,12 @@ def check_fixed(cfg) -> None:
 
 
 class FixedPriceEconomy:
-    """Prices, returns and labour-market rates fixed by config (``economy.closure=fixed``)."""
+    """Prices, returns and labour-market rates fixed by config (``economy.closure=fixed``).
+    Built by ``make_economy``, which has refused what it cannot honour (``check_config``)."""
+
+    prices_equity = False  # no equity market at all (``sim.macro.equity.clear_period``)
 
     def __init__(self, cfg, key: int):
-        check_fixed(cfg)
         e, p = cfg.economy, cfg.policy
         self.key = key
         self.fiscal = gov.FiscalSettings.from_config(p)

@@ -46,7 +46,8 @@ def test_schedule_does_not_depend_on_where_a_shard_starts(setup):  # noqa: F811
     params = np.stack([setup["p"], setup["p"]])
     whole = share_demand(_state(n, setup), 0, 1, KEY, params, setup["levels"], setup["cdf"], setup["c"],
                          setup["share"], block)
-    parts = [share_demand({k: v[first:first + 4000] for k, v in _state(n, setup).items()}, first, 1, KEY, params, setup["levels"], setup["cdf"], setup["c"], setup["share"], block)
+    parts = [share_demand({k: v[first:first + 4000] for k, v in _state(n, setup).items()}, first, 1, KEY,
+                          params, setup["levels"], setup["cdf"], setup["c"], setup["share"], block)
              for first in (0, 4000, 8000)]
     assert np.array_equal(np.concatenate(parts), whole)
 

@@ -9,7 +9,8 @@ them. Per period t >= 1 (goods, per period):
   share of earnings; Godley & Lavoie 2007, ch. 11, pay a share of last period's profit):
   D_t = D_t-1 + s (payout max(Pi_t-1, 0) - D_t-1), d_t = D_t / S_t-1 per share, where
   Pi_t = Y_t - w_t L_t - delta dt K_t - r_f D_F,t-1 - levy_t (K_t the capital period t opens
-  with) is the firm sector's profit after interest and s the speed of adjustment per period (``smoothing``; Lintner's estimate is about 0.3 a year).
+  with) is the firm sector's profit after interest and s the speed of adjustment per period
+  (``smoothing``; Lintner's estimate is about 0.3 a year).
   One quarter's loss no longer sets the dividend, and with it the Gordon belief, to zero.
 * **Financing rule**: a target leverage with partial adjustment (Flannery & Rangan 2006,
   "Partial adjustment toward target capital structures", JFE 79: firms close about a third of the
@@ -363,7 +364,7 @@ def clear_period(economy, env, household_cfg, solve: Callable, demand: Callable)
     """
     from sim.environment import kernel_params
 
-    supply = economy.equity_supply() if getattr(economy, "prices_equity", False) else None
+    supply = economy.equity_supply() if economy.prices_equity else None
     if supply is None:  # no market, or its opening issue (period 0)
         return (env, *solve(env))
     evaluated: dict[float, tuple] = {}
