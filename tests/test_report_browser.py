@@ -28,6 +28,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from sim.report import build_report
+from sim.report.figures import ALL_PLOTS
 
 try:
     from test_report import PNG_MAGIC, make_run, make_sweep
@@ -134,7 +135,7 @@ def page_check(chromium: str, tmp: Path, page: Path) -> _PageCheck:
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory):
     """A sweep of two runs plus an older run lacking the distribution snapshots; no run has
-    debt_to_gdp, so that figure is left out (with a note) and 8 of the 9 figures are drawn."""
+    debt_to_gdp, so that figure is left out (with a note) and every other figure is drawn."""
     root = tmp_path_factory.mktemp("browser")
     sweep = make_sweep(root / "sweep", [
         {"scenario": "agi_fast", "overrides": ["scenario=agi_fast", "policy.ubi.level=0.0"],
@@ -150,7 +151,7 @@ def comparison(tmp_path_factory):
 def test_report_page_loads_and_every_figure_decodes(chromium, comparison, tmp_path):
     res = comparison
     n_png = len(res.pngs)
-    assert n_png == 8 and list(res.skipped) == ["debt_to_gdp"]
+    assert n_png == len(ALL_PLOTS) - 1 and list(res.skipped) == ["debt_to_gdp"]
     dom = page_check(chromium, tmp_path, res.html)
     assert dom.check.get("data-images-total") == str(n_png), dom.check
     assert dom.check.get("data-images-ok") == str(n_png), dom.check
@@ -178,7 +179,8 @@ def test_check_detects_broken_and_blank_images(chromium, comparison, tmp_path):
     valid but single-colour PNG (loads, but has no content): the page must count both."""
     page = comparison.html.read_text()
     srcs = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(srcs) == 8
+    n = len(ALL_PLOTS) - 1  # every figure but debt_to_gdp's
+    assert len(srcs) == n
     blank = io.BytesIO()
     Figure(figsize=(4, 3), dpi=50).savefig(blank, format="png", facecolor="white")
     page = page.replace(srcs[2], "iVBORw0KGgo" + "A" * 200, 1)
@@ -186,6 +188,6 @@ def test_check_detects_broken_and_blank_images(chromium, comparison, tmp_path):
     bad = tmp_path / "broken.html"
     bad.write_text(page)
     dom = page_check(chromium, tmp_path, bad)
-    assert dom.check.get("data-images-total") == "8"
-    assert dom.check.get("data-images-ok") == "7", dom.check  # the corrupt one did not load
-    assert dom.check.get("data-images-decoded") == "6", dom.check  # nor has the blank one content
+    assert dom.check.get("data-images-total") == str(n)
+    assert dom.check.get("data-images-ok") == str(n - 1), dom.check  # the corrupt one did not load
+    assert dom.check.get("data-images-decoded") == str(n - 2), dom.check  # nor has the blank one content
