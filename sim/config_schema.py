@@ -176,7 +176,13 @@ class Equity:
     leverage_target: float = share(0.35)  # firms' target debt / (capital + inventories), book
     leverage_adjustment: float = share(0.34)  # share of the gap to it closed per YEAR (Flannery & Rangan 2006)
     growth_weight: float = share(0.0)  # the dividend-growth belief adapts by this per period (0: none)
+    yield_reversion: float = share(0.0)  # share of the gap to the normal-yield price expected to close per YEAR (0: none)
+    yield_memory: float = share(0.1)  # the normal dividend yield's weight on the latest yield, per YEAR
     price_span: float = param(0.1, gt=0.0, le=2.0)  # the clearing search's first step, at most, in log p
+    # an experiment's device (sim experiment mpc): in period held_period the price is held_price
+    # instead of the clearing one, and firms issue or buy back the gap at it; -1: never
+    held_period: int = param(-1, ge=-1)
+    held_price: float = positive(1.0)  # goods per share
 
 
 @dataclass

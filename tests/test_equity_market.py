@@ -52,10 +52,10 @@ def test_schedule_does_not_depend_on_where_a_shard_starts(setup):  # noqa: F811
     assert np.array_equal(np.concatenate(parts), whole)
 
 
-def _market(**kw):
+def _market(growth_weight=0.02, **kw):
     from sim.macro.equity import EquityMarket
 
-    return EquityMarket(payout=0.75, issuance=0.1, growth_weight=0.02, span=0.1, **kw)
+    return EquityMarket(payout=0.75, issuance=0.1, growth_weight=growth_weight, span=0.1, **kw)
 
 
 def test_two_household_market_clears_at_the_hand_worked_price():
@@ -103,30 +103,55 @@ def test_beliefs_from_observables():
     assert m.shares == pytest.approx(10.0)
 
 
+def test_the_price_is_expected_to_revert_to_the_normal_yield():
+    """E[R] = 1 + d / p + nu (d / y - p) / p, worked by hand: at the anchor price d / y no move is
+    expected; above it a fall, below it a rise; the normal yield y averages the yields seen."""
+    m = _market(growth_weight=0.0, reversion=0.1, anchor_weight=0.5)
+    assert m.expected_return(0.04, 2.0) == pytest.approx(1.02)  # no yield seen yet: Gordon's
+    m.close(price=2.0, dividend=0.04, equity_value=20.0, profit=1.0)
+    assert m.anchor_yield == pytest.approx(0.02) and 0.04 / m.anchor_yield == pytest.approx(2.0)
+    assert m.expected_return(0.04, 2.0) == pytest.approx(1.02)  # at the anchor: Gordon's
+    assert m.expected_return(0.04, 4.0) == pytest.approx(1.0 + 0.01 + 0.1 * (2.0 - 4.0) / 4.0)
+    assert m.expected_return(0.04, 1.0) == pytest.approx(1.0 + 0.04 + 0.1 * (2.0 - 1.0) / 1.0)
+    m.close(price=1.0, dividend=0.04, equity_value=20.0, profit=1.0)  # a yield of 0.04 seen
+    assert m.anchor_yield == pytest.approx(0.02 + 0.5 * (0.04 - 0.02))
+    restored = _market(growth_weight=0.0, reversion=0.1, anchor_weight=0.5)
+    restored.load_state_dict(m.state_dict())
+    assert restored.anchor_yield == m.anchor_yield
+    # demand for a share falls without bound as the price rises, E[R] -> 1 - nu: a price always clears
+    assert m.expected_return(0.04, 1e9) == pytest.approx(0.9, rel=1e-6)
+
+
 @pytest.fixture(scope="module")
 def priced():
     """The uncalibrated baseline with the priced market, in one process (tests/economy_driver)."""
     from tests.economy_driver import simulate
 
-    return simulate("~calibration", "scenario=baseline", "economy.equity.market=priced", periods=8)
+    return simulate("~calibration", "scenario=baseline", "market=priced", periods=8)
 
 
 def test_priced_market_follows_its_rules_period_by_period(priced):
     """Each period's outputs against the rules' closed forms (sim/macro/equity.py), computed here
-    from the outputs themselves: the realised return (p_t + d_t) / p_t-1, Gordon's expected return
-    d_t / p_t (no growth belief), Lintner's dividend D_t = D_t-1 + s (payout Pi_t-1^+ - D_t-1), the
+    from the outputs themselves: the realised return (p_t + d_t) / p_t-1, the expected return
+    d_t / p_t + nu (d_t / y_t-1 - p_t) / p_t (Gordon's, no growth belief, plus the expected move
+    toward the normal yield y, y_t = y_t-1 + omega (d_t / p_t - y_t-1) from y_0 = d_0 / p_0), Lintner's dividend D_t = D_t-1 + s (payout Pi_t-1^+ - D_t-1), the
     leverage-target financing rule S_t = S_t-1 - a (lambda (K + N) - D_F) / p_t-1 up to the
     clearing gap, which is within the market's tolerance; and the books close."""
     cfg, rows = priced.cfg, priced.rows
     eq, dt = cfg.economy.equity, 1.0 / cfg.periods_per_year
     s = 1.0 - (1.0 - eq.dividend_smoothing) ** dt
     a = 1.0 - (1.0 - eq.leverage_adjustment) ** dt
+    nu = 1.0 - (1.0 - eq.yield_reversion) ** dt
+    omega = 1.0 - (1.0 - eq.yield_memory) ** dt
+    assert nu > 0 and omega > 0  # market=priced's choice: the anchor is in play
     assert rows[0]["equity_price"] == 1.0  # the opening issue at p_-1 = 1
+    normal = rows[0]["dividend"] / rows[0]["equity_price"]
     for t in range(1, len(rows)):
         now, last = rows[t], rows[t - 1]
         p, d, p0 = now["equity_price"], now["dividend"], last["equity_price"]
         assert now["return_risky"] == pytest.approx((p + d) / p0, rel=1e-14)
-        assert now["expected_equity_return"] == pytest.approx(d / p, rel=1e-12)
+        assert now["expected_equity_return"] == pytest.approx(d / p + nu * (d / normal - p) / p, rel=1e-12)
+        normal += omega * (d / p - normal)
         assert abs(now["equity_clearing_gap"]) <= 1e-4  # the market's tolerance
         gap = eq.leverage_target * (last["capital"] + last["inventories"]) - last["firm_debt"]
         planned = last["shares_outstanding"] - a * gap / p0
@@ -139,6 +164,25 @@ def test_priced_market_follows_its_rules_period_by_period(priced):
             assert d * last["shares_outstanding"] == pytest.approx(paid_before + s * (target - paid_before), rel=1e-12)
     # the price moved: the market, not the configuration, set it
     assert len({r["equity_price"] for r in rows[1:]}) == len(rows) - 1
+
+
+def test_a_held_price_is_taken_that_period_and_firms_absorb_the_gap(priced):
+    """``economy.equity.held_period`` (the MPC experiment's device): that period trades at the held
+    price, firms issue or buy back what holders do not take at it, the periods before are the
+    unheld run's bit for bit, and the market clears again after it."""
+    from tests.economy_driver import simulate
+
+    p3 = priced.rows[3]["equity_price"]
+    held = simulate("~calibration", "scenario=baseline", "market=priced", "economy.equity.held_period=3",
+                    f"economy.equity.held_price={1.05 * p3!r}", periods=6)
+    for a, b in zip(priced.rows[:3], held.rows[:3], strict=True):
+        assert all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+    row = held.rows[3]
+    assert row["equity_price"] == 1.05 * p3
+    assert row["equity_clearing_gap"] < -1e-3  # above the clearing price fewer shares are wanted
+    assert row["equity_value"] == pytest.approx(row["equity_price"] * row["shares_outstanding"], rel=1e-12)
+    assert all(r["sfc_residual"] <= 1e-9 for r in held.rows)
+    assert all(abs(r["equity_clearing_gap"]) <= 1e-4 for r in held.rows[4:])
 
 
 def test_a_participation_cost_keeps_the_poorest_out_of_equity():

@@ -225,14 +225,14 @@ def _killed_after_checkpoint_4_recovers_bit_identical(cfg, tmp_path):
 def test_every_closure_recovers_bit_identical(closure, ray_session, tmp_path):
     """A closure whose state_dict() missed some state would diverge after a restore (one shard
     actor: the closure's state is the driver's, whatever the layout)."""
-    cfg = compose([*SMALL, f"economy.closure={closure}", "checkpoint.every=2", "cluster.actors=1"])
+    cfg = compose([*SMALL, f"economy.closure={closure}", "market=value", "checkpoint.every=2", "cluster.actors=1"])
     _killed_after_checkpoint_4_recovers_bit_identical(cfg, tmp_path)
 
 
 def test_priced_equity_market_recovers_bit_identical(ray_session, tmp_path):
     """The priced market's state (shares, price, dividend, profit, beliefs) and the policy cache's
     candidate solves are in the checkpoint: a replay from it clears at the same prices."""
-    cfg = compose([*SMALL, "economy.equity.market=priced", "checkpoint.every=2", "cluster.actors=1"])
+    cfg = compose([*SMALL, "market=priced", "checkpoint.every=2", "cluster.actors=1"])  # its yield anchor too
     _killed_after_checkpoint_4_recovers_bit_identical(cfg, tmp_path)
 
 

@@ -25,7 +25,11 @@ them. Per period t >= 1 (goods, per period):
 * **Beliefs from observables**: households expect dividend growth g^e (adaptive from period 2:
   g^e_t = g^e_t-1 + lambda (d_t / d_t-1 - 1 - g^e_t-1)) and, as Gordon's model has it, the price to
   grow with dividends, so at the price p they pay E[R] = (1 + g^e)(1 + d_t / p): a higher price
-  lowers the expected return.
+  lowers the expected return. And they expect the price to close a share nu of its gap to
+  d_t / y-bar, the price at which the dividend yield is normal (y-bar: an average of the yields
+  seen at the clearing prices, weight omega): E[R] += nu (d_t / y-bar - p) / p. The dividend-
+  price ratio mean-reverts (Campbell & Shiller 1988, RFS 1(3); Cochrane 2008, RFS 21(4)); without
+  it a rate cut doubled the price in a quarter and set off a cobweb.
 * **Clearing** (a temporary equilibrium, Grandmont 1977): at a candidate price p a holding's
   realised return is R(p) = (p + d_t) / p_t-1 and households expect E[R](p), so each candidate has
   its own household solve; every holder's end-of-period equity value V(p) follows (households:
@@ -78,6 +82,9 @@ class EquityMarket:
     price: float = 1.0  # p_t-1, goods per share
     dividend: float = 0.0  # d_t-1, goods per share
     growth: float = 0.0  # g^e, expected dividend growth per period
+    reversion: float = 0.0  # nu, share of the gap to the anchor price the price is expected to close per period
+    anchor_weight: float = 0.0  # omega, the anchor yield's weight on the latest observed yield, per period
+    anchor_yield: float | None = None  # y-bar, the dividend yield households take as normal (None: not yet seen)
     profit: float | None = None  # Pi_t-1 (None before period 0 closes)
     paid: float = 0.0  # D_t-1, total dividends of the last period (goods)
     closed: int = 0  # periods closed
@@ -100,8 +107,14 @@ class EquityMarket:
         return self.shares + max(change, floor), change < floor
 
     def expected_return(self, dividend: float, price: float) -> float:
-        """E[R] = (1 + g^e)(1 + d_t / p), gross per period, at the price p the household pays."""
-        return (1.0 + self.growth) * (1.0 + dividend / price)
+        """E[R] = (1 + g^e)(1 + d_t / p) + nu (d_t / y-bar - p) / p, gross per period, at the
+        price p the household pays: the Gordon return plus the price's expected move toward the
+        one at which the dividend yield is its normal y-bar (nu = 0, or no yield seen yet:
+        none)."""
+        gordon = (1.0 + self.growth) * (1.0 + dividend / price)
+        if not self.reversion or not self.anchor_yield:
+            return gordon
+        return gordon + self.reversion * (dividend / self.anchor_yield - price) / price
 
     def expected_income(self, dividend: float, price: float) -> float:
         """The dividend yield part of E[R], (1 + g^e) d_t / p: what the capital tax will reach."""
@@ -206,6 +219,11 @@ class EquityMarket:
             self.growth += self.growth_weight * (dividend / self.dividend - 1.0 - self.growth)
         # D_t, paid on S_t-1 (period 0: on the shares its close leaves, the opening issue included)
         self.paid = dividend * (self.shares if self.closed else equity_value / price)
+        # the normal yield: an average of the yields seen at the clearing prices (period 0's is
+        # the opening yield; anchor_weight = 1: the last one)
+        seen = dividend / price
+        self.anchor_yield = seen if self.anchor_yield is None else (
+            self.anchor_yield + self.anchor_weight * (seen - self.anchor_yield))
         self.price, self.dividend, self.profit = price, dividend, profit
         self.closed += 1
         self.slope = self.slope if slope is None else slope
@@ -215,7 +233,7 @@ class EquityMarket:
     def state_dict(self) -> dict:
         return {"shares": self.shares, "price": self.price, "dividend": self.dividend,
                 "growth": self.growth, "profit": self.profit, "closed": self.closed,
-                "paid": self.paid, "slope": self.slope}
+                "paid": self.paid, "slope": self.slope, "anchor_yield": self.anchor_yield}
 
     def load_state_dict(self, d: dict) -> None:
         self.shares, self.price = float(d["shares"]), float(d["price"])
@@ -224,6 +242,7 @@ class EquityMarket:
         self.closed = int(d["closed"])
         self.paid = float(d["paid"])
         self.slope = None if d["slope"] is None else float(d["slope"])
+        self.anchor_yield = None if d["anchor_yield"] is None else float(d["anchor_yield"])
 
 
 class PricedDemandEconomy(DemandEconomy):
@@ -242,12 +261,17 @@ class PricedDemandEconomy(DemandEconomy):
             payout=float(eq.payout), issuance=float(eq.issuance), growth_weight=float(eq.growth_weight),
             span=float(eq.price_span),
             smoothing=1.0 - (1.0 - float(eq.dividend_smoothing)) ** self.dt,  # per year -> per period
-            leverage_speed=1.0 - (1.0 - float(eq.leverage_adjustment)) ** self.dt)
+            leverage_speed=1.0 - (1.0 - float(eq.leverage_adjustment)) ** self.dt,
+            reversion=1.0 - (1.0 - float(eq.yield_reversion)) ** self.dt,  # per year -> per period
+            anchor_weight=1.0 - (1.0 - float(eq.yield_memory)) ** self.dt)
         self.leverage_target = float(eq.leverage_target)
         self.crra = float(cfg.household.crra)
+        self.held = (int(eq.held_period), float(eq.held_price))
+        self._held_now: float | None = None
 
     def _equity_plan(self, t, Rf, u, rental, I, stance) -> dict:
         m = self.market
+        self._held_now = self.held[1] if t == self.held[0] and t > 0 else None
         # before any profit (period 0) the dividend is the opening payout (r_f + the initial premium) on p_-1 = 1
         d = m.dividend_now(opening_yield=self._opening_payout())
         expected = m.expected_return(d, m.price)
@@ -288,6 +312,11 @@ class PricedDemandEconomy(DemandEconomy):
         return env.return_risky_income
 
     # ----- clearing (``clear_period``) ------------------------------------------------------------
+    def held_price(self) -> float | None:
+        """This period's price where an experiment holds it (``economy.equity.held_period``):
+        no search, firms issue or buy back the gap at it (``equity_clearing_gap``)."""
+        return self._held_now
+
     def equity_supply(self) -> float | None:
         """Shares to be held at the clearing price this period (None in period 0: the opening
         issue at p_-1 = 1)."""
@@ -367,6 +396,10 @@ def clear_period(economy, env, household_cfg, solve: Callable, demand: Callable)
     supply = economy.equity_supply() if economy.prices_equity else None
     if supply is None:  # no market, or its opening issue (period 0)
         return (env, *solve(env))
+    held = economy.held_price()
+    if held is not None:  # an experiment holds the price: one solve, the firms take the gap
+        settled = economy.settle_price(env, held)
+        return (settled, *solve(settled))
     evaluated: dict[float, tuple] = {}
 
     def value_at(prices: np.ndarray) -> np.ndarray:
