@@ -19,6 +19,8 @@ extra spending, household for household. With S_t household spending at consumer
   mpc quintile  = (S^qj_T - S^control_T) / (n_j X),
 
 mpc_year including what the transfer does to the untreated through prices and demand after T.
+Where equity is priced by its market, every arm holds period T's price at the parent's
+(``held_price``), since the transfer's demand for equity would otherwise move it in T itself.
 Fiscal policy is held passive from T in every arm (``policy.financing=deficit``: the transfer is
 paid with debt within the year, as the rebates of the micro studies were), so a tax rule taking
 the transfer back within the year does not enter the MPC; all arms share that setting, so it
@@ -163,6 +165,17 @@ def payment(amount: float, low: float = -1e300, high: float = 1e300) -> dict:
     return {"transfer": amount, "transfer_wealth_min": low, "transfer_wealth_max": high}
 
 
+def held_price(cfg, parent, at: int) -> tuple[str, ...]:
+    """Where equity is priced by its market, every arm holds period T's price at the parent's
+    (``economy.equity.held_period``: firms issue or buy back the gap at it), so that the untreated
+    face the same prices in every arm: the transfer's demand for equity would otherwise move the
+    price in period T itself, and the untreated's response to it would enter the MPC (a partial-
+    equilibrium MPC, as the micro studies measure). From T + 1 the market clears as usual."""
+    if cfg.economy.closure != "demand" or cfg.economy.equity.market != "priced":
+        return ()
+    return (f"economy.equity.held_period={at}", f"economy.equity.held_price={float(parent['equity_price'].values[at])!r}")
+
+
 def measure(run_dir: Path, at: int, transfer: float | None = None, out: Path | None = None,
             command: str = "sim experiment mpc") -> dict:
     """Run the arms (or reuse finished ones) and return the experiment's results (module docstring)."""
@@ -180,13 +193,14 @@ def measure(run_dir: Path, at: int, transfer: float | None = None, out: Path | N
         transfer = default_transfer(parent["median_income"].values[at], per_year)
     out = out or run_dir / "experiments" / f"mpc-at-{at}-transfer-{transfer:.6g}"
     year_end = at + per_year - 1
+    common = PASSIVE_FISCAL + held_price(cfg, parent, at)
     # the control checkpoints at T (every T periods, all kept) for the wealth bands
-    control = ("control", (*PASSIVE_FISCAL, f"checkpoint.every={at}", f"checkpoint.keep={periods + 1}"),
+    control = ("control", (*common, f"checkpoint.every={at}", f"checkpoint.keep={periods + 1}"),
                None, year_end)
-    cuts, _ = run_arms([control, ("all", PASSIVE_FISCAL, payment(transfer), year_end)], run_dir, at, out,
+    cuts, _ = run_arms([control, ("all", common, payment(transfer), year_end)], run_dir, at, out,
                        command)
     edges = [-1e300, *cuts, 1e300]
-    bands = [(f"q{j + 1}", PASSIVE_FISCAL, payment(transfer, edges[j], edges[j + 1]), at)
+    bands = [(f"q{j + 1}", common, payment(transfer, edges[j], edges[j + 1]), at)
              for j in range(QUINTILES)]
     run_arms(bands, run_dir, at, out, command)
     rows = {name: sim.load(out / name) for name in ("control", "all", *(b[0] for b in bands))}

@@ -45,7 +45,8 @@ def test_every_scenario_inherits_the_calibration(name):
 
 
 REDUCED = ["population.households=4000", "population.block_size=1000", "cluster.actors=1", "periods=60",
-           "output.progress=false", "checkpoint.every=0", "output.snapshot_every=10"]
+           "output.progress=false", "checkpoint.every=0", "output.snapshot_every=10",
+           "market=value"]  # the market the calibration was fitted with (conf/calibrate.yaml)
 
 
 def test_the_calibration_fattens_the_tail_at_a_reduced_size(ray_session, tmp_path):

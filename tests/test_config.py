@@ -107,7 +107,7 @@ def test_gpu_backend_on_a_cluster_without_gpus_is_refused(ray_session):
 
 def test_too_patient_households_are_refused_before_work(tmp_path, capsys):
     """beta * R >= 1 has no stationary solution (the solver's condition), caught at config time."""
-    code = main(["run", "economy.closure=fixed", "economy.return_safe=1.02", "household.beta=0.99",
+    code = main(["run", "economy.closure=fixed", "market=value", "economy.return_safe=1.02", "household.beta=0.99",
                  f"hydra.run.dir={tmp_path / 'run'}"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1

@@ -96,6 +96,8 @@ def test_environment_does_not_change_the_state():
 def test_every_closure_has_the_interface(closure):
     eco = make_economy(compose(["population.households=1000", "population.block_size=500",
                                 f"economy.closure={closure}",
+                                # the priced equity market is the demand closure's
+                                *(["market=value"] if closure != "demand" else []),
                                 # the calibration is the demand closure's (tests/test_economy_fixed.py)
                                 *(["~calibration"] if closure == "fixed" else [])]), 7)
     assert 0.0 <= eco.initial_automation < 1.0

@@ -34,12 +34,16 @@ def test_a_higher_capital_tax_lowers_investment():
     assert i_high.sum() < i_low.sum()
 
 
-def test_every_holder_pays_the_capital_income_tax():
+@pytest.mark.parametrize("market", ["value", "priced"])
+def test_every_holder_pays_the_capital_income_tax(market):
     """What the government collects beyond the households' taxes is tau_k on the fund's and the
-    dominant holder's equity return and on the intermediaries' income (fees + interest), each
+    dominant holder's equity income and on the intermediaries' income (fees, the households'
+    stock-market participation costs, which they earn with the fees, and interest), each
     recomputed from the stocks the last period reported; the dominant holder consumes its share of
-    the after-tax return; and the accounts close."""
-    run = simulate(*OWNERS, periods=8)
+    the after-tax income; and the accounts close. Equity income is the whole return under the
+    value market, the dividend yield d_t / p_t-1 under the priced one (a price change is a
+    revaluation: neither taxed nor consumed)."""
+    run = simulate(*OWNERS, f"market={market}", periods=8)
     s, tau = run.series, 0.2
     equity = s("equity_value")
     fund, dominant = s("fund_capital_share") * equity, s("dominant_capital_share") * equity
@@ -47,14 +51,18 @@ def test_every_holder_pays_the_capital_income_tax():
     for t in range(1, 8):
         env, tot, row = run.envs[t], run.totals[t], run.rows[t]
         households = tot["labour_tax"] + tot["capital_tax"] + tot["wealth_tax"] + tot["consumption_tax"]
-        equity_return = env.return_risky - 1.0
+        income = (env.return_risky if market == "value" else env.return_risky_income) - 1.0
+        assert env.taxed_return - 1.0 == pytest.approx(income, rel=1e-12)
+        if market == "priced":  # the price moved: the realised return is not the income
+            assert abs(env.return_risky - env.return_risky_income) > 1e-6
         interest = (env.return_safe - 1.0) * run.rows[t - 1]["intermediaries_assets"]
-        owners = tau * equity_return * (fund[t - 1] + dominant[t - 1]) + tau * (tot["fees"] + interest)
+        services = tot["fees"] + tot["participation_costs"]
+        owners = tau * income * (fund[t - 1] + dominant[t - 1]) + tau * (services + interest)
         assert env.tax_capital == tau
         assert row["tax_revenue"] - households == pytest.approx(owners, rel=1e-9)
         if row["rationed_demand"] == 0.0:
             assert row["dominant_consumption"] == pytest.approx(
-                (1 - reinvest) * max(0.0, (1 - tau) * equity_return * dominant[t - 1]), rel=1e-9)
+                (1 - reinvest) * max(0.0, (1 - tau) * income * dominant[t - 1]), rel=1e-9)
     assert np.all(s("sfc_residual") <= 1e-9)
 
 

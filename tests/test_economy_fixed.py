@@ -9,7 +9,7 @@ from sim.economy import check_config, make_economy
 
 # without the shipped calibration: it is the demand closure's, and its most patient type would save
 # without bound at the fixed closure's given safe return (sim.config.validate refuses it)
-PLAIN = ["~calibration", "economy.closure=fixed", "policy.financing=deficit", "policy.government.spending=0"]
+PLAIN = ["~calibration", "economy.closure=fixed", "market=value", "policy.financing=deficit", "policy.government.spending=0"]
 
 
 @pytest.mark.parametrize("override, key", [
@@ -46,7 +46,7 @@ def test_fixed_closure_follows_the_tax_rule_and_buys_g():
     """Baseline policy (25% labour tax, tax rule to 40% debt/GDP with an integral term, G = 15% of
     potential): the debt recomputed from the households' totals, the surcharge from it, and G from
     potential output."""
-    run = simulate("~calibration", "economy.closure=fixed", "policy.fiscal.response=0.5", periods=6)
+    run = simulate("~calibration", "economy.closure=fixed", "market=value", "policy.fiscal.response=0.5", periods=6)
     ppy = run.cfg.periods_per_year
     fiscal = run.cfg.policy.fiscal
     debt, integral = 0.0, 0.0

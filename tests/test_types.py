@@ -48,7 +48,7 @@ def test_bad_types_and_high_state_are_refused_in_one_line():
     with pytest.raises(ConfigError, match="high_state.level > 0 needs entry > 0 and exit > 0"):
         compose([*BARE, "household.productivity.high_state.level=5", "household.productivity.high_state.entry=0.01"])
     # the fixed closure's patience condition is the most patient type's
-    fixed = ["economy.closure=fixed", "economy.return_safe=1.01", "household.beta=0.985"]
+    fixed = ["economy.closure=fixed", "market=value", "economy.return_safe=1.01", "household.beta=0.985"]
     validate(compose([*BARE, *fixed]))  # 0.985 * 1.01 < 1
     with pytest.raises(ConfigError, match="most patient type's beta \\* economy.return_safe"):
         compose([*BARE, *fixed, "household.types.count=2", "household.types.beta_spread=0.02"])  # 0.995 * 1.01
@@ -104,11 +104,11 @@ def _problem(cfg):
 
 
 def test_each_types_policy_is_the_single_type_solve_at_its_beta():
-    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed"])
+    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed", "market=value"])
     c, share = PolicyCache(cfg.household).tables(_problem(cfg), 0)
     assert c.shape[0] == share.shape[0] == 3
     for j, beta in enumerate(discount_factors(cfg.household)):
-        alone = compose([*BARE, *FAST_SOLVE, f"household.beta={float(beta)!r}", "economy.closure=fixed"])
+        alone = compose([*BARE, *FAST_SOLVE, f"household.beta={float(beta)!r}", "economy.closure=fixed", "market=value"])
         c1, share1 = PolicyCache(alone.household).tables(_problem(alone), 0)
         assert c1.shape[0] == 1
         assert np.array_equal(c[j], c1[0]) and np.array_equal(share[j], share1[0]), j
@@ -121,7 +121,7 @@ def test_each_types_policy_is_the_single_type_solve_at_its_beta():
 def test_parallel_solves_on_ray_equal_the_serial_ones(ray_session):
     from sim.household_types import solve_types, type_problems
 
-    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed"])
+    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed", "market=value"])
     problems = type_problems(_problem(cfg), discount_factors(cfg.household))
     serial = solve_types(problems, 1e-6, [None] * 3, parallel=False)
     parallel = solve_types(problems, 1e-6, [None] * 3, parallel=True)
@@ -145,7 +145,7 @@ def test_policy_cache_with_types_restores_bit_for_bit():
     from sim.checkpoint.macro_state import MacroState
     from sim.economy import make_economy
 
-    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed"])
+    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed", "market=value"])
     problem = _problem(cfg)
     running = PolicyCache(cfg.household)
     running.tables(problem, 0)
