@@ -76,7 +76,7 @@ def run_agreement(households: int, periods: int, overrides: tuple[str, ...] = ()
     draw against a hazard) can decide differently, and a warm-started solve can stop an iteration
     earlier or later, which moves the policy by up to the solver's error bound (docs/solver.md,
     "Warm starts"). ``max_relative_difference``: the largest |a - b| / max|series| over every
-    output and period (residuals aside: they are rounding noise around 0 on both;
+    output and period (residuals, estimates' error bounds and the clearing gap aside: noise on both;
     ``max_sfc_residual`` gives each backend's); ``first_period_max_relative_difference``: the
     same over period 0, before any feedback (same environment, same policy: only the sums'
     rounding); ``identical_households``: the share of households whose final state is
@@ -107,12 +107,22 @@ def run_agreement(households: int, periods: int, overrides: tuple[str, ...] = ()
             "identical_households": float(same.mean())}
 
 
+# the clearing search's remainder: noise within the market's tolerance (1e-4) on both backends,
+# where the search may stop at a different evaluated price (measured: 5 % apart relative to its
+# largest value, every other output within 1e-4); bounded on each by its own test
+REMAINDERS = ("equity_clearing_gap",)
+
+
 def _largest_gap(a, b, periods: slice) -> tuple[float, str | None]:
     """The largest |a - b| / max|series| over the outputs of two runs (residuals aside), in ``periods``."""
     worst, worst_name = 0.0, None
     for name, value in a.rows[0].items():
-        if not isinstance(value, (int, float, np.floating, np.integer)) or name.endswith("_residual"):
-            continue  # a residual is rounding noise around 0 on both: each has its own bound
+        if not isinstance(value, (int, float, np.floating, np.integer)) or name in REMAINDERS or \
+                name.endswith(("_residual", "_bound")):
+            # a residual is rounding noise around 0 on both, each with its own bound; an estimate's
+            # error bound (``*_bound``) is the width of the histogram bin its quantile falls in,
+            # which one household crossing a bin edge changes
+            continue
         x, y = a.series(name)[periods].astype(float), b.series(name)[periods].astype(float)
         scale = max(np.abs(x).max(), np.abs(y).max())
         gap = float(np.abs(x - y).max() / scale) if scale > 0 else 0.0

@@ -161,7 +161,7 @@ class Equity:
     profit with a valuation shock; ``sim/macro/demand.py``) or ``priced`` (shares with a price
     that clears the market each period; ``sim/macro/equity.py``). Each market reads only its own
     keys below."""
-    market: str = param("value", choices=EQUITY_MARKETS)
+    market: str = param("value", choices=EQUITY_MARKETS)  # conf/config.yaml's default group: priced
     participation_cost: float = nonnegative(0.0)  # kappa per period, per unit of the wage w_t
     # --- market=value ---
     expectation_weight: float = share(0.25)  # perceived excess return adapts by this weight per period

@@ -24,7 +24,8 @@ def test_end_to_end_figures_are_consistent(ray_session):
     assert set(loop) == set(LoopClock.PHASES) | {"loop"}
     assert math.isclose(sum(loop[p] for p in LoopClock.PHASES), loop["loop"], rel_tol=1e-9)
     assert loop["wait"] > 0.0 and loop["solve"] > 0.0 and loop["recovery"] == 0.0
-    # one solve per type a period (demand closure; the default's types: the shipped calibration's)
+    # one solve per type for each candidate equity price (the default's priced market), so at
+    # least one a period (the default's types: the shipped calibration's)
     types = int(compose(["population.block_size=1024"]).household.types.count)
-    assert e["solves"] == 3 * types and e["solver_iterations"] >= 3 * types
+    assert e["solves"] % types == 0 and e["solves"] >= 3 * types and e["solver_iterations"] >= e["solves"]
     assert e["run_seconds"] >= loop["loop"]

@@ -50,14 +50,23 @@ def test_table2_calibration_starts_at_the_korinek_suh_point(closure):
 # the economy above potential, the Taylor rule raises the real rate to about 4%/yr and capital does
 # not outgrow automation. A known problem of the calibrated economy, kept visible: strict, so the
 # mark goes when it shows the rise.
+# Under the priced equity market the uncalibrated economy does not show it either: the equity it
+# holds is worth more than book and its wealth effect runs the economy 2% above potential (the
+# value market's runs 2% below), the Taylor rule holds the real rate higher, and investment is a
+# quarter lower by year 10 (crowded out), so capital does not outgrow automation (docs/economy.md,
+# "The priced equity market"). The technology's path is shown under the value market.
 NO_WAGE_RISE = ("the calibrated economy's wage does not rise under agi_20y, from its opening or from a burned-in "
                 "state (docs/calibration.md 9, 'The distribution under each scenario')")
+CROWDED_OUT = ("under the priced equity market its wealth effect runs the economy above potential and crowds out "
+               "the investment that would raise the wage (docs/economy.md, 'The priced equity market')")
 
 
-@pytest.mark.parametrize("calibration", ["bare", pytest.param("calibrated",
-                                                              marks=pytest.mark.xfail(strict=True, reason=NO_WAGE_RISE))])
-def test_agi_20y_wages_rise_then_collapse_and_labour_share_heads_to_zero(calibration):
-    run = simulate("scenario=agi_20y", "population.households=1000",
+@pytest.mark.parametrize("calibration, market", [
+    ("bare", "value"),
+    pytest.param("bare", "priced", marks=pytest.mark.xfail(strict=True, reason=CROWDED_OUT)),
+    pytest.param("calibrated", "priced", marks=pytest.mark.xfail(strict=True, reason=NO_WAGE_RISE))])
+def test_agi_20y_wages_rise_then_collapse_and_labour_share_heads_to_zero(calibration, market):
+    run = simulate("scenario=agi_20y", "population.households=1000", f"market={market}",
                    *(["~calibration"] if calibration == "bare" else []), periods=100)  # 25 years
     wage, share, output = run.series("wage"), run.series("labour_share"), run.series("output")
     phi = run.series("automation")

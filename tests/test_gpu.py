@@ -302,7 +302,7 @@ SMALL_RUN = ("household.grid_points=80", "household.kernel_grid_points=256", "ho
 def _check_agreement(figures, households, periods):
     assert figures["households"] == households and figures["periods"] == periods
     assert figures["first_period_max_relative_difference"] <= FIRST_PERIOD_TOLERANCE, figures
-    assert figures["max_relative_difference"] <= RUN_TOLERANCE, figures
+    assert figures["max_relative_difference"] <= RUN_TOLERANCE, (figures["worst_output"], figures)
     for backend in figures["backends"]:
         assert figures[backend]["step_household_steps_per_second"] > 0
         assert figures[backend]["max_sfc_residual"] <= 1e-9
