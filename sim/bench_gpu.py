@@ -92,7 +92,10 @@ def run_agreement(households: int, periods: int, overrides: tuple[str, ...] = ()
         run = simulate(cfg)
         figures[backend] = {"seconds": time.perf_counter() - t0, **run.seconds,
                             "step_household_steps_per_second": households * periods / run.seconds["step"],
-                            "max_sfc_residual": float(np.abs(run.series("sfc_residual")).max())}
+                            "max_sfc_residual": float(np.abs(run.series("sfc_residual")).max()),
+                            # where equity is priced: the clearing search's remainder (firms absorb it)
+                            "max_equity_clearing_gap": (float(np.abs(run.series("equity_clearing_gap")).max())
+                                                        if "equity_clearing_gap" in run.rows[0] else None)}
         runs[backend] = run
     a, b = (runs[name] for name in backends)
     worst, worst_name = _largest_gap(a, b, slice(None))
@@ -109,7 +112,8 @@ def run_agreement(households: int, periods: int, overrides: tuple[str, ...] = ()
 
 # the clearing search's remainder: noise within the market's tolerance (1e-4) on both backends,
 # where the search may stop at a different evaluated price (measured: 5 % apart relative to its
-# largest value, every other output within 1e-4); bounded on each by its own test
+# largest value, every other output within 1e-4); bounded on each backend by its own figure,
+# ``max_equity_clearing_gap``
 REMAINDERS = ("equity_clearing_gap",)
 
 

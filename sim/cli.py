@@ -62,8 +62,9 @@ Groups: scenario ({', '.join(sorted(p.stem for p in (CONF_DIR / 'scenario').glob
         backend (numpy, fused, cupy), cluster (local, ray),
         calibration ({', '.join(sorted(p.stem for p in (CONF_DIR / 'calibration').glob('*.yaml'))) or 'none yet'}: written by `sim calibrate`; scf by default,
                      ~calibration runs the uncalibrated model),
-        market (value, priced: equity bought and sold at value, or shares with a price that
-                clears their market each period; value by default).
+        market (priced, value: shares with a price that clears their market each period, or
+                equity bought and sold at value; priced by default, value for the fixed and
+                classical closures).
 Examples:
   sim run population.households=100000 periods=80 seed=7
   sim run -m scenario=baseline seed=1,2,3

@@ -180,7 +180,8 @@ class Equity:
     yield_memory: float = share(0.1)  # the normal dividend yield's weight on the latest yield, per YEAR
     price_span: float = param(0.1, gt=0.0, le=2.0)  # the clearing search's first step, at most, in log p
     # an experiment's device (sim experiment mpc): in period held_period the price is held_price
-    # instead of the clearing one, and firms issue or buy back the gap at it; -1: never
+    # instead of the clearing one, and firms issue or buy back the gap at it; -1: never (period 0
+    # is the opening issue at p = 1, never cleared, so a hold starts at period 1)
     held_period: int = param(-1, ge=-1)
     held_price: float = positive(1.0)  # goods per share
 

@@ -27,5 +27,6 @@ def test_end_to_end_figures_are_consistent(ray_session):
     # one solve per type for each candidate equity price (the default's priced market), so at
     # least one a period (the default's types: the shipped calibration's)
     types = int(compose(["population.block_size=1024"]).household.types.count)
-    assert e["solves"] % types == 0 and e["solves"] >= 3 * types and e["solver_iterations"] >= e["solves"]
+    # (period 0 opens the market with one solve; periods 1 and 2 evaluate at least two prices)
+    assert e["solves"] % types == 0 and e["solves"] >= 5 * types and e["solver_iterations"] >= e["solves"]
     assert e["run_seconds"] >= loop["loop"]

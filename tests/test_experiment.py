@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +53,17 @@ def test_mpc_json_has_finite_numbers_and_the_economics_holds(measured, capsys):
     assert weighted == pytest.approx(result["mpc_period"], rel=1e-9)
     # the randomized comparison estimates the same MPC, within its sampling error
     assert abs(result["mpc_period_randomized"] - result["mpc_period"]) < 4 * result["standard_error"]
+    # the default, priced market: every arm trades period T at the parent's price (the untreated
+    # face the same prices in every arm), and clears its own from T + 1
+    import sim
+
+    def price(path, t):
+        return float(sim.load(path)["equity_price"].sel(period=t))
+
+    held = price(measured / "parent", AT)
+    arms = Path(result["dir"])
+    assert all(price(arms / name, AT) == held for name in ("control", "all", "q1", "q5"))
+    assert price(arms / "all", AT + 1) != price(arms / "control", AT + 1)
 
 
 def test_default_transfer_is_a_week_of_median_income_and_bad_input_is_refused(measured, capsys):

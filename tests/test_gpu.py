@@ -306,6 +306,8 @@ def _check_agreement(figures, households, periods):
     for backend in figures["backends"]:
         assert figures[backend]["step_household_steps_per_second"] > 0
         assert figures[backend]["max_sfc_residual"] <= 1e-9
+        gap = figures[backend]["max_equity_clearing_gap"]  # the default market clears by price
+        assert gap is not None and gap <= 1e-3, (backend, gap)  # its tolerance 1e-4, or a bracket
 
 
 def test_serial_economy_on_the_stand_in_agrees_with_fused(host_run_grid, monkeypatch):

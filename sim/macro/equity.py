@@ -242,7 +242,8 @@ class EquityMarket:
         self.closed = int(d["closed"])
         self.paid = float(d["paid"])
         self.slope = None if d["slope"] is None else float(d["slope"])
-        self.anchor_yield = None if d["anchor_yield"] is None else float(d["anchor_yield"])
+        anchor = d.get("anchor_yield")  # none in a checkpoint of a run made before the anchor (nu = 0)
+        self.anchor_yield = None if anchor is None else float(anchor)
 
 
 class PricedDemandEconomy(DemandEconomy):
