@@ -171,7 +171,7 @@ def held_price(cfg, parent, at: int) -> tuple[str, ...]:
     face the same prices in every arm: the transfer's demand for equity would otherwise move the
     price in period T itself, and the untreated's response to it would enter the MPC (a partial-
     equilibrium MPC, as the micro studies measure). From T + 1 the market clears as usual."""
-    if cfg.economy.closure != "demand" or cfg.economy.equity.market != "priced":
+    if cfg.economy.equity.market != "priced":  # (check_config allows it in the demand closure only)
         return ()
     return (f"economy.equity.held_period={at}", f"economy.equity.held_price={float(parent['equity_price'].values[at])!r}")
 

@@ -29,7 +29,6 @@ class HouseholdShard:
         self.state: dict[str, np.ndarray] | None = None
         self.types = 0  # 1 + the largest type index among the households (the tables they need)
         self._writer: tuple[threading.Thread, dict] | None = None  # a checkpoint write in flight
-        self._host_copy: tuple[int, dict] | None = None  # (period, host state) for the demand pass on a GPU
 
     def pid(self) -> int:
         """Process id (tests kill it to simulate a crash)."""
@@ -67,7 +66,6 @@ class HouseholdShard:
             import cupy as cp
 
             self.state = {k: cp.asarray(v) for k, v in self.state.items()}
-        self._host_copy = None
         return self.shard.size
 
     def step(self, period: int, params, productivity, transition_cdf, c_table, share_table) -> Partials:
@@ -87,18 +85,8 @@ class HouseholdShard:
             raise RuntimeError(f"shard {self.shard.index} asked for demand before initialise()")
         from kernels.share_demand import share_demand
 
-        return share_demand(self._host_state(period), self.shard.lo, period, self.key, params, productivity,
+        return share_demand(self.state, self.shard.lo, period, self.key, params, productivity,
                             transition_cdf, c_table, share_table, self.block_size)
-
-    def _host_state(self, period: int) -> dict[str, np.ndarray]:
-        """The state where the demand pass (a CPU kernel) can read it: on the GPU backend a host
-        copy, taken once a period for all its candidate prices (the state does not change until
-        the step); elsewhere the state itself."""
-        if self.backend != "cupy":
-            return self.state
-        if self._host_copy is None or self._host_copy[0] != period:
-            self._host_copy = (period, self.get_state())
-        return self._host_copy[1]
 
     def get_state(self) -> dict[str, np.ndarray]:
         """A host copy of the state (tests and checkpoints)."""
@@ -151,7 +139,6 @@ class HouseholdShard:
 
             state = {k: cp.asarray(v) for k, v in state.items()}
         self.state = state
-        self._host_copy = None
         return []
 
 
