@@ -128,15 +128,16 @@ def run_arm(run_dir: Path, at: int, out: Path, name: str, overrides: tuple[str, 
     a finished arm is not run again. The control arm (``transfer`` None) returns the wealth cut
     points at ``at`` from its own checkpoint there."""
     from sim.coordinator import ForkPoint, run
-    from sim.fork import Arm, _finished, prepare
+    from sim.fork import Arm, _finished, prepare, same_arm
     from sim.layout import RunShape
 
     arm_dir = out / name
+    done = _finished(arm_dir, same_arm(run_dir, at, overrides, transfer))  # before prepare writes there
     cfg, fork, scenario = prepare(run_dir, at, out, Arm(name, overrides), transfer)
     if last + 1 < int(cfg.periods):  # stop early: only period T matters to a quintile's arm
         cfg = OmegaConf.merge(cfg, {"periods": last + 1})
         fork = ForkPoint(fork.schedule[:-1] + ((at, cfg),), fork.store_config, fork.record, transfer)
-    if _finished(arm_dir) is None:
+    if done is None:
         run(cfg, arm_dir, command=command, resume=True, scenario=scenario, fork=fork)
     if transfer is not None:
         return None
@@ -153,6 +154,10 @@ def run_arms(specs: list[tuple], run_dir: Path, at: int, out: Path, command: str
 
     from sim.coordinator import connect_ray
 
+    from sim.fork import _finished, same_arm
+
+    for name, overrides, transfer, _ in specs:  # an arm folder holding another arm: refused before any Ray work
+        _finished(out / name, same_arm(run_dir, at, overrides, transfer))
     cfg, _ = load_run(run_dir)
     connect_ray(cfg.cluster)
     remote = ray.remote(num_cpus=0, max_retries=0)(run_arm)

@@ -279,7 +279,7 @@ def run_arm(run_dir: Path, at: int, out: Path, arm: Arm, command: str, transfer:
     from sim.coordinator import run
 
     arm_dir = out / arm.name
-    done = _finished(arm_dir)
+    done = _finished(arm_dir, same_arm(run_dir, at, arm_overrides(arm, run_dir, at), transfer))
     if done is not None:
         return done
     cfg, fork, scenario = prepare(run_dir, at, out, arm, transfer)
@@ -288,11 +288,27 @@ def run_arm(run_dir: Path, at: int, out: Path, arm: Arm, command: str, transfer:
             "replayed_from": fork.record["replayed_from"]}
 
 
-def _finished(arm_dir: Path) -> dict | None:
+def same_arm(run_dir: Path, at: int, overrides: tuple[str, ...], transfer: dict | None) -> dict:
+    """What makes an arm the same arm: its parent, fork point, overrides and one-off transfer (as
+    its provenance.json's ``fork`` record keeps them)."""
+    return {"parent": str(run_dir.resolve()), "at": at, "overrides": list(overrides), "transfer": transfer}
+
+
+def _finished(arm_dir: Path, arm: dict) -> dict | None:
+    """A summary if ``arm_dir`` holds this arm (``same_arm``) finished, None if it holds nothing or
+    the arm unfinished (resumed from its checkpoints). ConfigError if it holds another arm,
+    finished or not: its results and checkpoints would be reused, or resumed under this arm's
+    configuration; nothing there is touched."""
     try:
         prov = json.loads((arm_dir / "provenance.json").read_text())
     except (OSError, ValueError):
         return None
+    record = prov.get("fork") or {}
+    held = {key: record.get(key) for key in arm}
+    if held != arm:
+        differ = ", ".join(f"{key} {held[key]!r} there, {arm[key]!r} now" for key in arm if held[key] != arm[key])
+        raise ConfigError(f"{arm_dir} holds an arm forked otherwise ({differ}); it is left as it is: "
+                          "give this arm another name or output folder, or remove that one")
     if prov.get("finished") and (arm_dir / "results.zarr").is_dir():
         return {"arm": arm_dir.name, "dir": str(arm_dir), "seconds": 0.0, "skipped": True}
     return None
@@ -306,17 +322,18 @@ def run_arms(jobs: list[tuple[Path, Path]], at: int, arms: list[Arm], command: s
 
     from sim.coordinator import connect_ray
 
-    for run_dir, _ in jobs:  # every arm's overrides and config checked before any Ray work
+    transfers = transfers or {}
+    for run_dir, out in jobs:  # every arm's overrides, config and folder checked before any Ray work
         parent, _ = load_run(run_dir)
         for arm in arms:
             overrides = arm_overrides(arm, run_dir, at)
             for item in overrides:
                 check_override(item, at)
             arm_config(parent, overrides)
+            _finished(out / arm.name, same_arm(run_dir, at, overrides, transfers.get(arm.name)))
     cfg, _ = load_run(jobs[0][0])
     connect_ray(cfg.cluster)
     remote = ray.remote(num_cpus=0, max_retries=0)(run_arm)
-    transfers = transfers or {}
     refs = [remote.remote(run_dir, at, out, arm, command, transfers.get(arm.name))
             for run_dir, out in jobs for arm in arms]
     return ray.get(refs)

@@ -78,6 +78,22 @@ def test_default_transfer_is_a_week_of_median_income_and_bad_input_is_refused(me
     assert sim_main(["experiment", "elasticity", str(measured / "parent"), "--at", "6"]) == 2
 
 
+def test_an_output_folder_holding_other_arms_is_refused_and_left_as_it_is(measured, capsys):
+    """Arms are reused by folder: a folder whose arms were forked with another transfer (or
+    without the held price, before it) would have mixed with this experiment's. Refused, one line,
+    before any arm runs, and nothing there is touched."""
+    from tests.test_recovery import tree_digest
+
+    first = experiment(measured, capsys)  # the default transfer's arms, finished (or reused)
+    out = Path(first["dir"])
+    before = tree_digest(out)
+    assert sim_main(["experiment", "mpc", str(measured / "parent"), "--at", str(AT), "--out", str(out),
+                     "--transfer", repr(2 * first["transfer"])]) == 2
+    err = capsys.readouterr().err
+    assert "holds an arm forked otherwise" in err and "transfer" in err and len(err.strip().splitlines()) == 1
+    assert tree_digest(out) == before
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["mpc", "--help"], ["mpc", "runs/x", "--at", "3", "-h"]])
 def test_help_anywhere_prints_the_usage(argv, capsys):
     assert sim_main(["experiment", *argv]) == 0

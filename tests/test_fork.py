@@ -106,6 +106,24 @@ def test_fork_of_a_fork_before_its_fork_point(forked, tmp_path):
     assert np.array_equal(again["consumption"].values, parent["consumption"].values)
 
 
+def test_a_finished_arm_is_reused_and_a_different_one_in_its_folder_refused(forked):
+    """Arms are found by folder: the same arm again is skipped; an arm of the same name with other
+    overrides is refused before any Ray work (its results would otherwise be taken for the new
+    arm's), and the finished one is left byte for byte."""
+    from sim.config import ConfigError
+
+    root, parents = forked
+    out = root / "out" / "seed-1"
+    before = tree_digest(out / "ubi")
+    (again,) = run_arms([(parents[0], out)], AT, [Arm("ubi", UBI)], "sim fork (test)")
+    assert again["skipped"]
+    with pytest.raises(ConfigError, match=r"holds an arm forked otherwise \(overrides"):
+        run_arms([(parents[0], out)], AT, [Arm("ubi", ("policy.ubi.level=0.2",))], "sim fork (test)")
+    with pytest.raises(ConfigError, match="holds an arm forked otherwise"):
+        run_arms([(parents[0], out)], AT - 1, [Arm("ubi", UBI)], "sim fork (test)")
+    assert tree_digest(out / "ubi") == before
+
+
 def test_overrides_that_change_the_past_are_refused(forked, tmp_path, capsys):
     _, parents = forked
     for key in ("population.households=10", "seed=4", "periods=30", "backend=numpy"):
