@@ -230,7 +230,9 @@ class Economy:
     # residual); set: the households' initial wealth mean is the one that carries this debt
     # (sim/macro/period.py opening_wealth) and population.initial_wealth_mean is not used
     initial_debt_to_gdp: Optional[float] = param(None, ge=0.0)
-    patience_cap: float = param(0.998, gt=0.0, lt=1.0)  # cap on perceived beta x after-tax safe return
+    # cap on the most patient type's perceived beta x after-tax return (null: none, the priced
+    # market's; the value market keeps stage 1's 0.998, its calibration's: docs/economy.md)
+    patience_cap: Optional[float] = param(0.998, gt=0.0, lt=1.0)
     automation_path: AutomationPath = field(default_factory=AutomationPath)
     labour: Labour = field(default_factory=Labour)
     demand: Demand = field(default_factory=Demand)

@@ -100,7 +100,8 @@ class PeriodEnvironment:
     # dividend yield where gains are untaxed (None: all of it, gains and losses taxed as they accrue)
     risky_mean_taxed: float | None = None
     # The households' belief about the safe return when it differs from the realised one (None:
-    # the realised). The macro closures cap it so that beta * R stays below 1 (the solver needs it).
+    # the realised). A macro closure with economy.patience_cap lowers it so that the most patient
+    # type's beta * R stays below the cap.
     belief_return_safe: float | None = None
     # Likewise the job-finding and separation probabilities households expect to persist (None:
     # this period's). The demand closure sets them from the planned unemployment rate.

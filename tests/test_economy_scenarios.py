@@ -28,6 +28,8 @@ def check_scenario(name: str, periods: int, *overrides: str) -> None:
     assert s("debt_to_gdp")[-1] < 4.0, (name, s("debt_to_gdp")[-1])
     assert s("fund_capital_share")[0] == pytest.approx(cfg.policy.fund.initial_share, abs=0.01)
     assert s("dominant_capital_share")[0] == pytest.approx(cfg.policy.dominant.initial_share, abs=0.01)
+    if cfg.economy.equity.market == "priced":  # no clipping device binds (the spec; docs/economy.md)
+        assert np.all(s("belief_bound_binds") == 0.0) and np.all(s("equity_buyback_capped") == 0.0), name
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

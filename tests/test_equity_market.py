@@ -224,3 +224,22 @@ def test_a_last_step_that_clears_is_taken():
 
     price, _ = _market(price=1.0, max_widen=1).clear(10.0, value_at)
     assert price == asked[-1] and len(asked) == 2
+
+
+def test_belief_cap_lowers_both_levels_keeps_the_premium_and_is_off_by_default():
+    """Where economy.patience_cap is set (the value market's), the households' returns are lowered
+    together until the Merton portfolio's certainty-equivalent return equals the cap, worked by
+    hand: gamma 2, sigma 0.1, premium 0.01 a quarter -> share 0.5, CE excess 0.5 x 0.01 - 0.02 x 0.25 / 2
+    = 0.0025; with R_f 1.01 and a cap of 1.011 the safe belief falls to 1.0085, the risky mean to
+    1.0185. Under the default, priced market there is no cap (null), so nothing is lowered."""
+    from types import SimpleNamespace
+
+    from sim.config import compose
+    from sim.macro.equity import PricedDemandEconomy
+
+    households = SimpleNamespace(crra=2.0, risky_std=0.1)
+    safe, risky, lowered = PricedDemandEconomy._believed(households, 1.02, 1.01, 1.011)
+    assert lowered and safe == pytest.approx(1.0085, abs=1e-12) and risky == pytest.approx(1.0185, abs=1e-12)
+    assert PricedDemandEconomy._believed(households, 1.02, 1.01, 1.02) == (1.01, 1.02, False)
+    assert compose([]).economy.patience_cap is None
+    assert compose(["market=value"]).economy.patience_cap == 0.998

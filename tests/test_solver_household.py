@@ -48,6 +48,18 @@ def test_zero_income_safe_asset_is_linear_with_closed_form_mpc():
     np.testing.assert_allclose(c[0] / m, kappa, rtol=1e-6)
 
 
+def test_patient_households_beta_r_above_one_closed_form():
+    """beta R >= 1 (the most patient type at a high rate): no target wealth, but with gamma > 1
+    the consumption function exists (Carroll 2020) and the solver finds it: with no income,
+    c = kappa m, kappa = 1 - (beta R^(1-gamma))^(1/gamma) > 0 although beta R = 1.0197."""
+    gamma, beta, R = 2.0, 0.99, 1.03
+    assert beta * R > 1.0
+    sol = solve_household(one_state(crra=gamma, beta=beta, R_free=R, income=np.zeros(1), a_max=50.0))
+    kappa = 1.0 - (beta * R ** (1.0 - gamma)) ** (1.0 / gamma)
+    c, _ = sol.on_grid(np.array([1e-3, 0.1, 1.0, 7.3, 40.0]))
+    np.testing.assert_allclose(c[0] / np.array([1e-3, 0.1, 1.0, 7.3, 40.0]), kappa, rtol=1e-5)
+
+
 def test_zero_income_risky_asset_closed_form():
     """No income, IID returns: share = one-period optimum, c = kappa m with the portfolio return."""
     from scipy.optimize import brentq
@@ -77,8 +89,12 @@ def test_price_only_rescales_consumption():
 # ----- optimality conditions at points off the grid ------------------------------------------
 
 
-def test_euler_and_portfolio_conditions_hold_off_grid():
-    prob = markov_risky_problem()
+@pytest.mark.parametrize("patience", [
+    dict(),
+    # beta R_f = 1.0098 > 1 (allowed: the consumption function exists; no stationary distribution)
+    dict(beta=0.99, risky_mean=1.04, a_max=80.0)])
+def test_euler_and_portfolio_conditions_hold_off_grid(patience):
+    prob = markov_risky_problem(**patience)
     sol = solve_household(prob)
     theta, pi = prob.shocks
     R, w = lognormal_nodes(prob.risky_mean, prob.risky_std, prob.risky_nodes)
@@ -168,7 +184,6 @@ P2 = np.array([[0.9, 0.1], [0.3, 0.7]])
         (dict(crra=float("nan")), "crra"),
         (dict(beta=0.0), "beta"),
         (dict(beta=-0.9), "beta"),
-        (dict(beta=0.99, R_free=1.02), "beta\\*R_free"),
         (dict(R_free=0.0), "R_free"),
         (dict(transition=np.array([[0.9, 0.2], [0.3, 0.7]])), "sum to 1"),
         (dict(transition=np.array([[1.1, -0.1], [0.3, 0.7]])), "negative"),

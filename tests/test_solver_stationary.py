@@ -73,3 +73,15 @@ def test_transition_matrix_is_stochastic_and_preserves_means():
     a = np.stack([sol.assets(m[s].ravel())[s].reshape(N, -1) for s in range(S)])  # (S, N, K)
     inside = prob.R_free * a.max(axis=2) < grid[-1]  # clipping at the top is the one allowed deviation
     np.testing.assert_allclose(xbar[inside], (prob.R_free * a @ pi)[inside], rtol=1e-10, atol=1e-12)
+
+
+def test_too_patient_households_have_no_stationary_distribution():
+    """beta R >= 1: the policy exists (tests/test_solver_household.py) but assets grow without
+    bound, so there is no stationary distribution to compute: refused, one line."""
+    import pytest
+
+    prob = make_problem(beta=0.99, R_free=1.02)
+    sol = solve_household(prob)
+    with pytest.raises(ValueError, match="no stationary distribution") as info:
+        stationary_wealth(prob, sol, n_points=200)
+    assert "\n" not in str(info.value)

@@ -96,7 +96,7 @@ class MacroEconomy:
         self.ppy = int(cfg.periods_per_year)
         self.dt = 1.0 / self.ppy
         self.n = int(pop.households)
-        # the most patient type's beta: the belief cap keeps its beta R below 1 (docs/economy.md)
+        # the most patient type's beta: a belief cap (economy.patience_cap) keeps its beta R below it
         self.beta = float(discount_factors(cfg.household)[-1])
         self.poverty_share = float(cfg.output.poverty_share)
         self.poverty_smoothing = float(cfg.output.poverty_smoothing)
@@ -114,7 +114,7 @@ class MacroEconomy:
         # kappa per unit of the wage: what holding equity costs a household per period (the
         # participation rule of kernels.household.portfolio; docs/economy.md "Who holds equity")
         self.participation_cost = float(e.equity.participation_cost)
-        self.patience_cap = float(e.patience_cap)
+        self.patience_cap = None if e.patience_cap is None else float(e.patience_cap)
         self.fiscal = gov.FiscalSettings.from_config(p)
         self.payment_fee = float(p.payment_fee)
         self.intermediaries = Intermediaries(str(p.fee.earner), float(p.fee.spend_share))
@@ -183,7 +183,10 @@ class MacroEconomy:
         return period.period_rate(annual, self.dt)
 
     def _belief_cap(self, tax_capital: float, tax_wealth: float) -> float:
-        """Largest pre-tax gross return whose after-tax value R satisfies beta R <= patience_cap."""
+        """Largest pre-tax gross return whose after-tax value R satisfies beta R <= patience_cap
+        (none: infinity)."""
+        if self.patience_cap is None:
+            return float("inf")
         target = self.patience_cap / self.beta  # after-tax gross
         if tax_capital >= 1.0:
             return float("inf")

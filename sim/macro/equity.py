@@ -297,11 +297,11 @@ class PricedDemandEconomy(DemandEconomy):
 
     def _believed(self, expected_return: float, belief_safe: float, cap: float) -> tuple[float, float, bool]:
         """(safe belief, risky mean, whether the level was lowered): households plan with the
-        excess return they observe, E[R] - R_f; only the level of both returns is lowered, where
-        needed, so that the household problem has a solution: the certainty-equivalent return of
-        the Merton portfolio (share min(1, premium / (gamma sigma^2)), no leverage),
-        R_f + share premium - gamma sigma^2 share^2 / 2, may not exceed the cap the safe belief
-        already obeys."""
+        excess return they observe, E[R] - R_f; where ``economy.patience_cap`` is set (not under
+        ``market=priced``: ``cap`` is then infinite) the level of both returns is lowered so that
+        the certainty-equivalent return of the Merton portfolio (share min(1, premium / (gamma
+        sigma^2)), no leverage), R_f + share premium - gamma sigma^2 share^2 / 2, does not exceed
+        the cap the safe belief already obeys."""
         premium = max(expected_return - belief_safe, 0.0)
         risk = self.crra * self.risky_std**2
         share = min(1.0, premium / risk) if risk > 0 else 1.0  # the Merton share, no leverage

@@ -139,12 +139,11 @@ class HouseholdProblem:
         return -self.borrowing_limit
 
     def _check_solvable(self) -> None:
-        """Raise ``ValueError`` when the infinite-horizon problem has no (stationary) solution."""
-        if self.beta * self.R_free >= 1.0:
-            raise ValueError(
-                f"beta*R_free = {self.beta * self.R_free:.6g} >= 1: households are too patient; "
-                "assets grow without bound and there is no stationary solution"
-            )
+        """Raise ``ValueError`` when the infinite-horizon problem has no solution. beta R_free >= 1 is
+        allowed: with gamma >= 1 the consumption function exists (return impatience, (beta R)^(1/gamma)
+        < R, and a finite value hold; Carroll 2020, "Theoretical foundations of buffer stock saving",
+        QE 11(3)); only a target and a stationary distribution need beta R < 1 (the growth-impatience
+        condition without growth), which ``stationary_wealth`` checks."""
         worst = self.income.min() * self.shocks[0].min()
         # The household must be able to carry the maximal debt forever: interest (R_f-1)*b paid
         # out of the worst income. At equality consumption would be zero forever (u' infinite).

@@ -128,6 +128,9 @@ def stationary_wealth(
     ``x_max`` defaults to the largest return node times the problem's ``a_max``. ``initial`` (a
     distribution for nearby parameters with the same number of points) warm-starts the iteration.
     """
+    if problem.beta * problem.R_free >= 1.0:
+        raise ValueError(f"beta*R_free = {problem.beta * problem.R_free:.6g} >= 1: households are too patient; "
+                         "assets grow without bound and there is no stationary distribution")
     R, _ = problem.returns
     lo = min(problem.R_free * problem.a_min, 0.0)
     hi = x_max if x_max is not None else float(R.max()) * problem.a_max
