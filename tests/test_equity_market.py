@@ -243,3 +243,24 @@ def test_belief_cap_lowers_both_levels_keeps_the_premium_and_is_off_by_default()
     assert PricedDemandEconomy._believed(households, 1.02, 1.01, 1.02) == (1.01, 1.02, False)
     assert compose([]).economy.patience_cap is None
     assert compose(["market=value"]).economy.patience_cap == 0.998
+
+
+@pytest.mark.parametrize("firm_debt, held", [(-50.0, True), (50.0, False)])
+def test_a_buyback_without_sellers_trades_at_last_periods_price(firm_debt, held):
+    """The fund and the dominant holder never sell, so where they hold every share and the firms
+    plan a buyback (net cash, firm_debt < 0, against a target of none: the leverage rule buys
+    back) no price clears: the period trades at last period's price, firms issuing what holders
+    buy, reported as equity_buyback_capped. Where the firms issue instead (debt above the
+    target) households can take the new shares, and the market clears by price as usual."""
+    from tests.economy_driver import simulate
+
+    run = simulate("~calibration", "scenario=compute_monopoly", periods=2)
+    economy, market = run.economy, run.economy.market
+    economy.dominant.equity, economy.hh_risky = market.shares * market.price, 0.0  # it holds every share
+    economy.firm_debt = firm_debt
+    economy.environment(2, run.totals[-1], run.rows[-1]["median_income"])
+    plan = economy._plan_t
+    assert (plan.share_supply <= market.shares) is held  # a buyback, or an issue
+    assert (economy.held_price() == market.price) is held and plan.buyback_capped is held
+    if not held:
+        assert economy.held_price() is None

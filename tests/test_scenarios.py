@@ -70,7 +70,7 @@ def test_each_scenario_switch_shows_in_its_outputs(results):
     phi = {k: r[k]["automation"].values for k in r}
     assert np.all(phi["baseline"] == 0.608)
     assert phi["agi_5y"][-1] > phi["agi_20y"][-1] > 0.608  # 5 years is faster than 20
-    for k in ("agi_20y_ubi", "ubi_autoinvest", "robot_tax_ubi"):
+    for k in ("agi_20y_ubi", "ubi_autoinvest", "robot_tax_ubi", "compute_monopoly_ubi"):
         assert r[k]["ubi_cost"].values[-1] > 0, k
     assert np.all(r["deficit_ubi_zlb"]["ubi_cost"].values == 0)  # it starts in period 8
     assert r["agi_20y"]["ubi_cost"].values.max() == 0
@@ -94,6 +94,7 @@ def test_each_scenario_switch_shows_in_its_outputs(results):
     assert fund["fund_dividend"].values.max() > 0
     assert np.all(r["baseline"]["fund_capital_share"].values == 0)
     assert np.all(r["compute_monopoly"]["dominant_capital_share"].values > 0.02)
+    assert np.array_equal(r["compute_monopoly_ubi"]["automation"].values, phi["compute_monopoly"])
     assert np.all(r["baseline"]["dominant_capital_share"].values == 0)
     card, low = r["card_fees"], r["low_fees"]
     assert card["fee_revenue"].values == pytest.approx(0.025 * card["consumption"].values, rel=1e-9)

@@ -21,7 +21,10 @@ them. Per period t >= 1 (goods, per period):
   need is debt (which clears the safe-asset market, as in stage 1). So when households sell
   equity the firms' buybacks, not only the price, absorb it, and firm debt supplies safe assets
   toward a target rather than passively. A buyback never takes more than half the shares in one
-  period (``max_buyback``; a guard, reported as ``equity_buyback_capped``).
+  period (``max_buyback``; a guard, reported as ``equity_buyback_capped``), and none when the
+  fund and the dominant holder, who never sell, already hold the shares to be supplied: that
+  period trades at last period's price, firms issuing what those holders buy (also reported as
+  ``equity_buyback_capped``).
 * **Beliefs from observables**: households expect dividend growth g^e (adaptive from period 2:
   g^e_t = g^e_t-1 + lambda (d_t / d_t-1 - 1 - g^e_t-1)) and, as Gordon's model has it, the price to
   grow with dividends, so at the price p they pay E[R] = (1 + g^e)(1 + d_t / p): a higher price
@@ -280,6 +283,12 @@ class PricedDemandEconomy(DemandEconomy):
         if m.profit is not None:
             gap = self.leverage_target * (self.K + self.inventories) - self.firm_debt
             supply, capped = m.planned_supply(I, gap)
+            # The fund and the dominant holder never sell (they hold their shares and buy with what
+            # they retain of their dividends), so if they hold the shares to be supplied no price
+            # clears: the buyback has no seller. The period then trades at last period's price, the
+            # firms issuing the holders' purchases (the held price's path; ``equity_clearing_gap``).
+            if self._held_now is None and (self.fund.equity + self.dominant.equity) / m.price >= supply:
+                self._held_now, capped = m.price, True
         income = 1.0 + d / m.price  # the dividend yield: income; the price change: a revaluation
         return dict(return_risky=m.realised_return(m.price, d),  # at an unchanged price until cleared
                     # unrealised gains are not taxed: the capital tax reaches the dividend only
