@@ -245,22 +245,28 @@ def test_belief_cap_lowers_both_levels_keeps_the_premium_and_is_off_by_default()
     assert compose(["market=value"]).economy.patience_cap == 0.998
 
 
-@pytest.mark.parametrize("firm_debt, held", [(-50.0, True), (50.0, False)])
-def test_a_buyback_without_sellers_trades_at_last_periods_price(firm_debt, held):
+@pytest.mark.parametrize("dominant, held", [(1.0, True), (0.5, False)])
+def test_a_buyback_without_sellers_trades_where_households_want_no_equity(dominant, held):
     """The fund and the dominant holder never sell, so where they hold every share and the firms
     plan a buyback (net cash, firm_debt < 0, against a target of none: the leverage rule buys
-    back) no price clears: the period trades at last period's price, firms issuing what holders
-    buy, reported as equity_buyback_capped. Where the firms issue instead (debt above the
-    target) households can take the new shares, and the market clears by price as usual."""
+    back) no price clears but a one-buyer market's: the period trades at the price at which
+    households expect the safe return after tax, E[R](p) - tau (1 + g) d / p = R_f - tau (R_f - 1)
+    (checked here on the market's own E[R]), reported as equity_buyback_capped. Where households
+    hold half the shares they sell into the buyback, and the market clears by price as usual."""
     from tests.economy_driver import simulate
 
     run = simulate("~calibration", "scenario=compute_monopoly", periods=2)
     economy, market = run.economy, run.economy.market
-    economy.dominant.equity, economy.hh_risky = market.shares * market.price, 0.0  # it holds every share
-    economy.firm_debt = firm_debt
-    economy.environment(2, run.totals[-1], run.rows[-1]["median_income"])
+    value = market.shares * market.price
+    economy.dominant.equity, economy.hh_risky = dominant * value, (1.0 - dominant) * value
+    economy.firm_debt = -50.0  # net cash: the leverage rule buys back
+    env = economy.environment(2, run.totals[-1], run.rows[-1]["median_income"])
     plan = economy._plan_t
-    assert (plan.share_supply <= market.shares) is held  # a buyback, or an issue
-    assert (economy.held_price() == market.price) is held and plan.buyback_capped is held
-    if not held:
-        assert economy.held_price() is None
+    assert plan.share_supply < market.shares  # a buyback
+    price = economy.no_seller_price(env)
+    assert (price is not None) is held and plan.buyback_capped is held
+    if held:
+        d, R, tau = plan.dividend_per_share, plan.return_safe, plan.stance.tax_capital
+        assert market.reversion > 0 and market.anchor_yield > 0  # the anchor's term is in play
+        after_tax = market.expected_return(d, price) - tau * (1.0 + market.growth) * d / price
+        assert after_tax == pytest.approx(R - tau * (R - 1.0), abs=1e-13)

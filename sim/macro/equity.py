@@ -22,9 +22,9 @@ them. Per period t >= 1 (goods, per period):
   equity the firms' buybacks, not only the price, absorb it, and firm debt supplies safe assets
   toward a target rather than passively. A buyback never takes more than half the shares in one
   period (``max_buyback``; a guard, reported as ``equity_buyback_capped``), and none when the
-  fund and the dominant holder, who never sell, already hold the shares to be supplied: that
-  period trades at last period's price, firms issuing what those holders buy (also reported as
-  ``equity_buyback_capped``).
+  fund and the dominant holder, who never sell, would hold all the shares supplied at the price at
+  which households want none: that period trades at that price (``no_seller_price``), firms
+  issuing what those holders buy (also reported as ``equity_buyback_capped``).
 * **Beliefs from observables**: households expect dividend growth g^e (adaptive from period 2:
   g^e_t = g^e_t-1 + lambda (d_t / d_t-1 - 1 - g^e_t-1)) and, as Gordon's model has it, the price to
   grow with dividends, so at the price p they pay E[R] = (1 + g^e)(1 + d_t / p): a higher price
@@ -118,6 +118,20 @@ class EquityMarket:
         if not self.reversion or not self.anchor_yield:
             return gordon
         return gordon + self.reversion * (dividend / self.anchor_yield - price) / price
+
+    def indifference_price(self, dividend: float, safe: float, tax: float) -> float | None:
+        """The price at which households expect the safe return after the capital tax tau (which
+        reaches the dividend yield and the safe interest), E[R](p) - tau (1 + g^e) d / p =
+        R_f - tau (R_f - 1), so that none wants to hold equity (the Merton share is zero):
+
+            p = ((1 - tau)(1 + g^e) d + nu d / y-bar) / (R_f - tau (R_f - 1) - (1 + g^e) + nu)
+
+        (nu = 0 or no yield seen yet: no anchor term). None where no price gives it (the
+        denominator is not positive: households expect more than the safe return at any price)."""
+        nu = self.reversion if self.reversion and self.anchor_yield else 0.0
+        top = (1.0 - tax) * (1.0 + self.growth) * dividend + (nu * dividend / self.anchor_yield if nu else 0.0)
+        bottom = safe - tax * (safe - 1.0) - (1.0 + self.growth) + nu
+        return top / bottom if bottom > 0.0 and top > 0.0 else None
 
     def expected_income(self, dividend: float, price: float) -> float:
         """The dividend yield part of E[R], (1 + g^e) d_t / p: what the capital tax will reach."""
@@ -283,12 +297,6 @@ class PricedDemandEconomy(DemandEconomy):
         if m.profit is not None:
             gap = self.leverage_target * (self.K + self.inventories) - self.firm_debt
             supply, capped = m.planned_supply(I, gap)
-            # The fund and the dominant holder never sell (they hold their shares and buy with what
-            # they retain of their dividends), so if they hold the shares to be supplied no price
-            # clears: the buyback has no seller. The period then trades at last period's price, the
-            # firms issuing the holders' purchases (the held price's path; ``equity_clearing_gap``).
-            if self._held_now is None and (self.fund.equity + self.dominant.equity) / m.price >= supply:
-                self._held_now, capped = m.price, True
         income = 1.0 + d / m.price  # the dividend yield: income; the price change: a revaluation
         return dict(return_risky=m.realised_return(m.price, d),  # at an unchanged price until cleared
                     # unrealised gains are not taxed: the capital tax reaches the dividend only
@@ -326,6 +334,32 @@ class PricedDemandEconomy(DemandEconomy):
         """This period's price where an experiment holds it (``economy.equity.held_period``):
         no search, firms issue or buy back the gap at it (``equity_clearing_gap``)."""
         return self._held_now
+
+    def no_seller_price(self, env) -> float | None:
+        """The price this period trades at when only the fund and the dominant holder would hold
+        the shares to be supplied (None: the market clears by price). Both never sell: each keeps
+        its shares and buys with what it retains of its dividends, so its demand in shares falls
+        with the price only through those purchases. Where, at the price at which households
+        want no equity (``EquityMarket.indifference_price``), the two alone want all the shares
+        supplied, a clearing price would be one at which households hold none and the two buy
+        exactly the new shares with their dividends: a market of one buyer, its price set by how
+        few shares there are (it went to ×40 in four quarters in compute_monopoly). Instead the
+        period trades at that corner price (last period's where no price gives it: they already
+        hold all the shares), and the firms issue what the two buy (the held price's path,
+        ``equity_clearing_gap``; reported as ``equity_buyback_capped``)."""
+        m, plan = self.market, self._plan_t
+        supply = plan.share_supply
+        corner = m.indifference_price(plan.dividend_per_share, plan.return_safe, plan.stance.tax_capital)
+        if corner is None:
+            alone = (self.fund.equity + self.dominant.equity) / m.price >= supply
+            price = m.price
+        else:
+            alone = self.others_value(self.at_price(env, corner)) / corner >= supply
+            price = corner
+        if not alone:
+            return None
+        plan.buyback_capped = True
+        return price
 
     def equity_supply(self) -> float | None:
         """Shares to be held at the clearing price this period (None in period 0: the opening
@@ -407,7 +441,9 @@ def clear_period(economy, env, household_cfg, solve: Callable, demand: Callable)
     if supply is None:  # no market, or its opening issue (period 0)
         return (env, *solve(env))
     held = economy.held_price()
-    if held is not None:  # an experiment holds the price: one solve, the firms take the gap
+    if held is None:
+        held = economy.no_seller_price(env)
+    if held is not None:  # an experiment holds the price, or no one sells: one solve, the firms take the gap
         settled = economy.settle_price(env, held)
         return (settled, *solve(settled))
     evaluated: dict[float, tuple] = {}
