@@ -305,6 +305,8 @@ def _finished(arm_dir: Path, arm: dict) -> dict | None:
         return None
     record = prov.get("fork") or {}
     held = {key: record.get(key) for key in arm}
+    if Path(arm_dir).resolve().is_relative_to(arm["parent"]):  # inside its parent (the MPC's default):
+        held["parent"] = arm["parent"]  # the parent is where it lies, moved or renamed with it
     if held != arm:
         differ = ", ".join(f"{key} {held[key]!r} there, {arm[key]!r} now" for key in arm if held[key] != arm[key])
         raise ConfigError(f"{arm_dir} holds an arm forked otherwise ({differ}); it is left as it is: "

@@ -98,8 +98,9 @@ SERIES: dict[str, tuple[str, str]] = {
     "equity_clearing_gap": ("1", "shares held at the clearing price over the planned supply, less 1 (firms absorb it)"),
     "expected_equity_return": (RATE, "households' expected net equity return E[R] - 1, from observables"),
     "firm_profit": (GOODS, "firm profit Pi = Y - wL - depreciation - interest - levy (next period's dividends)"),
-    "belief_bound_binds": ("1", "1 if both returns' levels were lowered so the household problem has a solution"),
-    "equity_buyback_capped": ("1", "1 if the firms' buyback toward their leverage target hit its guard (half the shares)"),
+    "belief_bound_binds": ("1", "1 if both returns' levels were lowered to economy.patience_cap (none under market=priced)"),
+    "equity_buyback_capped": ("1", "1 if the firms' buyback hit its guard (half the shares) or had no seller (the "
+                                   "period traded where households want no equity)"),
     "household_safe_assets": ("goods", "households' safe assets b at the end of the period"),
     "household_risky_assets": ("goods", "households' equity at its value k at the end of the period (priced market: at its price)"),
     "participation_rate": (SHARE, "share of households holding equity at the end of the period"),

@@ -28,7 +28,9 @@ def check_scenario(name: str, periods: int, *overrides: str) -> None:
     assert s("debt_to_gdp")[-1] < 4.0, (name, s("debt_to_gdp")[-1])
     assert s("fund_capital_share")[0] == pytest.approx(cfg.policy.fund.initial_share, abs=0.01)
     assert s("dominant_capital_share")[0] == pytest.approx(cfg.policy.dominant.initial_share, abs=0.01)
-    if cfg.economy.equity.market == "priced":  # no clipping device binds in beliefs (the spec; docs/economy.md)
+    # no clipping device binds in the beliefs (the spec): a guard, since market=priced sets no cap,
+    # against one set again in a scenario or the market's config
+    if cfg.economy.equity.market == "priced":
         assert np.all(s("belief_bound_binds") == 0.0), name
 
 
@@ -61,7 +63,7 @@ def test_a_ubi_restores_the_demand_a_compute_monopoly_loses():
     holder comes to own every share, and demand collapses (a third of the workforce idle or more,
     the policy rate at zero); the same economy with a UBI paid by the tax rule keeps unemployment
     within the baseline's range and never reaches the zero lower bound. Both runs pass through
-    quarters where the buyback has no seller (the price held at last period's)."""
+    quarters where the buyback has no seller (the period trades where households want no equity)."""
     runs = {name: simulate(f"scenario={name}", periods=120) for name in ("compute_monopoly", "compute_monopoly_ubi")}
     plain, ubi = (runs[k].series for k in ("compute_monopoly", "compute_monopoly_ubi"))
     assert plain("dominant_capital_share")[-1] > 0.99 and ubi("dominant_capital_share")[-1] > 0.99

@@ -99,3 +99,16 @@ def test_help_anywhere_prints_the_usage(argv, capsys):
     assert sim_main(["experiment", *argv]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: sim experiment mpc RUN_DIR --at T") and "mpc_by_wealth_quintile" in out
+
+
+def test_arms_inside_a_moved_run_are_still_its_own(measured, capsys, tmp_path):
+    """The MPC's arms lie inside their parent (RUN_DIR/experiments/...): a run copied or moved
+    elsewhere with them keeps its finished arms, reused rather than refused (their records name
+    the old parent path)."""
+    import shutil
+
+    first = experiment(measured, capsys)
+    moved = tmp_path / "moved"
+    shutil.copytree(measured / "parent", moved / "parent")
+    again = experiment(moved, capsys)
+    assert again["mpc_period"] == first["mpc_period"] and again["dir"].startswith(str(moved))

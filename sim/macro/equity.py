@@ -349,7 +349,9 @@ class PricedDemandEconomy(DemandEconomy):
         ``equity_clearing_gap``; reported as ``equity_buyback_capped``)."""
         m, plan = self.market, self._plan_t
         supply = plan.share_supply
-        corner = m.indifference_price(plan.dividend_per_share, plan.return_safe, plan.stance.tax_capital)
+        # the safe return households plan with (``at_price``: the cap's, where economy.patience_cap is set)
+        corner = m.indifference_price(plan.dividend_per_share, min(plan.return_safe, plan.belief_cap),
+                                      plan.stance.tax_capital)
         if corner is None:
             alone = (self.fund.equity + self.dominant.equity) / m.price >= supply
             price = m.price
