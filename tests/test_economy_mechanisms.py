@@ -61,10 +61,12 @@ CROWDED_OUT = ("under the priced equity market its wealth effect runs the econom
                "the investment that would raise the wage (docs/economy.md, 'The priced equity market')")
 
 
+# The two known failures run under the slow mark (25 quarters of 7 types' solves each, ~45 s
+# together): they show no mechanism, only that the problem is still there.
 @pytest.mark.parametrize("calibration, market", [
     ("bare", "value"),
-    pytest.param("bare", "priced", marks=pytest.mark.xfail(strict=True, reason=CROWDED_OUT)),
-    pytest.param("calibrated", "priced", marks=pytest.mark.xfail(strict=True, reason=NO_WAGE_RISE))])
+    pytest.param("bare", "priced", marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=CROWDED_OUT)]),
+    pytest.param("calibrated", "priced", marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=NO_WAGE_RISE)])])
 def test_agi_20y_wages_rise_then_collapse_and_labour_share_heads_to_zero(calibration, market):
     run = simulate("scenario=agi_20y", "population.households=1000", f"market={market}",
                    *(["~calibration"] if calibration == "bare" else []), periods=100)  # 25 years
