@@ -99,8 +99,9 @@ SERIES: dict[str, tuple[str, str]] = {
     "expected_equity_return": (RATE, "households' expected net equity return E[R] - 1, from observables"),
     "firm_profit": (GOODS, "firm profit Pi = Y - wL - depreciation - interest - levy (next period's dividends)"),
     "belief_bound_binds": ("1", "1 if both returns' levels were lowered to economy.patience_cap (none under market=priced)"),
-    "equity_buyback_capped": ("1", "1 if the firms' buyback hit its guard (half the shares) or had no seller (the "
-                                   "period traded where households want no equity)"),
+    "equity_buyback_capped": ("1", "1 if the firms' buyback toward their leverage target hit its guard (half the shares)"),
+    "equity_no_seller": ("1", "1 if only the fund and the dominant holder would hold the shares supplied: the period "
+                              "traded at the price where households want no equity, firms issuing the gap"),
     "household_safe_assets": ("goods", "households' safe assets b at the end of the period"),
     "household_risky_assets": ("goods", "households' equity at its value k at the end of the period (priced market: at its price)"),
     "participation_rate": (SHARE, "share of households holding equity at the end of the period"),
@@ -120,7 +121,7 @@ SERIES: dict[str, tuple[str, str]] = {
 }
 # the series only a priced equity market writes (``market=priced``); every run writes the others
 PRICED_MARKET = ("equity_price", "dividend", "shares_outstanding", "equity_clearing_gap", "expected_equity_return",
-                 "firm_profit", "belief_bound_binds", "equity_buyback_capped")
+                 "firm_profit", "belief_bound_binds", "equity_buyback_capped", "equity_no_seller")
 BOUNDED = ["gini_wealth", "gini_income", "gini_consumption", "top1_wealth_share",
            "top10_wealth_share", "bottom50_wealth_share", "bottom50_capital_share",
            "top1_capital_share", "bottom50_consumption_share"]

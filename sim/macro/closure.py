@@ -79,7 +79,8 @@ class Plan:
     share_supply: float | None = None  # S_t-1 + dS_t (None: period 0, the opening issue)
     expected_return: float = 1.0  # E[R_k] from observables, gross per period
     belief_bound_binds: bool = False  # the solvability bound lowered the households' beliefs
-    buyback_capped: bool = False  # the firms' buyback hit its guard, or had no seller (no_seller_price)
+    buyback_capped: bool = False  # the firms' buyback hit its guard
+    no_seller: bool = False  # only the fund and the dominant holder would hold the shares (no_seller_price)
     clearing_slope: float | None = None  # dz/dlog p of the excess demand at the clearing price
     belief_cap: float = float("inf")  # the pre-tax gross return the beliefs may not exceed (solvability)
     risky_mean_taxed: float | None = None  # the part of the expected risky return the tax reaches (None: all)

@@ -24,7 +24,7 @@ them. Per period t >= 1 (goods, per period):
   period (``max_buyback``; a guard, reported as ``equity_buyback_capped``), and none when the
   fund and the dominant holder, who never sell, would hold all the shares supplied at the price at
   which households want none: that period trades at that price (``no_seller_price``), firms
-  issuing what those holders buy (also reported as ``equity_buyback_capped``).
+  issuing what those holders buy (reported as ``equity_no_seller``).
 * **Beliefs from observables**: households expect dividend growth g^e (adaptive from period 2:
   g^e_t = g^e_t-1 + lambda (d_t / d_t-1 - 1 - g^e_t-1)) and, as Gordon's model has it, the price to
   grow with dividends, so at the price p they pay E[R] = (1 + g^e)(1 + d_t / p): a higher price
@@ -346,7 +346,7 @@ class PricedDemandEconomy(DemandEconomy):
         few shares there are (it went to ×40 in four quarters in compute_monopoly). Instead the
         period trades at that corner price (last period's where no price gives it: they already
         hold all the shares), and the firms issue what the two buy (the held price's path,
-        ``equity_clearing_gap``; reported as ``equity_buyback_capped``)."""
+        ``equity_clearing_gap``; reported as ``equity_no_seller``)."""
         m, plan = self.market, self._plan_t
         supply = plan.share_supply
         # the safe return households plan with (``at_price``: the cap's, where economy.patience_cap is set)
@@ -360,7 +360,7 @@ class PricedDemandEconomy(DemandEconomy):
             price = corner
         if not alone:
             return None
-        plan.buyback_capped = True
+        plan.no_seller = True
         return price
 
     def equity_supply(self) -> float | None:
@@ -414,7 +414,8 @@ class PricedDemandEconomy(DemandEconomy):
                 "equity_clearing_gap": 0.0 if supply is None else shares / supply - 1.0,
                 "expected_equity_return": plan.expected_return - 1.0, "firm_profit": profit,
                 "belief_bound_binds": float(plan.belief_bound_binds),
-                "equity_buyback_capped": float(plan.buyback_capped)}
+                "equity_buyback_capped": float(plan.buyback_capped),
+                "equity_no_seller": float(plan.no_seller)}
 
     def state_dict(self) -> dict:
         return super().state_dict() | {"market": self.market.state_dict()}
