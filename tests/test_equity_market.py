@@ -270,3 +270,6 @@ def test_a_buyback_without_sellers_trades_where_households_want_no_equity(domina
         assert market.reversion > 0 and market.anchor_yield > 0  # the anchor's term is in play
         after_tax = market.expected_return(d, price) - tau * (1.0 + market.growth) * d / price
         assert after_tax == pytest.approx(R - tau * (R - 1.0), abs=1e-13)
+        # and on what households plan with there (the environment's own after-tax returns): no premium
+        faced = economy.at_price(env, price)
+        assert faced.after_tax_risky_mean == pytest.approx(faced.after_tax_gross(faced.belief_return_safe), abs=1e-13)

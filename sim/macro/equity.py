@@ -349,9 +349,7 @@ class PricedDemandEconomy(DemandEconomy):
         ``equity_clearing_gap``; reported as ``equity_no_seller``)."""
         m, plan = self.market, self._plan_t
         supply = plan.share_supply
-        # the safe return households plan with (``at_price``: the cap's, where economy.patience_cap is set)
-        corner = m.indifference_price(plan.dividend_per_share, min(plan.return_safe, plan.belief_cap),
-                                      plan.stance.tax_capital)
+        corner = m.indifference_price(plan.dividend_per_share, self._safe_belief(env), plan.stance.tax_capital)
         if corner is None:
             alone = (self.fund.equity + self.dominant.equity) / m.price >= supply
             price = m.price
@@ -368,14 +366,18 @@ class PricedDemandEconomy(DemandEconomy):
         issue at p_-1 = 1)."""
         return self._plan_t.share_supply
 
+    def _safe_belief(self, env) -> float:
+        """The safe return households plan with before the equity market's beliefs: the realised
+        one, or the cap's where economy.patience_cap is set and binds."""
+        return min(env.return_safe, self._plan_t.belief_cap)
+
     def at_price(self, env, price: float):
         """What households face if the equity price is ``price``: the realised return on their
         shares and the return they expect from here (the fund's dividend, paid from its dividend
         income, does not move with the price)."""
         d = self._plan_t.dividend_per_share
-        cap = self._plan_t.belief_cap
-        safe0 = min(env.return_safe, cap)  # the safe belief before the equity market's
-        safe, risky, _ = self._believed(self.market.expected_return(d, price), safe0, cap)
+        safe, risky, _ = self._believed(self.market.expected_return(d, price), self._safe_belief(env),
+                                        self._plan_t.belief_cap)
         return env.with_(return_risky=self.market.realised_return(price, d), risky_mean=risky,
                          risky_mean_taxed=1.0 + self.market.expected_income(d, price),
                          belief_return_safe=safe)
@@ -398,7 +400,7 @@ class PricedDemandEconomy(DemandEconomy):
         plan.equity_price, plan.return_risky = price, settled.return_risky
         plan.expected_return = self.market.expected_return(plan.dividend_per_share, price)
         plan.premium = plan.expected_return - plan.return_safe
-        plan.belief_bound_binds = settled.belief_return_safe < min(env.return_safe, plan.belief_cap)
+        plan.belief_bound_binds = settled.belief_return_safe < self._safe_belief(env)
         return settled
 
     def _close_markets(self, plan, env, tot, opening, closing, levy, output) -> dict:
