@@ -59,7 +59,7 @@ def test_loss_is_the_weighted_sum_of_squared_deviations():
     assert loss({n: TARGETS[n].value for n in w}, w) == 0.0
 
 
-def synthetic(periods=10, with_capital=True):
+def synthetic(periods=10, with_capital=True, with_beliefs=False):
     """A results dataset with values set by hand."""
     q = np.linspace(0.0, 1.0, 11)
     snaps = np.array([0, 5, 9])
@@ -71,6 +71,9 @@ def synthetic(periods=10, with_capital=True):
             "output": ("period", 1.0 + t)}
     if with_capital:
         data["capital"] = ("period", 8.0 + 0.0 * t)
+    if with_beliefs:  # E[R] - 1 = 0.02 + 0.001 t against R_f = 1.005: excess 0.015 + 0.001 t a quarter
+        data["expected_equity_return"] = ("period", 0.02 + 0.001 * t)
+        data["return_safe"] = ("period", 1.005 + 0.0 * t)
     return xr.Dataset(data, coords={"period": t, "snapshot": snaps, "quantile": q},
                       attrs={"periods_per_year": 4})
 
@@ -87,6 +90,10 @@ def test_moments_after_the_burn_in():
     # K/Y: 5 x 8 / (4 x (6 + 7 + 8 + 9 + 10)) years
     assert found["capital_output"] == pytest.approx(40.0 / (4 * 40.0), rel=1e-12)
     assert found["participation_rate"] is None and "participation_rate" in notes["participation_rate"]
+    assert found["expected_premium"] is None and "expected_equity_return" in notes["expected_premium"]
+    # the expected premium, per year: 4 x the mean over periods 5..9 of (0.015 + 0.001 t)
+    priced, _, _ = moments(synthetic(with_beliefs=True), burn_in=5)
+    assert priced["expected_premium"] == pytest.approx(4 * (0.015 + 0.001 * 7), rel=1e-12)
     fixed, notes, _ = moments(synthetic(with_capital=False), burn_in=0)
     assert fixed["capital_output"] is None and "capital" in notes["capital_output"]
     with pytest.raises(ValueError, match="burn_in"):
@@ -248,5 +255,6 @@ def test_cli_help_names_every_target_and_source(capsys):
     for name, target in TARGETS.items():
         assert name in text
     assert "Carroll, Slacalek, Tokuoka & White (2017)" in text and "Korinek & Suh (2024)" in text
+    assert "Graham & Harvey (2018)" in text and "4.42%/yr" in text
     assert main(["calibrate", "--out"]) == 2
     assert "--out needs a value" in capsys.readouterr().err

@@ -21,7 +21,8 @@ A target whose output the model does not have (e.g. capital_output in the fixed 
 skipped and the fit table says so. Targets (data value, what it is; shares as fractions, K/Y in years):
 {describe()}
 
-The spec (default conf/calibrate.yaml) lists the base run (`run`: sim run overrides), `burn_in`,
+The spec (default conf/calibrate.yaml, the wealth block; conf/calibrate_market.yaml estimates the
+priced equity market's participation cost and perceived risk) lists the base run (`run`: sim run overrides), `burn_in`,
 the `parameters` (config keys with low, high and start; null start: the base run's value), the
 `targets` with their weights and the `optimiser` settings (seed, popsize, maxiter, tol, parallel).
 KEY=VALUE changes the spec when KEY is one of its fields (optimiser.maxiter=2, burn_in=40, name=x),

@@ -12,7 +12,10 @@ W = {burn_in, ..., periods - 1}:
   capital_output  sum_W K / (ppy sum_W Y): capital over annual output, in years (``capital`` is
                   written by the classical and demand closures only);
   participation_rate  the mean over W of ``participation_rate`` (households holding equity),
-                  where the results hold it.
+                  where the results hold it;
+  expected_premium  ppy x the mean over W of E_t[R] - R_f,t (``expected_equity_return`` + 1 -
+                  ``return_safe``): the households' expected excess return on equity, per year
+                  (the priced market's; the value market writes no expected return).
 
 A moment whose variables are not in the results is None, with a note saying which output it needs.
 """
@@ -29,6 +32,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "top1_share": ("top1_wealth_share",),
     "capital_output": ("capital", "output"),
     "participation_rate": ("participation_rate",),
+    "expected_premium": ("expected_equity_return", "return_safe"),
 }
 
 
@@ -66,10 +70,13 @@ def moments(ds, burn_in: int) -> tuple[dict[str, float | None], dict[str, str], 
             out[name] = float(ds[var].values[mask].mean())
             if f"{var}_bound" in ds.variables:
                 extra[f"{name}_bound"] = float(ds[f"{var}_bound"].values[mask].max())
+    ppy = float(ds.attrs.get("periods_per_year", 4))
     if not missing["capital_output"]:
-        ppy = float(ds.attrs.get("periods_per_year", 4))
         out["capital_output"] = float(ds["capital"].values[mask].sum()
                                       / (ppy * ds["output"].values[mask].sum()))
     if not missing["participation_rate"]:
         out["participation_rate"] = float(ds["participation_rate"].values[mask].mean())
+    if not missing["expected_premium"]:
+        excess = ds["expected_equity_return"].values[mask] + 1.0 - ds["return_safe"].values[mask]
+        out["expected_premium"] = float(ppy * excess.mean())
     return out, notes, extra

@@ -24,6 +24,9 @@ CSTW = ("Carroll, Slacalek, Tokuoka & White (2017), 'The distribution of wealth 
 SCF_2019 = ("Bhutta, Bricker, Chang, Dettling, Goodman, Hsu, Moore, Reber, Volz & Windle (2020), "
             "'Changes in U.S. family finances from 2016 to 2019', Federal Reserve Bulletin 106(5): "
             "SCF 2019, families holding stock directly or indirectly (funds, retirement accounts)")
+GRAHAM_HARVEY = ("Graham & Harvey (2018), 'The equity risk premium in 2018', SSRN 3151162: the mean over "
+                 "the Duke CFO surveys of June 2000 - December 2017 of the expected 10-year S&P 500 return "
+                 "over the 10-year Treasury yield")
 KS = ("Korinek & Suh (2024), 'Scenarios for the transition to AGI', NBER w32255, Table 2: "
       "K/Y = K0 / Y(K0, L=1, Phi0) with A=0.5, sigma=0.5, Phi0=0.608, K0=4.6")
 
@@ -54,6 +57,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("capital_output", korinek_suh_capital_output(), "years",
            "capital / annual output", KS),
     Target("participation_rate", 0.526, "share", "households holding risky assets (equity)", SCF_2019),
+    Target("expected_premium", 0.0442, "per year",
+           "expected equity return over the safe rate, households' belief", GRAHAM_HARVEY),
 )}
 LORENZ = {"lorenz_20": 0.2, "lorenz_40": 0.4, "lorenz_60": 0.6, "lorenz_80": 0.8}
 
@@ -95,7 +100,8 @@ def describe() -> str:
     """The targets with their values and sources (``sim calibrate --help``)."""
     lines = []
     for t in TARGETS.values():
-        value = f"{t.value:.1%}" if t.units == "share" else f"{t.value:.3f} {t.units}"
+        value = (f"{t.value:.1%}" if t.units == "share" else f"{t.value:.2%}/yr" if t.units == "per year"
+                 else f"{t.value:.3f} {t.units}")
         lines.append(f"  {t.name:<19} {value:>11}  {t.description}")
     sources = {t.source: None for t in TARGETS.values()}
     lines.append("Sources:")
