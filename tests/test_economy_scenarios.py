@@ -72,3 +72,32 @@ def test_a_ubi_restores_the_demand_a_compute_monopoly_loses():
     assert ubi("consumption")[-1] > 2.0 * plain("consumption")[-1]
     for s in (plain, ubi):
         assert s("equity_no_seller").sum() > 0  # the no-seller price's path was taken
+
+
+@pytest.mark.slow
+def test_the_baseline_lies_in_the_ranges_of_the_data():
+    """Issue 13's baseline, 40 years after a 10-year burn-in (quarters 40-200), against the ranges the
+    model's spec takes from the data (docs/economy.md, "The priced equity market"; SCF 2019 for the
+    portfolios, survey and historical premia for the equity's excess return): the real safe rate
+    0-4 %/yr, the equity's mean excess return 2-9 %/yr both realised and as households expect it, their
+    safe share of financial wealth 0.2-0.8, participation 0.35-0.8, unemployment 3-7 %, inflation
+    1-3 %/yr, and debt/GDP drifting by less than 0.1 over the last 10 years."""
+    s = simulate("scenario=baseline", periods=200).series
+    w = slice(40, 200)
+    per_year = lambda x: 4.0 * float(np.mean(x[w]))  # noqa: E731 - a mean quarterly rate, per year
+    safe, risky = s("household_safe_assets"), s("household_risky_assets")
+    moments = {
+        "real safe rate": per_year(s("return_safe") - 1.0),
+        "realised excess": per_year(s("return_risky") - s("return_safe")),
+        "expected excess": per_year(s("expected_equity_return") + 1.0 - s("return_safe")),
+        "safe share": float(np.mean((safe / (safe + risky))[w])),
+        "participation": float(np.mean(s("participation_rate")[w])),
+        "unemployment": float(np.mean(s("unemployment_rate")[w])),
+        "inflation": per_year(s("inflation")),
+        "debt drift": abs(s("debt_to_gdp")[199] - s("debt_to_gdp")[159]),
+    }
+    ranges = {"real safe rate": (0.0, 0.04), "realised excess": (0.02, 0.09), "expected excess": (0.02, 0.09),
+              "safe share": (0.2, 0.8), "participation": (0.35, 0.8), "unemployment": (0.03, 0.07),
+              "inflation": (0.01, 0.03), "debt drift": (0.0, 0.1)}
+    outside = {k: round(v, 4) for k, v in moments.items() if not ranges[k][0] <= v <= ranges[k][1]}
+    assert not outside, (outside, moments)
