@@ -213,7 +213,7 @@ class Economy:
     wage: float = nonnegative(1.0)  # wage per efficiency unit of labour
     return_safe: float = positive(1.005)  # gross safe return per period
     equity_premium: float = param(0.01)  # expected risky minus safe gross return per period
-    risky_std: float = nonnegative(0.08)  # standard deviation of the gross risky return per period
+    risky_std: float = nonnegative(0.08)  # std of the log gross risky return households plan with, per period
     separation: float = share(0.02)  # probability an employed worker loses the job per period
     job_finding: float = share(0.5)  # probability an unemployed worker finds a job per period
     hazard_displacement: float = share(0.0)  # P(worker on an automated task is displaced) per period

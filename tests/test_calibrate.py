@@ -118,6 +118,20 @@ def test_spec_problems_are_one_line(items, message):
         specs.load(None, items)
 
 
+def test_the_market_spec_estimates_the_priced_markets_block():
+    """conf/calibrate_market.yaml loads, runs under the priced market, and starts from the values
+    its documented run started from (docs/calibration.md section 10), not the shipped result."""
+    spec, base = specs.load(sim.config.CONF_DIR / "calibrate_market.yaml")
+    assert base.economy.equity.market == "priced"
+    assert {p.key: p.start for p in spec.parameters} == {"economy.risky_std": 0.08,
+                                                          "economy.equity.participation_cost": 0.02}
+    assert {k for k, w in spec.targets.items() if w > 0} == {"participation_rate", "expected_premium"}
+    # the shipped values, estimated by it, lie inside its box
+    for p in spec.parameters:
+        shipped = OmegaConf.select(base, p.key)
+        assert p.low < shipped < p.high, p.key
+
+
 def test_spec_splits_spec_keys_from_run_overrides():
     spec, base = specs.load(None, ["burn_in=4", "periods=8", "optimiser.maxiter=1", "seed=7"])
     assert spec.burn_in == 4 and spec.optimiser.maxiter == 1

@@ -98,10 +98,10 @@ def test_demand_shortfall_raises_unemployment():
         cut = simulate("scenario=baseline", f"market={market}", "policy.government.spending=0.0", periods=8)
         runs[market] = base, cut
         u_base, u_cut = base.series("unemployment_rate"), cut.series("unemployment_rate")
-        # on impact: a clear rise (more than 20 of the 2,000 households), not a size: under the priced
-        # market the equity price's rise absorbs part of it (about 2 points at the estimated perceived
-        # risk, 3 at the value market's; docs/economy.md, "The priced equity market")
-        assert u_cut[1] > u_base[1] + 0.01, market
+        # on impact; under the priced market a clear rise (more than 20 of the 2,000 households), not a
+        # size: the equity price's rise absorbs part of it (about 2 points at the estimated perceived
+        # risk, 3 at sigma = 0.08; docs/economy.md, "The priced equity market")
+        assert u_cut[1] > u_base[1] + (0.01 if market == "priced" else 0.02), market
         assert cut.series("utilisation")[1] < base.series("utilisation")[1], market
         assert cut.series("output")[1:4].sum() < base.series("output")[1:4].sum(), market
         assert cut.series("nominal_rate")[1:].mean() < base.series("nominal_rate")[1:].mean(), market

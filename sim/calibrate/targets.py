@@ -24,9 +24,9 @@ CSTW = ("Carroll, Slacalek, Tokuoka & White (2017), 'The distribution of wealth 
 SCF_2019 = ("Bhutta, Bricker, Chang, Dettling, Goodman, Hsu, Moore, Reber, Volz & Windle (2020), "
             "'Changes in U.S. family finances from 2016 to 2019', Federal Reserve Bulletin 106(5): "
             "SCF 2019, families holding stock directly or indirectly (funds, retirement accounts)")
-GRAHAM_HARVEY = ("Graham & Harvey (2018), 'The equity risk premium in 2018', SSRN 3151162: the mean over "
-                 "the Duke CFO surveys of June 2000 - December 2017 of the expected 10-year S&P 500 return "
-                 "over the 10-year Treasury yield")
+GRAHAM_HARVEY = ("Graham & Harvey (2018), 'The equity risk premium in 2018', SSRN 3151162: the average "
+                 "expected 10-year S&P 500 return over the 10-year Treasury yield in the Duke CFO survey of "
+                 "December 2017 (somewhat above the average of the quarterly surveys since June 2000)")
 KS = ("Korinek & Suh (2024), 'Scenarios for the transition to AGI', NBER w32255, Table 2: "
       "K/Y = K0 / Y(K0, L=1, Phi0) with A=0.5, sigma=0.5, Phi0=0.608, K0=4.6")
 
