@@ -186,3 +186,18 @@ def test_a_checkpoint_without_the_forecast_history_still_loads(problems):
     plain = solve_household(replace(problems[2], beta=float(restored.betas[0])),
                             tol=float(cfg.household.tolerance), guess=state["solutions"][0])
     assert all(np.array_equal(getattr(restored._solutions[0], f), getattr(plain, f)) for f in ("m", "c", "share"))
+
+
+@pytest.mark.slow
+def test_a_warm_start_that_stalls_falls_back_to_a_cold_one():
+    """The quarter a UBI starts in compute_monopoly under the tax rule (quarter 80, the test driver's
+    coarse grids): Anderson mixing from last quarter's policy stalled (the residual between 0.009 and
+    0.04 for 2000 iterations) and the run stopped with 'did not converge'; with the fallback the
+    quarter is solved from a cold start (docs/solver.md, "A start that stalls") and the run goes on
+    with closed accounts."""
+    from economy_driver import simulate
+
+    run = simulate("scenario=compute_monopoly", "policy.ubi.level=0.1", "policy.ubi.indexation=output",
+                   "policy.ubi.start=80", "policy.ubi.ramp=4", "policy.financing=tax_rule", periods=82)
+    assert len(run.rows) == 82 and run.series("ubi_level")[81] > 0.0
+    assert np.all(np.abs(run.series("sfc_residual")) <= 1e-9)
