@@ -109,9 +109,9 @@ def solve_household(
     x0 = egm.pack(c0, s0)
     fx0 = F(x0)
     starts = [(x0, fx0)]
-    extra = 0
+    total = 0  # map evaluations: every start's iterations, and the forecast's check
     if forecast is not None and forecast.shape == x0.shape and np.all(np.isfinite(forecast)) and ok(forecast):
-        f_forecast, extra = F(forecast), 1
+        f_forecast, total = F(forecast), 1
         # compared on log c: the shares' first change is led by points where the portfolio
         # condition is nearly flat (near a = 0), and says little about the distance to the fixed point
         if np.max(np.abs((f_forecast - forecast)[: S * G])) < np.max(np.abs((fx0 - x0)[: S * G])):
@@ -125,10 +125,9 @@ def solve_household(
     for x0, fx0 in starts:
         x0 = egm.pack(*egm.initial()) if x0 is None else x0
         x, iters, dist = anderson(F, x0, ok, tol, max_iter, fx0=fx0)
-        extra += iters
+        total += iters
         if dist < tol:
             break
-    iters = extra
     c, share = unpack(x)
     share = np.clip(share, 0.0, 1.0)
     if not (np.all(np.isfinite(c)) and np.all(c > 0.0) and np.all(np.isfinite(share))):
@@ -138,7 +137,7 @@ def solve_household(
     m, ck, sk = egm.knots(c, share)
     if not np.all(np.diff(m, axis=1) > 0.0):  # interpolation needs increasing cash-on-hand
         raise RuntimeError("household solver: cash-on-hand knots not increasing (non-concave problem?)")
-    return PolicySolution(m=m, c=ck, share=sk, iterations=iters, distance=dist, price=problem.price)
+    return PolicySolution(m=m, c=ck, share=sk, iterations=total, distance=dist, price=problem.price)
 
 
 # ----- default problem and benchmark ----------------------------------------------------------
