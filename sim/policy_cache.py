@@ -13,7 +13,7 @@ from kernels.step_numpy import kernel_grid
 from sim.environment import discount_factors
 from sim.household_types import solve_types, stack_tables, type_problems
 from sim.solver.egm import EgmMap
-from sim.solver.forecast import DEPTH, environment, secant_forecast
+from sim.solver.forecast import environment, forecast_path, keep, secant_forecast
 
 
 class PolicyCache:
@@ -28,9 +28,11 @@ class PolicyCache:
     restored from a checkpoint warm-starts from exactly what the uninterrupted run had.
 
     Forecast: the solve may start instead from a forecast of the fixed point, a multi-secant
-    step from the last ``DEPTH + 1`` solves' environments and solutions
-    (:mod:`sim.solver.forecast`), where that is closer to its own update; about half the
-    iterations again (docs/solver.md, "Warm starts"). Those solves are in :meth:`state_dict` too.
+    step from recent solves' environments and solutions (the path of the last periods for a
+    period's first solve, the last few solves for its later candidate prices:
+    :func:`sim.solver.forecast.forecast_path`), where that is closer to its own update; about half
+    the iterations again (docs/solver.md, "Warm starts"). Those solves, with their periods, are in
+    :meth:`state_dict` too.
 
     Discount-factor types (``household.types``): one problem per type, at its beta, each
     warm-started from its own last solution, solved in parallel on Ray solver actors
@@ -66,11 +68,12 @@ class PolicyCache:
             guesses = self._solutions or [None] * len(self.betas)
             theta = environment(problem)
             problems = type_problems(problem, self.betas)
-            forecasts = [secant_forecast(h, theta) for h in self._history]
+            paths = [forecast_path(h, t) for h in self._history]
+            forecasts = [secant_forecast(path, theta, depth=len(path) - 1) for path in paths]
             self._solutions = solve_types(problems, float(self.hh_cfg.tolerance), guesses, forecasts=forecasts)
             for history, p, solution in zip(self._history, problems, self._solutions):
-                history.append((theta, EgmMap(p).variables(solution)))
-                del history[: -DEPTH - 1]
+                history.append((t, theta, EgmMap(p).variables(solution)))
+                history[:] = keep(history, t)
             self._tables = stack_tables(self._solutions, self.grid)
             self._key = key
             self.solve_seconds += time.perf_counter() - start
@@ -87,7 +90,9 @@ class PolicyCache:
 
     def load_state_dict(self, state: dict) -> None:
         self._key, self._solutions, self._tables = state["key"], state["solutions"], state["tables"]
-        # absent in checkpoints written before the forecast: the next solves start from the guess
-        self._history = [[tuple(entry) for entry in h] for h in state.get("history", [[] for _ in self.betas])]
+        # absent in checkpoints written before the forecast, and (theta, x) without the period
+        # before the forecast followed the periods: the next solves start from the guess
+        self._history = [[tuple(entry) for entry in h if len(entry) == 3]
+                         for h in state.get("history", [[] for _ in self.betas])]
         self.solves, self.solve_seconds = state["solves"], state["solve_seconds"]
         self.iterations = state.get("iterations", 0)  # absent in checkpoints written before it

@@ -14,7 +14,7 @@ from sim.config import compose
 from sim.policy_cache import PolicyCache
 from sim.economy import make_economy
 from sim.solver.egm import EgmMap
-from sim.solver.forecast import DEPTH, environment, secant_forecast
+from sim.solver.forecast import DEPTH, environment, forecast_path, keep, secant_forecast
 from sim.solver.household import default_problem, solve_household
 
 TOL = 1e-6  # the run's default household.tolerance
@@ -127,6 +127,79 @@ def test_secant_forecast_is_exact_for_a_linear_response():
     assert np.allclose(secant_forecast(long_history, along_extra, depth=DEPTH + 4), A @ along_extra + b,
                        rtol=1e-6, atol=0)
     assert not np.allclose(secant_forecast(long_history, along_extra), A @ along_extra + b, rtol=1e-3, atol=0)
+
+
+def _solves(counts: list[int]) -> list:
+    """A history of (period, theta, x) with ``counts[p]`` solves in period p; x names the solve."""
+    return [(p, np.array([p, k], float), np.array([p, k])) for p, n in enumerate(counts) for k in range(n)]
+
+
+def _names(path: list) -> list:
+    return [tuple(int(v) for v in x) for _, x in path]
+
+
+def test_a_periods_first_forecast_follows_the_periods_and_its_later_ones_the_last_solves():
+    """Under the priced market a period has several solves (candidate prices). Its first solve is
+    fitted on the periods' path: the last solve of each of the DEPTH periods before the last one,
+    then all of the last one's; a later one on the last DEPTH + 1 solves. With one solve a period
+    both are the last DEPTH + 1 solves (the rule every solve had before)."""
+    history = _solves([1, 3, 2, 4, 1, 3, 2, 3, 2, 3])
+    finals = [(p, n - 1) for p, n in enumerate([1, 3, 2, 4, 1, 3, 2, 3, 2])][-DEPTH:]
+    assert _names(forecast_path(history, 10)) == finals + [(9, 0), (9, 1), (9, 2)]
+    assert _names(forecast_path(history, 9)) == _names([(t, x) for _, t, x in history[-DEPTH - 1:]])
+    assert forecast_path([], 0) == []
+    one_each = _solves([1] * 12)
+    for t in (11, 12):
+        assert _names(forecast_path(one_each, t)) == _names([(th, x) for _, th, x in one_each[-DEPTH - 1:]])
+
+
+def test_the_kept_history_gives_the_forecasts_the_whole_history_would():
+    """What PolicyCache keeps after each solve (``keep``) is enough: for any sequence of solves per
+    period, the path of the period's next solve and of the next period's first is the one the whole
+    history gives, and what is kept stays bounded."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        counts = list(rng.integers(1, 6, size=15))
+        full, kept = [], []
+        for p, n in enumerate(counts):
+            for k in range(n):
+                full.append((p, np.array([p, k], float), np.array([p, k])))
+                kept = keep(kept + [full[-1]], p)
+                for t in (p, p + 1):
+                    assert _names(forecast_path(kept, t)) == _names(forecast_path(full, t))
+                assert len(kept) <= 2 * DEPTH + 1 + 10
+
+
+@pytest.mark.slow
+def test_the_periods_path_saves_iterations_under_the_priced_market(monkeypatch):
+    """The calibrated baseline under the priced market (the test driver's grids): fitted on the
+    periods' path, the solves take fewer EGM iterations than fitted on the last DEPTH + 1 solves
+    (mostly candidate prices, whose last steps are moves so small that their solution differences
+    are mostly the solver's own error). Same tolerance either way; the economy the same within it."""
+    import sim.policy_cache
+    from economy_driver import simulate
+
+    def count(rule=None):
+        if rule is not None:
+            monkeypatch.setattr(sim.policy_cache, "forecast_path", rule)
+        caches = []
+        original = sim.policy_cache.PolicyCache.tables
+
+        def tables(self, problem, t):
+            if self not in caches:
+                caches.append(self)
+            return original(self, problem, t)
+
+        monkeypatch.setattr(sim.policy_cache.PolicyCache, "tables", tables)
+        run = simulate(periods=24)
+        monkeypatch.undo()
+        return sum(c.iterations for c in caches), run
+
+    by_period, run = count()
+    last_solves, old = count(lambda history, t: [(th, x) for _, th, x in history[-DEPTH - 1:]])
+    assert by_period < 0.85 * last_solves, (by_period, last_solves)
+    for key in ("unemployment_rate", "equity_price", "consumption"):
+        assert np.allclose(run.series(key), old.series(key), rtol=1e-3, atol=1e-4), key
 
 
 @pytest.mark.parametrize("variant", ["risky", "safe only", "debt and risky"])
