@@ -9,6 +9,8 @@ Actors, not tasks: a task's worker process is a fresh one whenever Ray has retir
 (it keeps few idle workers on a small node), and importing the solver and loading its compiled
 code there took seconds per period, far more than the solve. An actor is a process kept for the
 run (``close`` ends them). Pool size: min(n, this machine's cores); actor k solves types k, k + P, ...
+in one call (one round trip an actor, not one a type: the default run's solve rounds, 10^6 x 40,
+took 7.3-7.6 s against 8.8-8.9 s with a call a type).
 
 The answer does not depend on any of this: every actor runs the same ``solve_household`` on the
 same problem and warm start, and the actors are pinned to this process's node (hard node
@@ -40,8 +42,10 @@ def _solve(problem, tol: float, guess, forecast=None):
 class _Solver:
     """A solver process kept warm for the run (a Ray actor: ``_pool``)."""
 
-    def solve(self, problem, tol: float, guess, forecast=None):
-        return _solve(problem, tol, guess, forecast)
+    def solve_each(self, work: list, tol: float) -> list:
+        """Each ``(problem, guess, forecast)`` of ``work`` solved in turn: one call, and one
+        round trip, for all the types this actor solves."""
+        return [_solve(problem, tol, guess, forecast) for problem, guess, forecast in work]
 
     def warm(self) -> None:
         """Import the solver and load its compiled loops (Numba's disk cache): a second or two
@@ -114,7 +118,9 @@ def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None
     import ray
 
     actors = _pool(len(problems))
-    return ray.get([actors[j % len(actors)].solve.remote(p, tol, g, f) for j, (p, g, f) in enumerate(work)])
+    # actor k solves types k, k + P, ... in one call (one round trip each, not one per type)
+    parts = ray.get([actor.solve_each.remote(work[k::len(actors)], tol) for k, actor in enumerate(actors)])
+    return [parts[j % len(actors)][j // len(actors)] for j in range(len(problems))]
 
 
 def stack_tables(solutions: list, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
