@@ -41,10 +41,12 @@ def _make_schedule(sources_fingerprint: str):
     labour market's parameters, the same in every candidate); then per candidate, with its
     parameters read once into registers (``_params_tuple``), income, the decision and the
     portfolio of the tile's households, k'_j summed in household order. The sums are the same
-    additions in the same order as one household at a time (and as the step's), so the same bits;
-    the shared part is done once per household instead of once per candidate, and the
-    candidate's loop reads its parameters as constants, not from memory (about twice as fast,
-    docs/performance.md)."""
+    additions in the same order as one household at a time (and as the step's), so the same bits.
+    The price search asks for one candidate a pass, so what it gains is from the candidate's
+    parameters read as constants rather than from memory, the tabulated intervals and the tiled
+    productivity count: a one-candidate pass about 1.5 times as fast (docs/performance.md, stop
+    14); a schedule of several candidates also shares the tile's draws. ``TILE`` (the step's) only
+    sizes the buffers: the sums do not depend on it."""
 
     @njit(cache=True, nogil=True)
     def _schedule(b, k, x, z, e, ty, first_id, key, w_job, w_z, w_task, w_treat, params, productivity, cdf,

@@ -47,7 +47,7 @@ class PolicyCache:
         self._key = None
         self._solutions = None  # one per type
         self._tables = None
-        self._history = [[] for _ in self.betas]  # per type: (environment, variables), oldest first
+        self._history = [[] for _ in self.betas]  # per type: (period, environment, variables), oldest first
         self.solves = 0
         self.iterations = 0  # EGM iterations over all solves
         self.solve_seconds = 0.0

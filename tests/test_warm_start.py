@@ -154,20 +154,21 @@ def test_a_periods_first_forecast_follows_the_periods_and_its_later_ones_the_las
 
 
 def test_the_kept_history_gives_the_forecasts_the_whole_history_would():
-    """What PolicyCache keeps after each solve (``keep``) is enough: for any sequence of solves per
-    period, the path of the period's next solve and of the next period's first is the one the whole
-    history gives, and what is kept stays bounded."""
+    """What PolicyCache keeps after each solve (``keep``) is enough: for any number of solves per
+    period, none in some (an unchanged problem, ``resolve_every``), the path of the period's next
+    solve and of a later period's first is the one the whole history gives, and what is kept stays
+    within 2 DEPTH + 1 entries and two periods' solves."""
     rng = np.random.default_rng(3)
-    for _ in range(20):
-        counts = list(rng.integers(1, 6, size=15))
+    for _ in range(30):
+        counts = list(rng.integers(0, 6, size=15))
         full, kept = [], []
         for p, n in enumerate(counts):
             for k in range(n):
                 full.append((p, np.array([p, k], float), np.array([p, k])))
                 kept = keep(kept + [full[-1]], p)
-                for t in (p, p + 1):
+                for t in (p, p + 1, p + 3):
                     assert _names(forecast_path(kept, t)) == _names(forecast_path(full, t))
-                assert len(kept) <= 2 * DEPTH + 1 + 10
+                assert len(kept) <= 2 * DEPTH + 1 + 2 * max(counts)
 
 
 @pytest.mark.slow

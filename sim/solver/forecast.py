@@ -24,13 +24,15 @@ Which solves a forecast fits (:func:`forecast_path`): under a priced equity mark
 several solves, one per candidate price, and those differ only in the price's two parameters
 (the perceived risky return's mean and risk). A period's first solve moves the whole environment,
 a direction the last few solves, mostly candidate prices, hardly span; so it is fitted on the
-path the economy took instead (the last solve of each of the ``DEPTH`` periods before the last,
-then every solve of the last period), and the period's later solves, moves along the price, on the
+periods' path instead (the last solve of each of the ``DEPTH`` periods before the last, then
+every solve of the last period; a period's last solve is its last candidate, next to the clearing
+price but not always it), and the period's later solves, moves along the price, on the
 last ``DEPTH`` moves, as every solve was before. With one solve a period (the value market) the two
 are the same path, the one every solve used before. On the calibrated baseline under the priced
 market (the test driver's grids, 100 quarters): 487 EGM iterations a quarter (7 types) against 756
 fitting every solve on the last ``DEPTH`` moves, a period's first solves 212 against 485; 3, 4, 5 or
-7 older periods instead of ``DEPTH`` gave 520, 490, 484 and 483.
+7 older periods instead of ``DEPTH`` gave 520, 490, 484 and 483 (flat from 4 on; ``DEPTH`` keeps the
+value market's path, and its bits, as they were).
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ import numpy as np
 __all__ = ["DEPTH", "environment", "forecast_path", "keep", "secant_forecast"]
 
 RIDGE = 1e-10  # of the moves' squared size; 1e-6 and 1e-2 gave 20% and 53% more iterations
-DEPTH = 6  # moves kept: on the calibrated default's 40 quarters (7 types), 3, 4, 6, 8 and 12 moves
+DEPTH = 6  # moves fitted (a later candidate's; the first solve's path has DEPTH older periods' last
+# solves and the last period's): on the calibrated default's 40 quarters (7 types, one solve a quarter), 3, 4, 6, 8 and 12 moves
 # gave 19,992, 15,443, 12,141, 12,340 and 13,099 EGM iterations (23,546 without the forecast)
 
 
@@ -101,7 +104,8 @@ def keep(history: list, period: int) -> list:
     """What of ``history`` (``(period, theta, x)``, oldest first) the forecasts of ``period``'s
     later solves and of the next period's first can use: the last ``DEPTH + 1`` solves, every solve
     of ``period`` and of the last period before it, and the last solve of each older period (at
-    most ``DEPTH`` of those), in their order."""
+    most ``DEPTH`` of those), in their order. So at most 2 DEPTH + 1 entries and two periods' solves
+    (a price search tries at most 1 + ``max_widen`` + ``max_refine`` prices a period)."""
     recent = sorted({p for p, _, _ in history if p <= period})[-2:]
     final = [i + 1 == len(history) or history[i + 1][0] != e[0] for i, e in enumerate(history)]
     older = [i for i, e in enumerate(history) if final[i] and e[0] not in recent][-DEPTH:]
