@@ -260,3 +260,33 @@ def test_scenario_arm_from_the_command_line(forked, tmp_path):
     parent = sim.load(parents[0])["automation"].values
     assert np.array_equal(arm[: AT + 1], parent[: AT + 1])
     assert np.all(arm[AT + 2:] > parent[AT + 2:])
+
+
+@pytest.mark.slow
+def test_a_ubi_at_the_zero_lower_bound_asked_as_a_fork(ray_session, tmp_path):
+    """deficit_ubi_zlb's question where its premise holds (agi_5y stays off the bound:
+    docs/scenarios.md). compute_monopoly's demand shortfall holds the policy rate at zero from about
+    quarter 73 (the test driver's grids, 2,000 households); forked inside that spell, at quarter 84,
+    into a control arm and deficit_ubi_zlb's UBI (0.05 goods a quarter at constant real value) under
+    the parent's tax rule and under financing=deficit. The UBI raises demand under either rule. And
+    what a financing switch at a fork means: the tax rule had cut the labour tax to zero (debt below
+    its target), so under it the UBI is borrowed too, while financing=deficit restores the base rate
+    (no rule, no surcharge): that arm taxes labour at 25 % again and consumes less than the other."""
+    from tests.economy_driver import FAST
+
+    at, parent = 84, tmp_path / "parent"
+    run(compose([*FAST, "scenario=compute_monopoly", "periods=96", "checkpoint.every=12",
+                 "output.progress=false"]), parent)
+    ubi = ("policy.ubi.level=0.05", "policy.ubi.indexation=prices")
+    run_arms([(parent, tmp_path / "out")], at,
+             [Arm("control", ()), Arm("tax", (*ubi, "policy.financing=tax_rule")),
+              Arm("deficit", (*ubi, "policy.financing=deficit"))], "sim fork (test)")
+    control, tax, deficit = (sim.load(tmp_path / "out" / name) for name in ("control", "tax", "deficit"))
+    assert (sim.load(parent)["nominal_rate"].values[at - 8:at + 1] == 0.0).all()  # the premise
+    after = slice(at + 1, None)
+    for arm in (tax, deficit):
+        assert (arm["consumption"].values[at:] > control["consumption"].values[at:]).all()
+        assert (arm["unemployment_rate"].values[after] < control["unemployment_rate"].values[after]).all()
+    assert (control["tax_labour_rate"].values[at - 4:] == 0.0).all() and (tax["tax_labour_rate"].values[at:] == 0.0).all()
+    assert np.allclose(deficit["tax_labour_rate"].values[at:], 0.25)
+    assert (deficit["consumption"].values[at:] < tax["consumption"].values[at:]).all()
