@@ -90,8 +90,9 @@ class PolicyCache:
 
     def load_state_dict(self, state: dict) -> None:
         self._key, self._solutions, self._tables = state["key"], state["solutions"], state["tables"]
-        # absent in checkpoints written before the forecast, and (theta, x) without the period
-        # before the forecast followed the periods: the next solves start from the guess
+        # absent in checkpoints written before the forecast; entries without their period (theta,
+        # x: written before the forecast followed the periods) are dropped. Either way the next
+        # solves start from the stored solution
         self._history = [[tuple(entry) for entry in h if len(entry) == 3]
                          for h in state.get("history", [[] for _ in self.betas])]
         self.solves, self.solve_seconds = state["solves"], state["solve_seconds"]
