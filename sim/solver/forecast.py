@@ -94,8 +94,7 @@ def forecast_path(history: list, period: int) -> list:
         path = history[-DEPTH - 1:]
     else:
         last = max((p for p, _, _ in history), default=None)
-        older = [e for i, e in enumerate(history)
-                 if e[0] != last and (i + 1 == len(history) or history[i + 1][0] != e[0])]
+        older = [history[i] for i in _period_ends(history) if history[i][0] != last]
         path = older[-DEPTH:] + [e for e in history if e[0] == last]
     return [(theta, x) for _, theta, x in path]
 
@@ -107,7 +106,11 @@ def keep(history: list, period: int) -> list:
     most ``DEPTH`` of those), in their order. So at most 2 DEPTH + 1 entries and two periods' solves
     (a price search tries at most 1 + ``max_widen`` + ``max_refine`` prices a period)."""
     recent = sorted({p for p, _, _ in history if p <= period})[-2:]
-    final = [i + 1 == len(history) or history[i + 1][0] != e[0] for i, e in enumerate(history)]
-    older = [i for i, e in enumerate(history) if final[i] and e[0] not in recent][-DEPTH:]
+    older = [i for i in _period_ends(history) if history[i][0] not in recent][-DEPTH:]
     kept = set(older) | set(range(max(0, len(history) - DEPTH - 1), len(history)))
     return [e for i, e in enumerate(history) if i in kept or e[0] in recent]
+
+
+def _period_ends(history: list) -> list[int]:
+    """The indices of each period's last solve in ``history`` (``(period, theta, x)``, oldest first)."""
+    return [i for i, e in enumerate(history) if i + 1 == len(history) or history[i + 1][0] != e[0]]
