@@ -3,9 +3,10 @@
 Per period (docs/design.md, "The data path of one period"):
   1. the economy gives the period's environment (prices, policy, rates);
   2. the household problem is (re)solved and its policy tables put once in the object store (with
-     a priced equity market, at the price that clears it: the shards' demand schedules first,
-     sim.macro.equity.clear_period);
-  3. every shard actor runs one kernel pass and returns per-block partial aggregates;
+     a priced equity market, at the price that clears it, sim.macro.equity.clear_period: the shards
+     step at each candidate price and hold the step, ``HouseholdShard.try_step``);
+  3. every shard actor runs one kernel pass (or keeps the one it holds at the clearing price) and
+     returns per-block partial aggregates;
   4. partials are combined in global block order, the economy closes its accounts;
   5. outputs are recorded (distribution snapshots at chosen periods).
 """
@@ -229,17 +230,23 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 def solve(e, t=t, household_cfg=household_cfg):
                     return macro.policy.tables(household_problem(e, chain, household_cfg), t)
 
-                def demand(params, c, share, t=t):  # the shards' equity demand schedule
-                    refs = [ray.put(x) for x in (params, c, share)]
-                    parts = ray.get([a.share_demand.remote(t, refs[0], productivity_ref, cdf_ref, *refs[1:])
-                                     for a in pool.actors])
-                    return np.concatenate(parts).sum(axis=0)  # in block order: any layout, same sums
+                def demand(params, c, share, t=t):  # the shards step at each candidate and hold it
+                    sums = []
+                    for j in range(len(params)):
+                        refs = [ray.put(x) for x in (params[j], c[j], share[j])]
+                        parts = ray.get([a.try_step.remote(t, refs[0], productivity_ref, cdf_ref, *refs[1:])
+                                         for a in pool.actors])
+                        sums.append(np.concatenate(parts).sum(axis=0))  # in block order: any layout, same sums
+                    return np.concatenate(sums)
 
-                env, c_table, share_table = clear_period(macro.economy, env, household_cfg, solve, demand)
+                env, c_table, share_table, tried = clear_period(macro.economy, env, household_cfg, solve, demand)
                 clock.lap("solve")
-                refs = [ray.put(x) for x in (kernel_params(env, household_cfg), c_table, share_table)]
-                stepping = [a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
-                            for a in pool.actors]
+                if tried:  # the shards stepped at the clearing price: keep it
+                    stepping = [a.keep_step.remote(t) for a in pool.actors]
+                else:
+                    refs = [ray.put(x) for x in (kernel_params(env, household_cfg), c_table, share_table)]
+                    stepping = [a.step.remote(t, refs[0], productivity_ref, cdf_ref, refs[1], refs[2])
+                                for a in pool.actors]
                 clock.lap("launch")
                 partials = ray.get(stepping)
                 clock.lap("wait")

@@ -76,12 +76,14 @@ def simulate(cfg, tamper: Callable | None = None,
         def solve(e, t=t):
             return policy.tables(household_problem(e, chain, hh), t)
 
-        def demand(params, c, share, t=t):  # the equity demand schedule (a priced market)
-            return households.share_demand(t, params, chain.levels, chain.cdf, c, share).sum(axis=0)
+        def demand(params, c, share, t=t):  # a priced market: the households stepped at each candidate
+            return np.concatenate([households.try_step(t, params[j], chain.levels, chain.cdf, c[j], share[j])
+                                   for j in range(len(params))], axis=1).sum(axis=0)
 
-        env, c, share = clear_period(economy, env, hh, solve, demand)
+        env, c, share, tried = clear_period(economy, env, hh, solve, demand)
         t1 = time.perf_counter()
-        partials = households.step(t, kernel_params(env, hh), chain.levels, chain.cdf, c, share)
+        partials = (households.keep_step(t) if tried else
+                    households.step(t, kernel_params(env, hh), chain.levels, chain.cdf, c, share))
         t2 = time.perf_counter()
         totals = accounts.combine([partials])
         if tamper is not None:

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from kernels import get_step
+from kernels import schema
 from kernels.initial import initial_state
 from kernels.step_numpy import Partials
 from sim.checkpoint.households import read_region, write_region
@@ -28,6 +29,11 @@ class HouseholdShard:
         self._step = get_step(backend)
         self.state: dict[str, np.ndarray] | None = None
         self.types = 0  # 1 + the largest type index among the households (the tables they need)
+        # the price search's tries (try_step): the state at the start of the period they try, and
+        # the try whose step is held until it is kept or put back
+        self._period_start: dict | None = None
+        self._start_of: int | None = None  # the period whose start _period_start holds
+        self._tried: tuple[int, Partials] | None = None
         self._writer: tuple[threading.Thread, dict] | None = None  # a checkpoint write in flight
 
     def pid(self) -> int:
@@ -66,6 +72,7 @@ class HouseholdShard:
             import cupy as cp
 
             self.state = {k: cp.asarray(v) for k, v in self.state.items()}
+        self._forget_tries()
         return self.shard.size
 
     def step(self, period: int, params, productivity, transition_cdf, c_table, share_table) -> Partials:
@@ -75,8 +82,52 @@ class HouseholdShard:
         if tables < self.types:  # the fused and GPU kernels would read past the tables
             raise ValueError(f"shard {self.shard.index}: its households have {self.types} types but the "
                              f"policy has {tables} table(s) (household.types.count)")
+        self._put_back(period)
+        self._start_of = None
         return self._step(self.state, self.shard.lo, period, self.key, params, productivity,
                           transition_cdf, c_table, share_table, self.block_size)
+
+    def try_step(self, period: int, params, productivity, transition_cdf, c_table, share_table) -> np.ndarray:
+        """The households' equity demand at one candidate price, found by stepping them at it: the
+        per-block sums of their end-of-period risky holdings k' (goods), an array (n_blocks, 1).
+
+        The step is held, not committed: the next try of the period first puts the state back as
+        it was at the period's start (a copy taken at its first try), and so does ``step``; ``keep_step``
+        commits it instead. So the candidate the price search settles on, usually its last, is
+        not stepped twice, and what the market cleared on is the step's own sum. A try costs a
+        step and a copy of the state (23 bytes a household)."""
+        self._put_back(period)
+        if self._start_of != period:
+            if self._period_start is None:
+                self._period_start = {k: v.copy() for k, v in self.state.items()}
+            else:
+                for k, v in self.state.items():
+                    self._period_start[k][...] = v
+            self._start_of = period
+        partials = self.step(period, params, productivity, transition_cdf, c_table, share_table)
+        self._start_of, self._tried = period, (period, partials)
+        return partials.aggregates[:, [schema.A_RISKY_END]].copy()
+
+    def keep_step(self, period: int) -> Partials:
+        """Commit the step of the last ``try_step`` of ``period`` and return its partials."""
+        if self._tried is None or self._tried[0] != period:
+            raise RuntimeError(f"shard {self.shard.index}: no step of period {period} was tried")
+        (_, partials), self._tried, self._start_of = self._tried, None, None
+        return partials
+
+    def _put_back(self, period: int) -> None:
+        """Undo a try's step, if one is held: the state as it was at the start of the period."""
+        if self._tried is None:
+            return
+        if self._tried[0] != period:
+            raise RuntimeError(f"shard {self.shard.index}: a try of period {self._tried[0]} is held at "
+                               f"period {period}")
+        for k, v in self.state.items():
+            v[...] = self._period_start[k]
+        self._tried = None
+
+    def _forget_tries(self) -> None:
+        self._period_start, self._start_of, self._tried = None, None, None
 
     def share_demand(self, period: int, params, productivity, transition_cdf, c_table, share_table) -> np.ndarray:
         """Per-block equity demand at each candidate params row (``kernels.share_demand``); the
@@ -101,6 +152,9 @@ class HouseholdShard:
         write."""
         if self._writer is not None:
             raise RuntimeError(f"shard {self.shard.index}: a checkpoint write is already in flight")
+        if self._tried is not None:
+            raise RuntimeError(f"shard {self.shard.index}: checkpoint asked while a try of period "
+                               f"{self._tried[0]} is held")
         snapshot = self.get_state()  # a copy: the next step updates self.state in place
         outcome: dict = {}
 
@@ -139,6 +193,7 @@ class HouseholdShard:
 
             state = {k: cp.asarray(v) for k, v in state.items()}
         self.state = state
+        self._forget_tries()
         return []
 
 

@@ -52,6 +52,96 @@ def test_schedule_does_not_depend_on_where_a_shard_starts(setup):  # noqa: F811
     assert np.array_equal(np.concatenate(parts), whole)
 
 
+def _shard(setup, n, backend, first=0, block=1000):  # noqa: F811
+    from sim.layout import Shard
+    from sim.shard import HouseholdShard
+
+    shard = HouseholdShard(Shard(0, first, first + n), block, backend, KEY)
+    shard.state, shard.types = _state(n, setup, first), 3
+    return shard
+
+
+def _candidates(setup):  # noqa: F811
+    out = []
+    for price in (0.8, 1.0, 1.25):  # as the coordinator builds them: the realised return moves
+        p = setup["p"].copy()
+        p[S.P_RETURN_RISKY] = (price + 0.02) / 1.0
+        p[S.P_DIVIDEND] = 0.01 * price
+        out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def test_a_tried_step_is_the_demand_and_is_kept_or_put_back(setup, backend):  # noqa: F811
+    # The price search asks each candidate by stepping the households at it and holding the step.
+    # A try must (a) return the step's own risky_end sums, (b) leave, once kept, exactly the state
+    # and partials of a plain step at that candidate, and (c) be undone by the next try or a plain
+    # step, so the period's step starts from the period's state whatever was tried before.
+    n, period = 9_001, 3
+    cands = _candidates(setup)
+    args = (setup["levels"], setup["cdf"], setup["c"], setup["share"])
+    plain = []
+    for p in cands:
+        ref = _shard(setup, n, backend)
+        plain.append((ref.step(period, p, *args), ref.state))
+    shard = _shard(setup, n, backend)
+    wanted = [shard.try_step(period, p, *args) for p in cands]
+    for (partials, _), got in zip(plain, wanted):
+        assert got.shape == (-(-n // 1000), 1)
+        assert np.array_equal(got[:, 0], partials.aggregates[:, S.A_RISKY_END])
+    # a higher price raises holders' wealth, so more goods are held in equity
+    assert np.all(np.diff([w.sum() for w in wanted]) > 0)
+    kept = shard.keep_step(period)  # the last try, at 1.25
+    assert np.array_equal(kept.aggregates, plain[2][0].aggregates)
+    for name in S.STATE_DTYPES:
+        assert np.array_equal(shard.state[name], plain[2][1][name]), name
+    # tries at 1.25 then 0.8, then the plain step at 1.0: the state is 1.0's
+    again = _shard(setup, n, backend)
+    again.try_step(period, cands[2], *args)
+    again.try_step(period, cands[0], *args)
+    stepped = again.step(period, cands[1], *args)
+    assert np.array_equal(stepped.aggregates, plain[1][0].aggregates)
+    for name in S.STATE_DTYPES:
+        assert np.array_equal(again.state[name], plain[1][1][name]), name
+    # and the next period's tries start from that state (the period's copy is retaken)
+    nxt = [_shard(setup, n, backend) for _ in range(2)]
+    for s in nxt:
+        s.step(period, cands[1], *args)
+    expected = nxt[0].step(period + 1, cands[0], *args)
+    again.try_step(period + 1, cands[2], *args)
+    again.try_step(period + 1, cands[0], *args)
+    assert np.array_equal(again.keep_step(period + 1).aggregates, expected.aggregates)
+
+
+def test_a_held_try_is_never_mixed_with_another_period_or_a_checkpoint(setup, tmp_path):  # noqa: F811
+    shard = _shard(setup, 3000, "fused")
+    args = (setup["levels"], setup["cdf"], setup["c"], setup["share"])
+    with pytest.raises(RuntimeError, match="no step of period 2 was tried"):
+        shard.keep_step(2)
+    shard.try_step(2, setup["p"], *args)
+    with pytest.raises(RuntimeError, match="a try of period 2 is held at period 3"):
+        shard.step(3, setup["p"], *args)
+    with pytest.raises(RuntimeError, match="no step of period 3 was tried"):
+        shard.keep_step(3)
+    with pytest.raises(RuntimeError, match="checkpoint asked while a try of period 2 is held"):
+        shard.begin_checkpoint(tmp_path, "p2")
+    shard.keep_step(2)
+    with pytest.raises(RuntimeError, match="no step of period 2 was tried"):
+        shard.keep_step(2)  # kept once
+
+
+def test_tried_demand_does_not_depend_on_where_a_shard_starts(setup):  # noqa: F811
+    n, block = 12_000, 1000
+    args = (setup["levels"], setup["cdf"], setup["c"], setup["share"])
+    whole = _shard(setup, n, "fused", block=block).try_step(1, setup["p"], *args)
+    parts = []
+    for first in (0, 4000, 8000):
+        part = _shard(setup, 4000, "fused", first=first, block=block)
+        part.state = {k: v[first:first + 4000].copy() for k, v in _state(n, setup).items()}
+        parts.append(part.try_step(1, setup["p"], *args))
+    assert np.array_equal(np.concatenate(parts), whole)
+
+
 def _market(growth_weight=0.02, **kw):
     from sim.macro.equity import EquityMarket
 
