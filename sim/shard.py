@@ -129,16 +129,6 @@ class HouseholdShard:
     def _forget_tries(self) -> None:
         self._period_start, self._start_of, self._tried = None, None, None
 
-    def share_demand(self, period: int, params, productivity, transition_cdf, c_table, share_table) -> np.ndarray:
-        """Per-block equity demand at each candidate params row (``kernels.share_demand``); the
-        state is not changed, so a retry after a crash asks the same question of the same state."""
-        if self.state is None:
-            raise RuntimeError(f"shard {self.shard.index} asked for demand before initialise()")
-        from kernels.share_demand import share_demand
-
-        return share_demand(self.state, self.shard.lo, period, self.key, params, productivity,
-                            transition_cdf, c_table, share_table, self.block_size)
-
     def get_state(self) -> dict[str, np.ndarray]:
         """A host copy of the state (tests and checkpoints)."""
         if self.backend == "cupy":

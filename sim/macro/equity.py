@@ -36,8 +36,8 @@ them. Per period t >= 1 (goods, per period):
 * **Clearing** (a temporary equilibrium, Grandmont 1977): at a candidate price p a holding's
   realised return is R(p) = (p + d_t) / p_t-1 and households expect E[R](p), so each candidate has
   its own household solve; every holder's end-of-period equity value V(p) follows (households:
-  the shards' demand pass, ``kernels/share_demand.py``; the fund and the dominant holder: their
-  rules). The price solves V(p) / p = S_t-1 + dS_t, found by a safeguarded secant in log p
+  the shards' step at the candidate, held until kept or undone, ``HouseholdShard.try_step``; the
+  fund and the dominant holder: their rules). The price solves V(p) / p = S_t-1 + dS_t, found by a safeguarded secant in log p
   (``EquityMarket.clear``) to a relative gap of 1e-4 (or a bracket 1e-5 wide in log p); firms
   absorb that gap by issuing or buying back the difference at the clearing price
   (``equity_clearing_gap`` reports it).
