@@ -103,6 +103,54 @@ def _market(growth_weight=0.02, **kw):
     return EquityMarket(payout=0.75, issuance=0.1, growth_weight=growth_weight, span=0.1, **kw)
 
 
+@pytest.mark.parametrize("reversion", [0.0, 0.03])
+def test_price_for_inverts_the_expected_return(reversion):
+    m = _market(growth=0.004, reversion=reversion, anchor_yield=0.011)
+    for d, expected in ((0.012, 1.02), (0.03, 1.011), (0.001, 1.0051)):
+        p = m.price_for(d, expected)
+        assert p > 0 and m.expected_return(d, p) == pytest.approx(expected, rel=1e-13)
+    assert m.price_for(0.012, 1.0 + 0.004 - reversion) is None  # E[R] > expected at every price
+
+
+def test_the_search_starts_where_households_expect_last_periods_premium(monkeypatch):
+    # The first candidate of period t is the price at which households would expect, over this
+    # period's safe return, the premium they planned with at t-1's clearing price (within
+    # price_span of p_t-1). Checked against the outputs: E[R](p) = 1 + d/p + nu (d/y - p)/p
+    # (no growth belief here) and the premium (E[R] - 1) - (R_f - 1) of the period before.
+    from sim.macro.equity import EquityMarket
+    from tests.economy_driver import simulate
+
+    starts = []
+    clear = EquityMarket.clear
+
+    def recorded(self, supply, value_at, start=None):
+        starts.append((start, self.price, self.span))
+        return clear(self, supply, value_at, start)
+
+    monkeypatch.setattr(EquityMarket, "clear", recorded)
+    run = simulate("~calibration", "scenario=baseline", "market=priced", periods=8)
+    cfg, rows = run.cfg, run.rows
+    eq, dt = cfg.economy.equity, 1.0 / cfg.periods_per_year
+    nu = 1.0 - (1.0 - eq.yield_reversion) ** dt
+    omega = 1.0 - (1.0 - eq.yield_memory) ** dt
+    assert len(starts) == len(rows) - 1  # period 0 is the opening issue
+    assert starts[0][0] is None  # no clearing premium yet: period 1 starts at p_0
+    normal = rows[0]["dividend"] / rows[0]["equity_price"]
+    moved = 0
+    for t in range(2, len(rows)):
+        last = rows[t - 1]
+        normal += omega * (last["dividend"] / last["equity_price"] - normal)
+        premium = last["expected_equity_return"] + 1.0 - last["return_safe"]
+        d = rows[t]["dividend"]
+        target = rows[t]["return_safe"] + premium  # 1 + d/p + nu (d/y - p)/p = target
+        wanted = d * (1.0 + nu / normal) / (target - 1.0 + nu)
+        start, p0, span = starts[t - 1]
+        bounded = min(max(wanted, p0 * np.exp(-span)), p0 * np.exp(span))
+        assert start == pytest.approx(bounded, rel=1e-12), t
+        moved += start != p0
+    assert moved == len(rows) - 2
+
+
 def test_two_household_market_clears_at_the_hand_worked_price():
     # Household 1 holds 3 goods of equity whatever the price; household 2 owns n2 shares and
     # keeps half of its cash on hand m2 = n2 (p + d) + y2 in equity. With S shares outstanding,

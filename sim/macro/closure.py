@@ -82,6 +82,7 @@ class Plan:
     buyback_capped: bool = False  # the firms' buyback hit its guard
     no_seller: bool = False  # only the fund and the dominant holder would hold the shares (no_seller_price)
     clearing_slope: float | None = None  # dz/dlog p of the excess demand at the clearing price
+    belief_premium: float | None = None  # E[R] - R_f households plan with at the settled price (per period)
     belief_cap: float = float("inf")  # the pre-tax gross return the beliefs may not exceed (solvability)
     risky_mean_taxed: float | None = None  # the part of the expected risky return the tax reaches (None: all)
 
