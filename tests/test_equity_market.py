@@ -114,9 +114,9 @@ def test_price_for_inverts_the_expected_return(reversion):
 
 def test_the_search_starts_where_households_expect_last_periods_premium(monkeypatch):
     # The first candidate of period t is the price at which households would expect, over this
-    # period's safe return, the premium they planned with at t-1's clearing price (within
-    # price_span of p_t-1). Checked against the outputs: E[R](p) = 1 + d/p + nu (d/y - p)/p
-    # (no growth belief here) and the premium (E[R] - 1) - (R_f - 1) of the period before.
+    # period's safe return, the premium they planned with at t-1's clearing price moved as it
+    # moved from t-2's (within price_span of p_t-1). Checked against the outputs: E[R](p) = 1 +
+    # d/p + nu (d/y - p)/p (no growth belief here) and the premiums (E[R] - 1) - (R_f - 1).
     from sim.macro.equity import EquityMarket
     from tests.economy_driver import simulate
 
@@ -140,9 +140,10 @@ def test_the_search_starts_where_households_expect_last_periods_premium(monkeypa
     for t in range(2, len(rows)):
         last = rows[t - 1]
         normal += omega * (last["dividend"] / last["equity_price"] - normal)
-        premium = last["expected_equity_return"] + 1.0 - last["return_safe"]
+        premium = [r["expected_equity_return"] + 1.0 - r["return_safe"] for r in rows[t - 2:t]]
+        trend = premium[1] - premium[0] if t >= 3 else 0.0  # period 0 (the opening) has none
         d = rows[t]["dividend"]
-        target = rows[t]["return_safe"] + premium  # 1 + d/p + nu (d/y - p)/p = target
+        target = rows[t]["return_safe"] + premium[1] + trend  # 1 + d/p + nu (d/y - p)/p = target
         wanted = d * (1.0 + nu / normal) / (target - 1.0 + nu)
         start, p0, span = starts[t - 1]
         bounded = min(max(wanted, p0 * np.exp(-span)), p0 * np.exp(span))

@@ -93,6 +93,7 @@ class EquityMarket:
     closed: int = 0  # periods closed
     slope: float | None = None  # dz/dlog p of the excess demand at the last clearing price
     premium: float | None = None  # E[R] - R_f households planned with at the last clearing price (per period)
+    premium_before: float | None = None  # ... and at the one before it
 
     # ----- decisions at the start of period t ---------------------------------------------------
     def dividend_now(self, opening_yield: float) -> float:
@@ -260,7 +261,7 @@ class EquityMarket:
         self.price, self.dividend, self.profit = price, dividend, profit
         self.closed += 1
         self.slope = self.slope if slope is None else slope
-        self.premium = premium
+        self.premium_before, self.premium = self.premium, premium
         self.shares = equity_value / price
         return self.shares
 
@@ -268,7 +269,7 @@ class EquityMarket:
         return {"shares": self.shares, "price": self.price, "dividend": self.dividend,
                 "growth": self.growth, "profit": self.profit, "closed": self.closed,
                 "paid": self.paid, "slope": self.slope, "anchor_yield": self.anchor_yield,
-                "premium": self.premium}
+                "premium": self.premium, "premium_before": self.premium_before}
 
     def load_state_dict(self, d: dict) -> None:
         self.shares, self.price = float(d["shares"]), float(d["price"])
@@ -279,8 +280,9 @@ class EquityMarket:
         self.slope = None if d["slope"] is None else float(d["slope"])
         anchor = d.get("anchor_yield")  # none in a checkpoint of a run made before the anchor (nu = 0)
         self.anchor_yield = None if anchor is None else float(anchor)
-        premium = d.get("premium")  # none in a checkpoint made before it (the search starts at p_t-1)
-        self.premium = None if premium is None else float(premium)
+        # none in a checkpoint made before them (the search starts at p_t-1, then without the trend)
+        self.premium, self.premium_before = (None if d.get(k) is None else float(d[k])
+                                             for k in ("premium", "premium_before"))
 
 
 class PricedDemandEconomy(DemandEconomy):
@@ -425,14 +427,22 @@ class PricedDemandEconomy(DemandEconomy):
         return settled
 
     def first_price(self, env) -> float | None:
-        """Where the price search starts: the price at which households would expect last
-        period's clearing premium over this period's safe belief, E[R](p) = R_f,t + (E[R] - R_f)_t-1
+        """Where the price search starts: the price at which households would expect, over this
+        period's safe belief, the premium pi they planned with at the last clearing prices, moved
+        as it moved between the last two, E[R](p) = R_f,t + pi_t-1 + (pi_t-1 - pi_t-2)
         (``EquityMarket.price_for``), within ``price_span`` in log p of p_t-1; None (start at
-        p_t-1) before any clearing price or where no price gives it."""
+        p_t-1) before any clearing price or where no price gives it. A forecast of where the
+        market clears, nothing households believe: it decides how many candidates the search
+        tries, not the price it finds (within the market's tolerance). The premium's trend
+        matters in a large population, whose demand is smooth (10^6 households: 2.23 candidates
+        a quarter against 2.46 without it over the default 40 quarters, 1.96 against 2.10 over
+        100); with 2,000 households, whose demand is a step function, it neither helps nor hurts
+        much (3.15 against 3.00, 60 quarters)."""
         m = self.market
         if m.premium is None:
             return None
-        p = m.price_for(self._plan_t.dividend_per_share, self._safe_belief(env) + m.premium)
+        trend = 0.0 if m.premium_before is None else m.premium - m.premium_before
+        p = m.price_for(self._plan_t.dividend_per_share, self._safe_belief(env) + m.premium + trend)
         if p is None:
             return None
         return math.exp(min(max(math.log(p / m.price), -m.span), m.span)) * m.price
