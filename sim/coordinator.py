@@ -3,7 +3,7 @@
 Per period (docs/design.md, "The data path of one period"):
   1. the economy gives the period's environment (prices, policy, rates);
   2. the household problem is (re)solved and its policy tables put once in the object store (with
-     a priced equity market, at the price that clears it, sim.macro.equity.clear_period: the shards
+     a priced equity market, at the price that clears it, sim.macro.clearing.clear_period: the shards
      step at each candidate price and hold the step, ``HouseholdShard.try_step``);
   3. every shard actor runs one kernel pass (or keeps the one it holds at the clearing price) and
      returns per-block partial aggregates;
@@ -36,7 +36,7 @@ from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.household_types import close as close_type_solvers
 from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
-from sim.macro.equity import clear_period
+from sim.macro.clearing import clear_period
 from sim.policy_cache import PolicyCache
 from sim.shard import ShardActor
 from sim.shard_pool import ShardPool

@@ -57,7 +57,7 @@ class FixedPriceEconomy:
     """Prices, returns and labour-market rates fixed by config (``economy.closure=fixed``).
     Built by ``make_economy``, which has refused what it cannot honour (``check_config``)."""
 
-    prices_equity = False  # no equity market at all (``sim.macro.equity.clear_period``)
+    prices_equity = False  # no equity market at all (``sim.macro.clearing.clear_period``)
 
     def __init__(self, cfg, key: int):
         e, p = cfg.economy, cfg.policy

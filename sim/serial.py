@@ -4,8 +4,10 @@ Period t, as in ``sim.coordinator`` (one shard instead of many, no checkpoints):
 
     env_t      = economy.environment(t, totals_{t-1}, median income_{t-1})
     tables_t   = policy.tables(household problem at env_t)      (re-solved when env_t changed;
-                 with a priced equity market, at the price that clears it: sim.macro.equity)
-    partials_t = households.step(t, params(env_t), tables_t)    (the kernel, any backend)
+                 with a priced equity market, at the price that clears it: sim.macro.equity,
+                 the households stepped at each candidate and the step held, try_step)
+    partials_t = households.step(t, params(env_t), tables_t)    (the kernel, any backend; or
+                 households.keep_step(t) where the clearing price was the last tried)
     row_t      = economy.close(t, env_t, combine(partials_t))   (the macro block, the accounts)
 
 The households are the same bits as in a distributed run of the same seed on any shard layout
@@ -26,7 +28,7 @@ from sim import accounts
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.layout import shard_layout
-from sim.macro.equity import clear_period
+from sim.macro.clearing import clear_period
 from sim.policy_cache import PolicyCache
 from sim.shard import HouseholdShard
 from sim.solver.markov import stationary_distribution
@@ -77,8 +79,9 @@ def simulate(cfg, tamper: Callable | None = None,
             return policy.tables(household_problem(e, chain, hh), t)
 
         def demand(params, c, share, t=t):  # a priced market: the households stepped at each candidate
-            return np.concatenate([households.try_step(t, params[j], chain.levels, chain.cdf, c[j], share[j])
-                                   for j in range(len(params))], axis=1).sum(axis=0)
+            # each candidate's (n_blocks, 1) sums summed on their own, as the coordinator does
+            return np.concatenate([households.try_step(t, params[j], chain.levels, chain.cdf, c[j], share[j]).sum(axis=0)
+                                   for j in range(len(params))])
 
         env, c, share, tried = clear_period(economy, env, hh, solve, demand)
         t1 = time.perf_counter()

@@ -96,6 +96,8 @@ class HouseholdShard:
         commits it instead. So the candidate the price search settles on, usually its last, is
         not stepped twice, and what the market cleared on is the step's own sum. A try costs a
         step and a copy of the state (23 bytes a household)."""
+        if self.state is None:
+            raise RuntimeError(f"shard {self.shard.index} asked for demand before initialise()")
         self._put_back(period)
         if self._start_of != period:
             if self._period_start is None:
@@ -104,7 +106,12 @@ class HouseholdShard:
                 for k, v in self.state.items():
                     self._period_start[k][...] = v
             self._start_of = period
-        partials = self.step(period, params, productivity, transition_cdf, c_table, share_table)
+        try:
+            partials = self.step(period, params, productivity, transition_cdf, c_table, share_table)
+        except BaseException:  # a step that failed part-way leaves no half-stepped state behind
+            for k, v in self.state.items():
+                v[...] = self._period_start[k]
+            raise
         self._start_of, self._tried = period, (period, partials)
         return partials.aggregates[:, [schema.A_RISKY_END]].copy()
 

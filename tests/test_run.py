@@ -125,7 +125,7 @@ def test_git_revision_recorded_at_submission_is_used_without_git(monkeypatch):
 
 
 def test_priced_equity_market_clears_to_the_same_bits_on_any_layout(ray_session, tmp_path):
-    """The priced equity market (sim/macro/equity.py) clears from the shards' demand schedules: the
+    """The priced equity market (sim/macro/equity.py) clears on the shards' tried steps: their
     per-block sums, combined in block order, make the clearing price and so every output the same
     bits on 1 and 3 shard actors (3 does not divide the blocks evenly)."""
     runs = [simulate(tmp_path, f"a{k}", "economy.equity.market=priced", "population.households=6000",

@@ -173,8 +173,10 @@ class EquityMarket:
         the ones the step will take. Households' demand is steep (the Merton share moves with the
         premium), which is why one interpolation of a schedule is not enough. Measured (calibrated
         baseline, 2,000 households): 3.5 candidates a quarter without a participation cost, 4.7 with
-        ``market=priced``'s, where a 5-price schedule and its refinement took 7.6; 3.4 at stop 14
-        and 3.0 with the first guess (60 quarters; the first gap's median 0.0073 against 0.040).
+        ``market=priced``'s, where a 5-price schedule and its refinement took 7.6; 3.4 at stop 14,
+        3.0 with the first guess at last period's premium (60 quarters; the first gap's median
+        0.0073 against 0.040) and 3.15 with its trend (``first_price``: noise at this size; at 10^6
+        households the trend saves a tenth of the candidates).
         """
         if not supply > 0.0:
             raise MarketDidNotClear(f"no equity price clears a market for {supply:.6g} shares: firms have no "
@@ -351,7 +353,7 @@ class PricedDemandEconomy(DemandEconomy):
     def _owners_return(self, env):
         return env.return_risky_income
 
-    # ----- clearing (``clear_period``) ------------------------------------------------------------
+    # ----- clearing (``sim.macro.clearing.clear_period``) ------------------------------------------------------------
     def held_price(self) -> float | None:
         """This period's price where an experiment holds it (``economy.equity.held_period``):
         no search, firms issue or buy back the gap at it (``equity_clearing_gap``)."""
@@ -470,46 +472,3 @@ class PricedDemandEconomy(DemandEconomy):
     def load_state_dict(self, d: dict) -> None:
         super().load_state_dict(d)
         self.market.load_state_dict(d["market"])
-
-
-def clear_period(economy, env, household_cfg, solve: Callable, demand: Callable):
-    """(env, c, share, tried): the period's environment and the policy tables households step
-    with, and whether they are the ones ``demand`` was last asked at. Where ``economy`` prices
-    equity, at the price that clears its market; elsewhere ``env`` as it is, solved once (tried:
-    False).
-
-    Each candidate price p gives an environment (its realised return and the households' belief,
-    ``economy.at_price``) and so a household problem, solved by ``solve(env) -> (c, share)``
-    (warm-started from the solves before it). ``demand(params, c, share)`` returns the
-    households' equity holdings (goods) at each candidate, stacked, summed over all households
-    (the shards step them at each candidate and hold the step, ``HouseholdShard.try_step``; their
-    per-block sums combined in block order, so the same on any layout); the fund and the
-    dominant holder add theirs by their rules. The clearing price is one that was evaluated, so
-    the tables returned are its own; where it is the last one asked (tried), the shards' held
-    step is the period's.
-    """
-    from sim.environment import kernel_params
-
-    supply = economy.equity_supply() if economy.prices_equity else None
-    if supply is None:  # no market, or its opening issue (period 0)
-        return (env, *solve(env), False)
-    held = economy.held_price()
-    if held is None:
-        held = economy.no_seller_price(env)
-    if held is not None:  # an experiment holds the price, or no one sells: one solve, the firms take the gap
-        settled = economy.settle_price(env, held)
-        return (settled, *solve(settled), False)
-    evaluated: dict[float, tuple] = {}
-    last: list[float] = []  # the candidate demand was last asked at
-
-    def value_at(prices: np.ndarray) -> np.ndarray:
-        envs = [economy.at_price(env, float(p)) for p in prices]
-        tables = [solve(e) for e in envs]
-        evaluated.update(zip(map(float, prices), tables))
-        last[:] = [float(prices[-1])]
-        households = demand(np.stack([kernel_params(e, household_cfg) for e in envs]),
-                            np.stack([c for c, _ in tables]), np.stack([s for _, s in tables]))
-        return households + np.array([economy.others_value(e) for e in envs])
-
-    price, slope = economy.market.clear(supply, value_at, economy.first_price(env))
-    return (economy.settle_price(env, price, slope), *evaluated[price], last == [price])
