@@ -236,10 +236,11 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                         refs = [ray.put(x) for x in (params[j], c[j], share[j])]
                         parts = ray.get([a.try_step.remote(t, refs[0], productivity_ref, cdf_ref, *refs[1:])
                                          for a in pool.actors])
-                        sums.append(np.concatenate(parts).sum(axis=0))  # in block order: any layout, same sums
+                        sums.append(np.concatenate(parts).sum(axis=0))  # in block order: any layout
                     return np.concatenate(sums)
 
-                env, c_table, share_table, tried = clear_period(macro.economy, env, household_cfg, solve, demand)
+                env, c_table, share_table, tried = clear_period(macro.economy, env, household_cfg, solve,
+                                                                demand)
                 clock.lap("solve")
                 if tried:  # the shards stepped at the clearing price: keep it
                     stepping = [a.keep_step.remote(t) for a in pool.actors]

@@ -80,8 +80,9 @@ def simulate(cfg, tamper: Callable | None = None,
 
         def demand(params, c, share, t=t):  # a priced market: the households stepped at each candidate
             # each candidate's (n_blocks, 1) sums summed on their own, as the coordinator does
-            return np.concatenate([households.try_step(t, params[j], chain.levels, chain.cdf, c[j], share[j]).sum(axis=0)
-                                   for j in range(len(params))])
+            return np.concatenate([
+                households.try_step(t, params[j], chain.levels, chain.cdf, c[j], share[j]).sum(axis=0)
+                for j in range(len(params))])
 
         env, c, share, tried = clear_period(economy, env, hh, solve, demand)
         t1 = time.perf_counter()

@@ -150,8 +150,8 @@ def test_clear_period_says_whether_the_clearing_price_was_the_last_tried(monkeyp
             asked.extend(params[:, 0].tolist())
             return params[:, 0] * np.array([wanted(p) for p in params[:, 0]])
 
-        env, c, share, tried = clear_period(Economy(wanted), None, None, lambda p: (np.full(2, p), np.full(2, -p)),
-                                            demand)
+        tables = lambda p: (np.full(2, p), np.full(2, -p))  # noqa: E731
+        env, c, share, tried = clear_period(Economy(wanted), None, None, tables, demand)
         assert tried == last_is_best and (env == asked[-1]) == last_is_best
         assert np.all(c == env) and np.all(share == -env)  # the clearing price's own tables
         assert len(asked) > 2

@@ -37,8 +37,8 @@ them. Per period t >= 1 (goods, per period):
   realised return is R(p) = (p + d_t) / p_t-1 and households expect E[R](p), so each candidate has
   its own household solve; every holder's end-of-period equity value V(p) follows (households:
   the shards' step at the candidate, held until kept or undone, ``HouseholdShard.try_step``; the
-  fund and the dominant holder: their rules). The price solves V(p) / p = S_t-1 + dS_t, found by a safeguarded secant in log p
-  (``EquityMarket.clear``) to a relative gap of 1e-4 (or a bracket 1e-5 wide in log p); firms
+  fund and the dominant holder: their rules). The price solves V(p) / p = S_t-1 + dS_t, found
+  by a safeguarded secant in log p (``EquityMarket.clear``) to a relative gap of 1e-4 (or a bracket 1e-5 wide in log p); firms
   absorb that gap by issuing or buying back the difference at the clearing price
   (``equity_clearing_gap`` reports it).
 
@@ -353,7 +353,7 @@ class PricedDemandEconomy(DemandEconomy):
     def _owners_return(self, env):
         return env.return_risky_income
 
-    # ----- clearing (``sim.macro.clearing.clear_period``) ------------------------------------------------------------
+    # ----- clearing (``sim.macro.clearing.clear_period``) -----------------------------------------
     def held_price(self) -> float | None:
         """This period's price where an experiment holds it (``economy.equity.held_period``):
         no search, firms issue or buy back the gap at it (``equity_clearing_gap``)."""
