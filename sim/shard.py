@@ -109,8 +109,7 @@ class HouseholdShard:
         try:
             partials = self.step(period, params, productivity, transition_cdf, c_table, share_table)
         except BaseException:  # a step that failed part-way leaves no half-stepped state behind
-            for k, v in self.state.items():
-                v[...] = self._period_start[k]
+            self._restore_period_start()
             raise
         self._start_of, self._tried = period, (period, partials)
         return partials.aggregates[:, [schema.A_RISKY_END]].copy()
@@ -129,9 +128,12 @@ class HouseholdShard:
         if self._tried[0] != period:
             raise RuntimeError(f"shard {self.shard.index}: a try of period {self._tried[0]} is held at "
                                f"period {period}")
-        for k, v in self.state.items():
-            v[...] = self._period_start[k]
+        self._restore_period_start()
         self._tried = None
+
+    def _restore_period_start(self) -> None:
+        for k, v in self.state.items():  # in place: the arrays the kernels step (host or device)
+            v[...] = self._period_start[k]
 
     def _forget_tries(self) -> None:
         self._period_start, self._start_of, self._tried = None, None, None

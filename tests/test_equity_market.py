@@ -16,6 +16,11 @@ def _shard(setup, n, backend, first=0, block=1000):  # noqa: F811
     return shard
 
 
+def _step_inputs(setup):  # noqa: F811
+    """What a step takes after its params: the productivity chain and the policy tables."""
+    return setup["levels"], setup["cdf"], setup["c"], setup["share"]
+
+
 def _candidates(setup):  # noqa: F811
     out = []
     for price in (0.8, 1.0, 1.25):  # as the coordinator builds them: the realised return moves
@@ -34,7 +39,7 @@ def test_a_tried_step_is_the_demand_and_is_kept_or_put_back(setup, backend):  # 
     # step, so the period's step starts from the period's state whatever was tried before.
     n, period = 9_001, 3
     cands = _candidates(setup)
-    args = (setup["levels"], setup["cdf"], setup["c"], setup["share"])
+    args = _step_inputs(setup)
     plain = []
     for p in cands:
         ref = _shard(setup, n, backend)
@@ -69,7 +74,7 @@ def test_a_tried_step_is_the_demand_and_is_kept_or_put_back(setup, backend):  # 
 
 def test_a_held_try_is_never_mixed_with_another_period_or_a_checkpoint(setup, tmp_path):  # noqa: F811
     shard = _shard(setup, 3000, "fused")
-    args = (setup["levels"], setup["cdf"], setup["c"], setup["share"])
+    args = _step_inputs(setup)
     with pytest.raises(RuntimeError, match="no step of period 2 was tried"):
         shard.keep_step(2)
     shard.try_step(2, setup["p"], *args)
@@ -87,7 +92,7 @@ def test_a_held_try_is_never_mixed_with_another_period_or_a_checkpoint(setup, tm
 def test_a_try_that_fails_part_way_leaves_the_periods_state(setup):  # noqa: F811
     shard = _shard(setup, 3000, "fused")
     start = {k: v.copy() for k, v in shard.state.items()}
-    args = (setup["levels"], setup["cdf"], setup["c"], setup["share"])
+    args = _step_inputs(setup)
     shard.try_step(2, setup["p"], *args)
     calls = []
 
@@ -188,7 +193,7 @@ def test_keeping_the_last_try_is_stepping_again(priced, monkeypatch):
 
 def test_tried_demand_does_not_depend_on_where_a_shard_starts(setup):  # noqa: F811
     n, block = 12_000, 1000
-    args = (setup["levels"], setup["cdf"], setup["c"], setup["share"])
+    args = _step_inputs(setup)
     whole = _shard(setup, n, "fused", block=block).try_step(1, setup["p"], *args)
     parts = []
     for first in (0, 4000, 8000):
@@ -205,12 +210,19 @@ def _market(growth_weight=0.02, **kw):
 
 
 @pytest.mark.parametrize("reversion", [0.0, 0.03])
-def test_price_for_inverts_the_expected_return(reversion):
+@pytest.mark.parametrize("tax", [0.0, 0.25])
+def test_price_for_inverts_the_expected_return(reversion, tax):
+    # E[R](p) - tau (1 + g) d / p = expected at the price it gives (tau: the capital tax on the
+    # dividend yield; indifference_price is its case expected = R_f - tau (R_f - 1))
     m = _market(growth=0.004, reversion=reversion, anchor_yield=0.011)
-    for d, expected in ((0.012, 1.02), (0.03, 1.011), (0.001, 1.0051)):
-        p = m.price_for(d, expected)
-        assert p > 0 and m.expected_return(d, p) == pytest.approx(expected, rel=1e-13)
-    assert m.price_for(0.012, 1.0 + 0.004 - reversion) is None  # E[R] > expected at every price
+    for d, expected, safe in ((0.012, 1.02, 1.02), (0.03, 1.011, 1.011), (0.001, 1.0051, 1.008)):
+        p = m.price_for(d, expected, tax)
+        assert p > 0
+        assert m.expected_return(d, p) - tax * m.expected_income(d, p) == pytest.approx(expected, rel=1e-13)
+        q = m.indifference_price(d, safe, tax)
+        assert m.expected_return(d, q) - tax * m.expected_income(d, q) == pytest.approx(
+            safe - tax * (safe - 1.0), rel=1e-13)
+    assert m.price_for(0.012, 1.0 + 0.004 - reversion, tax) is None  # E[R] > expected at every price
 
 
 def test_the_search_starts_where_households_expect_last_periods_premium(monkeypatch):

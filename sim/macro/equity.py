@@ -125,25 +125,21 @@ class EquityMarket:
         """The price at which households expect the safe return after the capital tax tau (which
         reaches the dividend yield and the safe interest), E[R](p) - tau (1 + g^e) d / p =
         R_f - tau (R_f - 1), so that none wants to hold equity (the Merton share is zero):
+        ``price_for`` at that return. None where no price gives it (households expect more than
+        the safe return at any price)."""
+        return self.price_for(dividend, safe - tax * (safe - 1.0), tax)
 
-            p = ((1 - tau)(1 + g^e) d + nu d / y-bar) / (R_f - tau (R_f - 1) - (1 + g^e) + nu)
+    def price_for(self, dividend: float, expected: float, tax: float = 0.0) -> float | None:
+        """The price p at which households expect the gross return ``expected`` after the capital
+        tax tau on the dividend yield, E[R](p) - tau (1 + g^e) d / p = expected. With E[R] =
+        (1 + g^e) - nu + d ((1 + g^e) + nu / y-bar) / p:
+
+            p = ((1 - tau)(1 + g^e) d + nu d / y-bar) / (expected - (1 + g^e) + nu)
 
         (nu = 0 or no yield seen yet: no anchor term). None where no price gives it (the
-        denominator is not positive: households expect more than the safe return at any price)."""
+        denominator is not positive: households expect more than ``expected`` at any price)."""
         nu = self.reversion if self.reversion and self.anchor_yield else 0.0
         top = (1.0 - tax) * (1.0 + self.growth) * dividend + (nu * dividend / self.anchor_yield if nu else 0.0)
-        bottom = safe - tax * (safe - 1.0) - (1.0 + self.growth) + nu
-        return top / bottom if bottom > 0.0 and top > 0.0 else None
-
-    def price_for(self, dividend: float, expected: float) -> float | None:
-        """The price p at which households expect the gross return ``expected``, E[R](p) =
-        expected: E[R] = (1 + g^e) - nu + d ((1 + g^e) + nu / y-bar) / p, so
-
-            p = d ((1 + g^e) + nu / y-bar) / (expected - (1 + g^e) + nu)
-
-        (nu = 0 or no yield seen yet: no anchor term). None where no price gives it."""
-        nu = self.reversion if self.reversion and self.anchor_yield else 0.0
-        top = dividend * ((1.0 + self.growth) + (nu / self.anchor_yield if nu else 0.0))
         bottom = expected - (1.0 + self.growth) + nu
         return top / bottom if bottom > 0.0 and top > 0.0 else None
 
