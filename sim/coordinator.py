@@ -33,7 +33,6 @@ from sim.checkpoint.store import CheckpointStore
 from sim.capacity import ActorCapacity
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
-from sim.household_types import close as close_type_solvers
 from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
 from sim.macro.clearing import clear_period
@@ -270,8 +269,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
             progress(macro.period, time.perf_counter() - t0, shape.households)
     finally:
         progress.close()
-        pool.kill()
-        close_type_solvers()
+        pool.kill()  # the type solvers stay for this process's next run (sim.household_types)
         capacity.release()
     seconds = time.perf_counter() - t0
 

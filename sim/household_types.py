@@ -7,10 +7,15 @@ order; otherwise, or with one type, they are solved one after another in this pr
 
 Actors, not tasks: a task's worker process is a fresh one whenever Ray has retired the last
 (it keeps few idle workers on a small node), and importing the solver and loading its compiled
-code there took seconds per period, far more than the solve. An actor is a process kept for the
-run (``close`` ends them). Pool size: min(n, this machine's cores); actor k solves types k, k + P, ...
-in one call (one round trip an actor, not one a type: the default run's solve rounds, 10^6 x 40,
-took 7.3-7.6 s against 8.8-8.9 s with a call a type).
+code there took seconds per period, far more than the solve. An actor is a process kept for as
+long as this process's Ray job: a later run in the same process (the arms of a fork or an
+experiment, a sweep's jobs on one Ray worker, a test session) reuses the warm pool instead of
+starting new actors (about 2 s a run on two cores); Ray ends them with their owner, at
+``ray.shutdown`` or when this process exits, and ``close`` ends them sooner. A pool whose actor
+has died (beyond its one restart) is replaced once, the round solved again. Pool size: min(n,
+this machine's cores); actor k solves types k, k + P, ... in one call (one round trip an actor,
+not one a type: the default run's solve rounds, 10^6 x 40, took 7.3-7.6 s against 8.8-8.9 s with
+a call a type).
 
 The answer does not depend on any of this: every actor runs the same ``solve_household`` on the
 same problem and warm start, and the actors are pinned to this process's node (hard node
@@ -91,7 +96,8 @@ def start(count: int) -> None:
 
 
 def close() -> None:
-    """End the solver actors (the end of a run); the next parallel solve starts new ones."""
+    """End the solver actors now; the next parallel solve starts new ones. Nothing calls it at the
+    end of a run: the pool serves the process's later runs (module docstring)."""
     import ray
 
     for actor in _POOL["actors"]:
@@ -117,9 +123,16 @@ def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None
         return [_solve(p, tol, g, f) for p, g, f in work]
     import ray
 
-    actors = _pool(len(problems))
-    # actor k solves types k, k + P, ... in one call (one round trip each, not one per type)
-    parts = ray.get([actor.solve_each.remote(work[k::len(actors)], tol) for k, actor in enumerate(actors)])
+    for attempt in range(2):
+        actors = _pool(len(problems))
+        try:
+            # actor k solves types k, k + P, ... in one call (one round trip each, not one per type)
+            parts = ray.get([actor.solve_each.remote(work[k::len(actors)], tol) for k, actor in enumerate(actors)])
+            break
+        except ray.exceptions.RayActorError:
+            if attempt:  # a fresh pool died too: not a stale actor from an earlier run
+                raise
+            close()  # an actor of a kept pool died (the same problems, solved again, give the same bits)
     return [parts[j % len(actors)][j // len(actors)] for j in range(len(problems))]
 
 

@@ -214,14 +214,40 @@ def test_results_with_types_are_the_same_on_any_shard_layout(ray_session, tmp_pa
 
     base = ["population.households=12000", "population.block_size=1024", "periods=4", "output.progress=false",
             "checkpoint.every=0", *FAST_SOLVE, *SPREAD, *TAIL]
-    results = []
+    from sim import household_types
+
+    results, solvers = [], []
     for actors in (1, 3):
         run(compose([*BARE, *base, f"cluster.actors={actors}"]), tmp_path / f"a{actors}")
         results.append(xr.open_zarr(tmp_path / f"a{actors}" / "results.zarr").load())
+        solvers.append([a._actor_id for a in household_types._POOL["actors"]])
     ref, other = results
     for name in ref.data_vars:
         assert np.array_equal(other[name].values, ref[name].values, equal_nan=True), name
     assert OmegaConf.select(compose([*BARE, *base]), "household.types.count") == 3
+    # the second run solved its types on the first run's solver actors, still running
+    assert len(solvers[0]) == 2 and solvers[1] == solvers[0]
+
+
+def test_a_dead_solver_actor_of_a_kept_pool_is_replaced(ray_session):
+    """The solver actors outlive a run (sim.household_types): one that has died since, beyond its
+    restart, is replaced with the whole pool, and the round solved again gives the serial bits."""
+    import ray
+
+    from sim import household_types
+    from sim.household_types import solve_types, type_problems
+
+    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed", "market=value"])
+    problems = type_problems(_problem(cfg), discount_factors(cfg.household))
+    serial = solve_types(problems, 1e-6, [None] * 3, parallel=False)
+    solve_types(problems, 1e-6, [None] * 3, parallel=True)
+    before = list(household_types._POOL["actors"])
+    ray.kill(before[0], no_restart=True)
+    again = solve_types(problems, 1e-6, [None] * 3, parallel=True)
+    after = household_types._POOL["actors"]
+    assert {a._actor_id for a in after}.isdisjoint({a._actor_id for a in before})
+    for a, b in zip(serial, again, strict=True):
+        assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("m", "c", "share"))
 
 
 def test_a_shard_refuses_fewer_tables_than_its_households_types():
