@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
 
 import numpy as np
 
 
 def type_problems(problem, betas: np.ndarray) -> list:
-    """The types' problems: ``problem`` at each discount factor beta_j (everything else shared)."""
-    return [replace(problem, beta=float(b)) for b in betas]
+    """The types' problems: ``problem`` at each discount factor beta_j (everything else shared,
+    what is derived from it too: ``HouseholdProblem.with_beta``)."""
+    return [problem.with_beta(float(b)) for b in betas]
 
 
 def _solve(problem, tol: float, guess, forecast=None):

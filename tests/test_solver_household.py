@@ -210,6 +210,30 @@ def test_bad_parameters_raise_value_error(kwargs, match):
     assert "\n" not in str(info.value)
 
 
+def test_with_beta_is_replace_without_deriving_again():
+    """A period's types share everything but beta: ``with_beta`` is ``dataclasses.replace`` (every
+    field and every derived object equal) and refuses what it refuses, with the beta-independent
+    derived objects computed once."""
+    from dataclasses import fields, replace
+
+    p = replace(default_problem(grid_points=40), crra=0.5, beta=0.9)
+    for beta in (0.8, 0.93):
+        fast, slow = p.with_beta(beta), replace(p, beta=beta)
+        for f in fields(p):
+            assert np.array_equal(np.asarray(getattr(fast, f.name)), np.asarray(getattr(slow, f.name))), f.name
+        for name in ("income_scale", "limit_share", "a_grid"):
+            assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+        for name in ("shocks", "returns"):
+            assert all(np.array_equal(a, b) for a, b in zip(getattr(fast, name), getattr(slow, name))), name
+        assert fast.returns is p.returns and fast.shocks is p.shocks  # shared, not derived again
+        assert p.beta == 0.9  # the original is unchanged
+    for beta, match in ((0.0, "beta"), (float("nan"), "beta"), (1.2, "impatience")):
+        with pytest.raises(ValueError, match=match):
+            replace(p, beta=beta)
+        with pytest.raises(ValueError, match=match):
+            p.with_beta(beta)
+
+
 def test_policy_solution_is_plain_data():
     sol = PolicySolution(m=np.array([[0.0, 1.0]]), c=np.array([[0.0, 1.0]]), share=np.zeros((1, 2)))
     c, share = sol.on_grid(np.array([0.5, 2.0]))

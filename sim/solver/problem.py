@@ -6,6 +6,7 @@ The problem itself (Bellman equation, timing, units) is stated in :mod:`sim.solv
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -99,6 +100,16 @@ class HouseholdProblem:
             set_(self, "a_max", 100.0 * self.income_scale)
         set_(self, "a_max", _finite_positive("a_max", self.a_max))
         self._check_solvable()
+
+    def with_beta(self, beta: float) -> HouseholdProblem:
+        """This problem at discount factor ``beta``: ``dataclasses.replace(self, beta=beta)``
+        without deriving again what does not depend on beta (the shock and return nodes, the
+        limiting share, the income scale, the grid), which a period's types share; checked as a new
+        problem is (beta finite and positive, the return-impatience condition)."""
+        other = copy.copy(self)  # the fields and the cached derived objects (read, never written)
+        object.__setattr__(other, "beta", _finite_positive("beta (discount factor)", beta))
+        other._check_solvable()
+        return other
 
     # ----- derived objects (cached; the dataclass is frozen) -----------------------------------
     @property
