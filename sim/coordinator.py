@@ -33,6 +33,7 @@ from sim.checkpoint.store import CheckpointStore
 from sim.capacity import ActorCapacity
 from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
+from sim.household_types import release_in_task as release_type_solvers
 from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
 from sim.macro.clearing import clear_period
@@ -269,7 +270,8 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
             progress(macro.period, time.perf_counter() - t0, shape.households)
     finally:
         progress.close()
-        pool.kill()  # the type solvers stay for this process's next run (sim.household_types)
+        pool.kill()
+        release_type_solvers()  # a driver keeps them for its next run, a task's run ends them
         capacity.release()
     seconds = time.perf_counter() - t0
 

@@ -5,17 +5,20 @@ With ``household.types.count`` = n > 1 each period has n problems that differ on
 coordinator always runs inside Ray) they are spread over a few solver actors and gathered in type
 order; otherwise, or with one type, they are solved one after another in this process.
 
-Actors, not tasks: a task's worker process is a fresh one whenever Ray has retired the last
-(it keeps few idle workers on a small node), and importing the solver and loading its compiled
-code there took seconds per period, far more than the solve. An actor is a process kept for as
-long as this process's Ray job: a later run in the same process (the arms of a fork or an
-experiment, a sweep's jobs on one Ray worker, a test session) reuses the warm pool instead of
-starting new actors (about 2 s a run on two cores); Ray ends them with their owner, at
-``ray.shutdown`` or when this process exits, and ``close`` ends them sooner. A pool whose actor
-has died (beyond its one restart) is replaced once, the round solved again. Pool size: min(n,
-this machine's cores); actor k solves types k, k + P, ... in one call (one round trip an actor,
-not one a type: the default run's solve rounds, 10^6 x 40, took 7.3-7.6 s against 8.8-8.9 s with
-a call a type).
+Actors, not tasks: a task's worker process is a fresh one whenever Ray has retired the last (it
+keeps few idle workers on a small node), and importing the solver and loading its compiled code
+there took seconds per period, far more than the solve. An actor is a process kept, in a driver,
+for as long as its Ray job: a later run in the same process (a script's or a notebook's runs one
+after another, the test session) reuses the warm pool instead of starting new actors (about 1.4 s
+of a calibrated run on two cores); Ray ends them with their owner, at ``ray.shutdown`` or when the
+process exits. A run hosted by a Ray task (a fork's or an experiment's arm, a sweep's job, ``sim
+calibrate``'s candidate) ends its pool with it (``release_in_task``): an idle worker would
+otherwise hold it, a few Python processes' memory, until the whole job ends. A kept pool whose
+actor has died since (beyond its one restart) is replaced once and the round solved again; actors
+made for the round that die stop the run with one line (``RunError``). Pool size: min(n, this
+machine's cores); actor k solves types k, k + P, ... in one call (one round trip an actor, not one
+a type: the default run's solve rounds, 10^6 x 40, took 7.3-7.6 s against 8.8-8.9 s with a call a
+type).
 
 The answer does not depend on any of this: every actor runs the same ``solve_household`` on the
 same problem and warm start, and the actors are pinned to this process's node (hard node
@@ -31,6 +34,8 @@ import sys
 
 import numpy as np
 
+from sim.errors import RunError
+
 
 def type_problems(problem, betas: np.ndarray) -> list:
     """The types' problems: ``problem`` at each discount factor beta_j (everything else shared,
@@ -45,7 +50,7 @@ def _solve(problem, tol: float, guess, forecast=None):
 
 
 class _Solver:
-    """A solver process kept warm for the run (a Ray actor: ``_pool``)."""
+    """A solver process kept warm for this process's Ray job (a Ray actor: ``_pool``)."""
 
     def solve_each(self, work: list, tol: float) -> list:
         """Each ``(problem, guess, forecast)`` of ``work`` solved in turn: one call, and one
@@ -60,7 +65,7 @@ class _Solver:
         _solve(default_problem(grid_points=20), 1e-3, None)
 
 
-_POOL: dict = {"job": None, "actors": []}
+_POOL: dict = {"owner": None, "actors": [], "warmed": 0}
 
 
 def _on_ray(types: int) -> bool:
@@ -72,13 +77,14 @@ def _on_ray(types: int) -> bool:
 
 def _pool(types: int) -> list:
     """The solver actors for ``types`` problems, min(types, cores) of them, on this node; made once
-    per Ray job (a new ``ray.init`` is a new job)."""
+    per Ray job and node (a new local cluster numbers its jobs from 1 again, but its node is new)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     context = ray.get_runtime_context()
-    if _POOL["job"] != context.get_job_id():
-        _POOL.update(job=context.get_job_id(), actors=[])
+    owner = (context.get_job_id(), context.get_node_id())
+    if _POOL["owner"] != owner:
+        _POOL.update(owner=owner, actors=[], warmed=0)
     actors, size = _POOL["actors"], min(types, os.cpu_count() or 1)
     if len(actors) < size:
         here = NodeAffinitySchedulingStrategy(context.get_node_id(), soft=False)
@@ -91,13 +97,22 @@ def start(count: int) -> None:
     """Start the solver actors for ``count`` types now, where Ray runs and there is more than one
     type, and have them load the solver while the caller goes on (no wait)."""
     if _on_ray(count):
-        for actor in _pool(count):
+        actors = _pool(count)
+        for actor in actors[_POOL["warmed"]:]:  # a kept pool's actors are warm already
             actor.warm.remote()
+        _POOL["warmed"] = max(_POOL["warmed"], len(actors))
+
+
+def release_in_task() -> None:
+    """The end of a run: a Ray task's run ends its solver actors (``close``); a driver's keeps
+    them for its next run (module docstring)."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized() and ray.get_runtime_context().get_task_id() is not None:
+        close()
 
 
 def close() -> None:
-    """End the solver actors now; the next parallel solve starts new ones. Nothing calls it at the
-    end of a run: the pool serves the process's later runs (module docstring)."""
+    """End the solver actors now; the next parallel solve starts new ones."""
     import ray
 
     for actor in _POOL["actors"]:
@@ -105,7 +120,7 @@ def close() -> None:
             ray.kill(actor)
         except Exception:  # already gone, or Ray shut down
             pass
-    _POOL.update(job=None, actors=[])
+    _POOL.update(owner=None, actors=[], warmed=0)
 
 
 def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None = None,
@@ -123,16 +138,23 @@ def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None
         return [_solve(p, tol, g, f) for p, g, f in work]
     import ray
 
-    for attempt in range(2):
+    while True:
+        owner, had = _POOL["owner"], len(_POOL["actors"])
         actors = _pool(len(problems))
+        kept = _POOL["owner"] == owner and had >= len(actors)  # all made by an earlier round or run
         try:
             # actor k solves types k, k + P, ... in one call (one round trip each, not one per type)
             parts = ray.get([actor.solve_each.remote(work[k::len(actors)], tol) for k, actor in enumerate(actors)])
             break
-        except ray.exceptions.RayActorError:
-            if attempt:  # a fresh pool died too: not a stale actor from an earlier run
-                raise
-            close()  # an actor of a kept pool died (the same problems, solved again, give the same bits)
+        except ray.exceptions.RayActorError as exc:
+            close()
+            if not kept:  # solver actors made for this round died: not a stale pool, say so
+                raise RunError(f"the household solver actors died while solving {len(problems)} types "
+                               f"({type(exc).__name__}); the node may be out of memory: lower "
+                               "household.grid_points or household.types.count, or free memory, then "
+                               "sim resume RUN_DIR") from exc
+            # an actor of a kept pool has died since (beyond its restart): a new pool solves the
+            # same problems again, the same bits
     return [parts[j % len(actors)][j // len(actors)] for j in range(len(problems))]
 
 

@@ -226,7 +226,11 @@ def test_with_beta_is_replace_without_deriving_again():
         for name in ("shocks", "returns"):
             assert all(np.array_equal(a, b) for a, b in zip(getattr(fast, name), getattr(slow, name))), name
         assert fast.returns is p.returns and fast.shocks is p.shocks  # shared, not derived again
+        with pytest.raises(ValueError, match="read-only"):  # so no type can change another's
+            fast.returns[0][0] = 1.0
         assert p.beta == 0.9  # the original is unchanged
+    p.__dict__["depends_on_beta"] = 1.0  # a cached value not listed as beta-free is derived again
+    assert "depends_on_beta" not in p.with_beta(0.8).__dict__
     for beta, match in ((0.0, "beta"), (float("nan"), "beta"), (1.2, "impatience")):
         with pytest.raises(ValueError, match=match):
             replace(p, beta=beta)

@@ -7,7 +7,7 @@ The problem itself (Bellman equation, timing, units) is stated in :mod:`sim.solv
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 
 import numpy as np
@@ -30,6 +30,13 @@ def asset_grid(lo: float, hi: float, n: int, nest: int = 2) -> np.ndarray:
         u = np.expm1(u)
     u[-1] = span  # remove rounding at the top
     return lo + u
+
+
+def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays, made read-only: derived objects are shared by a period's types (``with_beta``)."""
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
 
 
 def _finite_positive(name: str, value: float) -> float:
@@ -106,7 +113,9 @@ class HouseholdProblem:
         without deriving again what does not depend on beta (the shock and return nodes, the
         limiting share, the income scale, the grid), which a period's types share; checked as a new
         problem is (beta finite and positive, the return-impatience condition)."""
-        other = copy.copy(self)  # the fields and the cached derived objects (read, never written)
+        other = copy.copy(self)  # the fields and the cached derived objects (read-only arrays)
+        for name in set(other.__dict__) - _FIELDS - _BETA_FREE:  # anything else is derived again
+            del other.__dict__[name]
         object.__setattr__(other, "beta", _finite_positive("beta (discount factor)", beta))
         other._check_solvable()
         return other
@@ -129,14 +138,14 @@ class HouseholdProblem:
     @cached_property
     def shocks(self) -> tuple[np.ndarray, np.ndarray]:
         """Transitory multipliers ``theta_k`` and probabilities ``pi_k`` (equiprobable, mean one)."""
-        return mean_one_lognormal_nodes(self.transitory_std, self.transitory_nodes)
+        return _read_only(*mean_one_lognormal_nodes(self.transitory_std, self.transitory_nodes))
 
     @cached_property
     def returns(self) -> tuple[np.ndarray, np.ndarray]:
         """Risky return nodes ``R_n`` and weights ``w_n`` (equiprobable, exact mean)."""
         if not self.has_risky:
-            return np.array([self.R_free]), np.ones(1)
-        return lognormal_nodes(self.risky_mean, self.risky_std, self.risky_nodes)
+            return _read_only(np.array([self.R_free]), np.ones(1))
+        return _read_only(*lognormal_nodes(self.risky_mean, self.risky_std, self.risky_nodes))
 
     @cached_property
     def limit_share(self) -> float:
@@ -187,4 +196,10 @@ class HouseholdProblem:
             grid = np.union1d(asset_grid(lo, self.a_max, G - 1), [0.0])
         else:
             grid = asset_grid(lo, self.a_max, G)
-        return grid
+        return _read_only(grid)[0]
+
+
+_FIELDS = frozenset(f.name for f in fields(HouseholdProblem))
+# The cached derived objects that do not depend on beta, which with_beta shares; a cached property
+# not listed here is derived again for each type.
+_BETA_FREE = frozenset({"income_scale", "shocks", "returns", "limit_share", "a_grid"})
