@@ -107,7 +107,9 @@ def release_in_task() -> None:
     """The end of a run: a Ray task's run ends its solver actors (``close``); a driver's keeps
     them for its next run (module docstring)."""
     ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized() and ray.get_runtime_context().get_task_id() is not None:
+    # a task's process runs in WORKER_MODE, a driver's in SCRIPT_MODE (get_task_id() would log a
+    # warning in a driver)
+    if ray is not None and ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE:
         close()
 
 
