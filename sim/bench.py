@@ -102,9 +102,11 @@ def end_to_end(households: int, periods: int, actors: int, per_core_rate: float,
     """
     from sim.config import compose
     from sim.coordinator import run
+    from sim.household_types import close as close_type_solvers
 
     cfg = compose([*overrides, f"population.households={households}", f"periods={periods}",
                    f"cluster.actors={actors}", "output.progress=false"])
+    close_type_solvers()  # its own type solvers, as a `sim run` has (a driver keeps them otherwise)
     with tempfile.TemporaryDirectory() as tmp:
         summary = run(cfg, Path(tmp) / "run")
     loop = summary.loop_seconds

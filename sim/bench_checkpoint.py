@@ -37,6 +37,7 @@ def bench_checkpoint(households: int, *, actors: int = 2, periods: int = 40, eve
     from sim.checkpoint.store import CheckpointStore
     from sim.config import compose
     from sim.coordinator import _cpus_per_actor, run
+    from sim.household_types import close as close_type_solvers
     from sim.shard import ShardActor
     from sim.shard_pool import ShardPool
 
@@ -54,8 +55,11 @@ def bench_checkpoint(households: int, *, actors: int = 2, periods: int = 40, eve
         cfg = compose(overrides)
 
         # 1. undisturbed, with and without checkpoints: write cost and its share of the run. The
-        #    run with checkpoints goes first and pays any cold start, so the share errs high.
+        #    run with checkpoints goes first and pays any cold start, so the share errs high; each
+        #    starts its own type solvers, as a `sim run` would (a driver keeps them otherwise).
+        close_type_solvers()
         summary = run(cfg, Path(tmp) / "plain")
+        close_type_solvers()
         baseline = run(compose(overrides + ["checkpoint.every=0"]), Path(tmp) / "baseline")
         prov = json.loads((Path(tmp) / "plain" / "provenance.json").read_text())
         writes = prov["checkpoint"]["write_seconds"]
