@@ -232,6 +232,36 @@ def test_results_with_types_are_the_same_on_any_shard_layout(ray_session, tmp_pa
     assert len(solvers[0]) == min(3, os.cpu_count() or 1) and solvers[1] == solvers[0]
 
 
+class _EndsTheProcess:
+    """Unpickled in a solver actor, it ends that process: a real actor death, every time."""
+
+    def __reduce__(self):
+        import os
+
+        return (os._exit, (3,))
+
+
+def test_solver_actors_that_keep_dying_stop_the_round_with_one_line(ray_session):
+    """A kept pool whose round fails is replaced once; when the new pool's actors die too (here each
+    time the round reaches them), the round stops with a RunError that says what and what to do,
+    not a RayActorError the coordinator would read as a lost shard; the pool is gone after it."""
+    from sim import household_types
+    from sim.errors import RunError
+    from sim.household_types import solve_types, type_problems
+
+    cfg = compose([*BARE, *FAST_SOLVE, *SPREAD, "economy.closure=fixed", "market=value"])
+    problems = type_problems(_problem(cfg), discount_factors(cfg.household))
+    solve_types(problems, 1e-6, [None] * 3, parallel=True)  # a kept pool
+    assert household_types._POOL["actors"]
+    with pytest.raises(RunError, match="solver actors died") as info:
+        solve_types([problems[0], _EndsTheProcess(), problems[2]], 1e-6, [None] * 3, parallel=True)
+    assert "\n" not in str(info.value)
+    assert household_types._POOL["actors"] == []
+    again = solve_types(problems, 1e-6, [None] * 3, parallel=True)  # a new pool serves the next round
+    assert all(np.array_equal(a.c, b.c) for a, b in zip(again, solve_types(problems, 1e-6, [None] * 3,
+                                                                              parallel=False)))
+
+
 def test_a_run_hosted_by_a_ray_task_ends_its_solver_actors(ray_session, tmp_path):
     """A fork's arms, a sweep's jobs and calibration candidates run inside Ray tasks: such a run
     ends its type solvers with it (an idle worker would hold them until the job ends), where a
