@@ -65,7 +65,7 @@ class _Solver:
         _solve(default_problem(grid_points=20), 1e-3, None)
 
 
-_POOL: dict = {"owner": None, "actors": [], "warmed": 0}
+_POOL: dict = {"owner": None, "actors": []}
 
 
 def _on_ray(types: int) -> bool:
@@ -77,19 +77,23 @@ def _on_ray(types: int) -> bool:
 
 def _pool(types: int) -> list:
     """The solver actors for ``types`` problems, min(types, cores) of them, on this node; made once
-    per Ray job and node (a new local cluster numbers its jobs from 1 again, but its node is new)."""
+    per Ray job and node (a new local cluster numbers its jobs from 1 again, but its node is new),
+    each told to load the solver as it is made (``_Solver.warm``: no wait)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     context = ray.get_runtime_context()
     owner = (context.get_job_id(), context.get_node_id())
     if _POOL["owner"] != owner:
-        _POOL.update(owner=owner, actors=[], warmed=0)
+        _POOL.update(owner=owner, actors=[])
     actors, size = _POOL["actors"], min(types, os.cpu_count() or 1)
     if len(actors) < size:
         here = NodeAffinitySchedulingStrategy(context.get_node_id(), soft=False)
         make = ray.remote(num_cpus=0, max_restarts=1, max_task_retries=1)(_Solver).options(scheduling_strategy=here)
-        actors.extend(make.remote() for _ in range(size - len(actors)))
+        made = [make.remote() for _ in range(size - len(actors))]
+        for actor in made:
+            actor.warm.remote()
+        actors.extend(made)
     return actors[:size]
 
 
@@ -97,10 +101,7 @@ def start(count: int) -> None:
     """Start the solver actors for ``count`` types now, where Ray runs and there is more than one
     type, and have them load the solver while the caller goes on (no wait)."""
     if _on_ray(count):
-        actors = _pool(count)
-        for actor in actors[_POOL["warmed"]:]:  # a kept pool's actors are warm already
-            actor.warm.remote()
-        _POOL["warmed"] = max(_POOL["warmed"], len(actors))
+        _pool(count)  # a kept pool's actors are warm already; new ones load the solver as they start
 
 
 def release_in_task() -> None:
@@ -122,7 +123,7 @@ def close() -> None:
             ray.kill(actor)
         except Exception:  # already gone, or Ray shut down
             pass
-    _POOL.update(owner=None, actors=[], warmed=0)
+    _POOL.update(owner=None, actors=[])
 
 
 def solve_types(problems: list, tol: float, guesses: list, parallel: bool | None = None,
