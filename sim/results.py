@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+import zarr
 
 # Unit strings: pint syntax with two units of our own ("goods", "efficiency_unit") and "period"
 # (1/periods_per_year of a year), all defined in sim.data.unit_registry. "1" = dimensionless (CF).
@@ -228,9 +229,7 @@ def write_results(ds: xr.Dataset, run_dir: Path) -> Path:
     ds.attrs[CHECKSUMS] = json.dumps(checksums(ds), sort_keys=True)
     tmp = run_dir / f"results.zarr.partial-{secrets.token_hex(4)}"
     try:
-        with warnings.catch_warnings():  # consolidated metadata is a zarr-v3 extension; xarray reads it
-            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-            ds.to_zarr(tmp, mode="w-", consolidated=True, zarr_format=3)
+        _write_files(_encode(ds), tmp)
         if final.exists():  # move the old store aside first: the rename below stays one step
             old = run_dir / f"results.zarr.old-{secrets.token_hex(4)}"
             final.rename(old)
@@ -241,6 +240,26 @@ def write_results(ds: xr.Dataset, run_dir: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _encode(ds: xr.Dataset) -> dict[str, bytes]:
+    """``ds`` as a zarr v3 store with consolidated metadata: each key (a path in the store) and its
+    bytes. Encoded in memory: written straight to disk, each of a hundred variables costs zarr a
+    few round trips through its I/O thread (0.55 s a run against 0.3, the same files)."""
+    keys: dict = {}
+    with warnings.catch_warnings():  # consolidated metadata is a zarr-v3 extension; xarray reads it
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        ds.to_zarr(zarr.storage.MemoryStore(keys), mode="w-", consolidated=True, zarr_format=3)
+    return {key: buf.to_bytes() for key, buf in keys.items()}
+
+
+def _write_files(files: dict[str, bytes], root: Path) -> None:
+    """Write a store's keys as the files a zarr ``LocalStore`` at ``root`` holds (key = path)."""
+    root.mkdir()  # never an existing store
+    for key, data in files.items():
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 def git_revision() -> str | None:

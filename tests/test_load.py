@@ -93,3 +93,26 @@ def test_load_sweep_puts_runs_on_a_dimension_with_swept_coordinates(tmp_path):
 def test_load_sweep_without_finished_jobs_is_an_error(tmp_path):
     with pytest.raises(LoadError, match="no finished job"):
         sim.load_sweep(tmp_path)
+
+
+def test_results_store_has_the_files_zarr_itself_writes(run_dir, tmp_path):
+    """results.zarr is encoded in memory and written as files: the same files, byte for byte, as
+    xarray and zarr write to a directory store themselves, and they read back identical."""
+    import warnings
+    from pathlib import Path
+
+    import xarray as xr
+
+    store = run_dir / "results.zarr"
+    ds = xr.open_zarr(store).load()
+    reference = tmp_path / "reference.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.to_zarr(reference, mode="w-", consolidated=True, zarr_format=3)
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    ours, theirs = files(store), files(reference)
+    assert sorted(ours) == sorted(theirs) and len(ours) > 2 * len(results.SERIES)
+    assert ours == theirs
+    assert xr.open_zarr(store).load().identical(ds)
