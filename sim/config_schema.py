@@ -30,6 +30,7 @@ MAX_PERIODS = 10_000  # 2,500 years of quarters
 # the choices of a key are the names the code that implements them knows
 CLOSURES = ("fixed", "classical", "demand")  # sim.economy.make_economy
 EQUITY_MARKETS = ("value", "priced")  # sim.economy.make_economy (demand closure)
+INVESTMENT_RULES = ("q", "accelerator")  # sim.macro.demand.DemandEconomy._investment
 TECHNOLOGIES = tuple(_TECHNOLOGY_CLASSES)
 AUTOMATION_KINDS = tuple(_AUTOMATION_PATHS)
 
@@ -148,9 +149,15 @@ class Demand:
 
 @dataclass
 class Investment:
-    """q rule: I/K = max(0, delta + (q - 1)/chi), q = u^e R / ((r + xi)/(1 - tau_k) + delta)."""
-    chi: float = positive(10.0)  # adjustment cost, YEARS
-    risk_premium: float = param(0.04)  # xi per YEAR
+    """Demand closure's investment rule (docs/macro.md, "Investment").
+
+    ``q``: I/K = max(0, delta + (q - 1)/chi), q = u^e R / ((r + xi)/(1 - tau_k) + delta).
+    ``accelerator``: I = max(0, delta K + speed (K* - K)), K* = (K_0/Y*_0) (c_ref/c_t) Y^e: desired
+    capital follows expected demand and the user cost, not the technology's factor shares."""
+    rule: str = param("q", choices=INVESTMENT_RULES)
+    chi: float = positive(10.0)  # adjustment cost, YEARS (q rule)
+    risk_premium: float = param(0.04)  # xi per YEAR (both rules' user cost)
+    speed: float = param(0.25, gt=0.0, le=1.0)  # accelerator: share of the gap to K* closed a YEAR
 
 
 @dataclass

@@ -280,3 +280,49 @@ def test_poverty_line_is_a_share_of_the_smoothed_median():
         reference += weight * (median[t] - reference)
     # the quarterly median swings with the equity payout; the line moves a tenth as much
     assert np.abs(np.diff(line[2:])).max() < 0.25 * np.abs(np.diff(median[1:])).max()
+
+
+def test_accelerator_investment_answers_demand_and_the_user_cost_not_the_technology():
+    """economy.investment.rule=accelerator, hand-worked: at the opening's expected demand and the
+    untaxed neutral-rate user cost, desired capital is today's (I = delta K); it rises with expected
+    demand, falls with a capital tax (Hall-Jorgenson: c = (r + xi)/(1 - tau) + delta) and with the
+    real rate, and ignores q (the technology's return), which the q rule answers."""
+    from sim.config import compose
+    from sim.economy import make_economy
+    from sim.macro import policy_rules as pr
+
+    cfg = compose(["population.households=200", "cluster.actors=1", "economy.investment.rule=accelerator"])
+    econ = make_economy(cfg, 0)
+    inv = cfg.economy.investment
+    K, delta, Y0 = econ.K, float(cfg.economy.depreciation), econ.potential0 * econ.ppy
+    r0 = float(cfg.economy.taylor.r_star)
+    assert econ._investment(q=3.0, expected_demand=econ.potential0, r=r0, tax_capital=0.0) == pytest.approx(delta * K)
+    assert econ._investment(q=0.5, expected_demand=econ.potential0, r=r0, tax_capital=0.0) == pytest.approx(delta * K)
+
+    def by_hand(demand_per_year, r, tau):  # K* = (K0/Y*0)(c_ref/c) Y^e, closed at `speed` a year
+        c_ref, c = r0 + inv.risk_premium + delta, (r + inv.risk_premium) / (1 - tau) + delta
+        return max(0.0, delta * K + inv.speed * (K / Y0 * c_ref / c * demand_per_year - K))
+    for demand, r, tau in [(1.1, r0, 0.0), (0.9, r0, 0.0), (1.0, r0, 0.3), (1.0, r0 + 0.02, 0.0), (0.2, r0, 0.0)]:
+        got = econ._investment(q=1.0, expected_demand=demand * econ.potential0, r=r, tax_capital=tau)
+        assert got == pytest.approx(by_hand(demand * Y0, r, tau), rel=1e-12)
+    assert econ._investment(1.0, 0.9 * econ.potential0, r0, 0.0) < delta * K < econ._investment(1.0, 1.1 * econ.potential0, r0, 0.0)
+    assert econ._investment(1.0, econ.potential0, r0, 0.3) < delta * K  # a robot tax deters it
+    assert econ._investment(1.0, 0.2 * econ.potential0, r0, 0.0) == 0.0  # irreversible
+    q_rule = make_economy(compose(["population.households=200", "cluster.actors=1"]), 0)
+    assert q_rule._investment(1.5, q_rule.potential0, r0, 0.0) == pytest.approx(float(pr.q_investment(K, 1.5, delta, chi=inv.chi)))
+
+
+def test_agi_5y_slump_is_deeper_when_investment_follows_demand():
+    """The seeds' question under the two investment rules (docs/economy.md, "What the scenarios
+    produce"): with the q rule, automation raises the return on capital and the investment boom
+    fills the gap the wage bill leaves; with the accelerator, investment waits for demand, so the
+    same automation leaves more workers idle and a smaller investment share."""
+    runs = {rule: simulate("scenario=agi_5y", f"economy.investment.rule={rule}", periods=24)
+            for rule in ("q", "accelerator")}
+    u = {rule: run.series("unemployment_rate") for rule, run in runs.items()}
+    share = {rule: run.series("investment")[12] / run.series("output")[12] for rule, run in runs.items()}
+    assert u["accelerator"].max() > u["q"].max() + 0.005
+    assert share["accelerator"] < share["q"] - 0.05
+    assert u["accelerator"][0] == u["q"][0]  # the same opening
+    for run in runs.values():
+        assert np.all(run.series("sfc_residual") < 1e-9)

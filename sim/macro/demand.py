@@ -18,7 +18,9 @@ Per period t (annual rates; x dt or ``period_rate`` per period):
    (``economy.labour.adjustment``) of the gap each period (Okun's law: employment moves less than
    output), and is reached by steering job finding and separations (``LabourMarket.steer``).
 4. Investment (q rule with the accelerator): q_t = u^e R_t / (r_t + delta + xi), u^e = min(1, D^e/Y*),
-   I_t = K_t max(0, delta + (q_t - 1)/chi) dt, decided at the start of the period.
+   I_t = K_t max(0, delta + (q_t - 1)/chi) dt, decided at the start of the period
+   (``economy.investment.rule=accelerator``: toward a desired capital that follows expected demand
+   and the user cost only, ``_investment``).
 5. Equity (``economy.equity.market=value``; ``priced``: shares with a price that clears their market,
    sim/macro/equity.py): the firm sector's net worth NW_F (its retained profit: Y - wL - delta K - interest, less
    what it paid its owners) is paid out to equity holders the next period with a valuation shock:
@@ -66,8 +68,14 @@ class DemandEconomy(MacroEconomy):
         self.nu = float(e.demand.inventory_adjustment)
         self.employment_adjustment = float(e.labour.adjustment)
         self.demand_weight = float(e.demand.expectation_weight)
+        self.investment_rule = str(e.investment.rule)
         self.chi = float(e.investment.chi)
         self.xi = float(e.investment.risk_premium)
+        self.accelerator_speed = float(e.investment.speed)
+        # the accelerator's desired K/Y at the opening's technology and the untaxed user cost at
+        # the neutral rate: capital is at rest (I = delta K) in the opening's steady state
+        self.capital_output0 = self.K / (self.potential0 * self.ppy)
+        self.user_cost0 = float(pr.user_cost(float(e.taylor.r_star), self.delta, risk_premium=self.xi))
         self.premium_weight = float(e.equity.expectation_weight)
         self.max_premium = float(e.equity.max_premium)
         self.return_floor = float(e.equity.return_floor)
@@ -115,7 +123,7 @@ class DemandEconomy(MacroEconomy):
         stance = self._fiscal_stance(t, wage, potential)
         q = float(pr.tobin_q(rental, min(1.0, De / potential), r, self.delta, risk_premium=self.xi,
                              tax_capital=stance.tax_capital))
-        I = float(pr.q_investment(self.K, q, self.delta, chi=self.chi)) * self.dt
+        I = self._investment(q, De, r, stance.tax_capital) * self.dt
         return Plan(
             t=t, phi=phi, K=self.K, L_full=L_full, potential=potential, rental=rental, wage=wage,
             return_safe=Rf, separation=s, job_finding=f,
@@ -124,6 +132,19 @@ class DemandEconomy(MacroEconomy):
             belief_job_finding=self.labour.belief_job_finding(self.automated_share, target),
             expected_inflation=expected, **self._equity_plan(t, Rf, u, rental, I, stance),
         )
+
+    def _investment(self, q: float, expected_demand: float, r: float, tax_capital: float) -> float:
+        """Gross investment per year by ``economy.investment.rule``: the q rule (Hayashi), or the
+        flexible accelerator toward K* = (K_0/Y*_0)(c_ref/c_t) Y^e (Jorgenson's neoclassical
+        desired capital with the opening's capital-output ratio at the untaxed neutral-rate user
+        cost c_ref: it answers expected demand and the after-tax cost of capital, not a change in
+        the technology's factor shares)."""
+        if self.investment_rule == "q":
+            return float(pr.q_investment(self.K, q, self.delta, chi=self.chi))
+        cost = float(pr.user_cost(r, self.delta, risk_premium=self.xi, tax_capital=tax_capital))
+        ratio = self.capital_output0 * self.user_cost0 / cost
+        return float(pr.accelerator_investment(self.K, expected_demand * self.ppy, capital_output_ratio=ratio,
+                                               delta=self.delta, speed=self.accelerator_speed))
 
     def _equity_plan(self, t: int, Rf: float, u: float, rental: float, I: float, stance) -> dict:
         """The plan's equity terms (step 5): the realised return, its income part, the payout,
