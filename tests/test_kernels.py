@@ -3,6 +3,7 @@ transitions happen at the configured rates, and shard boundaries do not change a
 import numpy as np
 import pytest
 
+from kernels import rng
 from kernels import schema as S
 from kernels import step_fused, step_numpy
 from kernels.initial import initial_state
@@ -356,3 +357,28 @@ def test_each_household_decides_by_its_own_types_table(setup, backend):
         for name in ("safe", "risky", "task", "productivity", "employment"):
             assert np.array_equal(together[name][mine], alone[name][mine]), (j, name)
         assert not np.array_equal(together["safe"][~mine], alone["safe"][~mine])  # the tables differ
+
+
+def test_initial_state_is_the_generator_s_draws_by_formula():
+    """The compiled initial draw against the formulas written with the generator's NumPy functions:
+    wealth = -mean log(1 - u), split by the risky share; productivity searchsorted in the stationary
+    CDF; unemployed iff u < rate; task = automation + u (1 - automation); type = id mod types."""
+    stationary = np.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    for first, n, types in [(0, 10_000, 1), (123_457, 20_001, 7), (2**40 + 5, 5_000, 256)]:
+        ids = np.arange(first, first + n, dtype=np.uint64)
+        u = {s: rng.uniforms(KEY, ids, -1, s) for s in (rng.STREAM_INIT_WEALTH, rng.STREAM_INIT_PRODUCTIVITY,
+                                                        rng.STREAM_INIT_EMPLOYMENT, rng.STREAM_INIT_TASK)}
+        wealth = -4.0 * np.log1p(-u[rng.STREAM_INIT_WEALTH])
+        cdf = np.cumsum(stationary)
+        cdf[-1] = 1.0
+        want = {"safe": wealth * (1.0 - 0.3), "risky": wealth * 0.3,
+                "task": (0.61 + u[rng.STREAM_INIT_TASK] * (1.0 - 0.61)).astype(np.float32),
+                "productivity": np.minimum(np.searchsorted(cdf, u[rng.STREAM_INIT_PRODUCTIVITY], side="right"), 4),
+                "employment": np.where(u[rng.STREAM_INIT_EMPLOYMENT] < 0.07, S.UNEMPLOYED, S.EMPLOYED),
+                "type": ids % np.uint64(types)}
+        got = initial_state(first, n, KEY, 4.0, 0.3, 0.07, 0.61, stationary, types=types)
+        assert set(got) == set(S.STATE_DTYPES)
+        for name, values in want.items():
+            assert got[name].dtype == S.STATE_DTYPES[name]
+            assert np.array_equal(got[name], values.astype(S.STATE_DTYPES[name])), name
+        assert 0 < np.count_nonzero(got["employment"] == S.UNEMPLOYED) < n
