@@ -3,7 +3,10 @@
 Like every draw in the simulator, a household's initial state depends only on (seed, household id),
 so it is the same whatever the shard layout. One compiled pass over the households (the NumPy
 expressions it replaces made a dozen household-sized temporaries: 0.9 s for 5 x 10^6 households,
-2-2.4 s in each of two actors starting together at 10^7; tests hold it to those expressions bit for bit).
+2-2.4 s in each of two actors starting together at 10^7; tests hold it to those expressions). The
+wealth's log1p is the C library's, as Numba compiles it: NumPy's own SIMD log1p differs from it in
+the last bit for about 7 % of draws on AVX-512 machines, so it would make the opening depend on
+which instructions a node's CPU has.
 """
 from __future__ import annotations
 
@@ -12,9 +15,8 @@ from numba import njit
 
 from kernels import rng
 from kernels import schema as S
-from kernels.step_fused import _inline_all
+from kernels.step_fused import _SOURCES_FINGERPRINT, _household_hash, _uniform
 
-_household_hash, _uniform = _inline_all(rng, ("mix64", "household_hash", "uniform"))[1:]
 _UNEMPLOYED, _EMPLOYED = S.UNEMPLOYED, S.EMPLOYED
 _STREAMS = (rng.STREAM_INIT_WEALTH, rng.STREAM_INIT_PRODUCTIVITY, rng.STREAM_INIT_EMPLOYMENT, rng.STREAM_INIT_TASK)
 
@@ -37,31 +39,40 @@ def initial_state(first_id: int, n: int, key: int, wealth_mean: float, risky_sha
     cdf[-1] = 1.0
     state = {name: np.empty(n, dtype=dtype) for name, dtype in S.STATE_DTYPES.items()}
     words = np.array([rng.period_word(-1, s) for s in _STREAMS], dtype=np.uint64)
-    u = state["risky"]  # the wealth uniforms, until the wealth is split
-    _draw(np.uint64(first_id), np.uint64(key), words, float(unemployment), float(automation), cdf,
-          np.uint64(types), u, state["task"], state["productivity"], state["employment"], state["type"])
-    # NumPy's log1p (Numba's, from libm, differs in the last bit for 6 % of draws)
-    wealth = -wealth_mean * np.log1p(-u)
-    np.multiply(wealth, 1.0 - risky_share, out=state["safe"])
-    np.multiply(wealth, risky_share, out=state["risky"])
+    _draw(np.uint64(first_id), np.uint64(key), words, float(wealth_mean), float(risky_share),
+          float(unemployment), float(automation), cdf, np.uint64(types), state["safe"], state["risky"],
+          state["task"], state["productivity"], state["employment"], state["type"])
     return state
 
 
-@njit(cache=True)
-def _draw(first_id, key, words, unemployment, automation, cdf, types,
-          u_wealth, task, productivity, employment, type_):
-    """The draws of ``initial_state``, household by household: the wealth's uniform, the
-    productivity state the first whose CDF exceeds its uniform, employment u < unemployment, the
-    task automation + u (1 - automation), each from its own stream of the household's hash."""
-    for i in range(u_wealth.size):
-        hid = first_id + np.uint64(i)
-        h = _household_hash(key, hid)
-        u_wealth[i] = _uniform(h, words[0])
-        u = _uniform(h, words[1])
-        z = 0
-        while z < cdf.size and cdf[z] <= u:  # searchsorted(cdf, u, side="right")
-            z += 1
-        productivity[i] = min(z, cdf.size - 1)
-        employment[i] = _UNEMPLOYED if _uniform(h, words[2]) < unemployment else _EMPLOYED
-        task[i] = automation + _uniform(h, words[3]) * (1.0 - automation)
-        type_[i] = hid % types
+def _make_draw(sources_fingerprint: str):
+    """The compiled pass. Numba's disk cache keys a function by its own code and closure, not by
+    the generator and schema it inlines: it closes over their fingerprint, as the fused step does
+    (``kernels.step_fused._SOURCES_FINGERPRINT``), so an edit there compiles it again."""
+
+    @njit(cache=True)
+    def draw(first_id, key, words, wealth_mean, risky_share, unemployment, automation, cdf, types,
+             safe, risky, task, productivity, employment, type_):
+        """The draws of ``initial_state``, household by household: wealth = -mean log(1 - u), the
+        productivity state the first whose CDF exceeds u, employment u < unemployment, the task
+        automation + u (1 - automation), each from its own stream of the household's hash."""
+        sources_fingerprint  # noqa: B018 (keys the disk cache)
+        for i in range(safe.size):
+            hid = first_id + np.uint64(i)
+            h = _household_hash(key, hid)
+            wealth = -wealth_mean * np.log1p(-_uniform(h, words[0]))
+            safe[i] = wealth * (1.0 - risky_share)
+            risky[i] = wealth * risky_share
+            u = _uniform(h, words[1])
+            z = 0
+            while z < cdf.size and cdf[z] <= u:  # searchsorted(cdf, u, side="right")
+                z += 1
+            productivity[i] = min(z, cdf.size - 1)
+            employment[i] = _UNEMPLOYED if _uniform(h, words[2]) < unemployment else _EMPLOYED
+            task[i] = automation + _uniform(h, words[3]) * (1.0 - automation)
+            type_[i] = hid % types
+
+    return draw
+
+
+_draw = _make_draw(_SOURCES_FINGERPRINT)

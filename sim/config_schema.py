@@ -152,12 +152,12 @@ class Investment:
     """Demand closure's investment rule (docs/macro.md, "Investment").
 
     ``q``: I/K = max(0, delta + (q - 1)/chi), q = u^e R / ((r + xi)/(1 - tau_k) + delta).
-    ``accelerator``: I = max(0, delta K + speed (K* - K)), K* = (K_0/Y*_0) (c_ref/c_t) Y^e: desired
-    capital follows expected demand and the user cost, not the technology's factor shares."""
+    ``accelerator``: I = max(0, delta K + speed (K* - K)), K* = (K_0/Y*_0) (c_ref/c_t)^sigma Y^e:
+    desired capital follows expected demand and the user cost, not the technology's factor shares."""
     rule: str = param("q", choices=INVESTMENT_RULES)
     chi: float = positive(10.0)  # adjustment cost, YEARS (q rule)
     risk_premium: float = param(0.04)  # xi per YEAR (both rules' user cost)
-    speed: float = param(0.25, gt=0.0, le=1.0)  # accelerator: share of the gap to K* closed a YEAR
+    speed: float = param(0.1, gt=0.0, le=1.0)  # accelerator: share of the gap to K* closed a YEAR (the q rule's 1/chi)
 
 
 @dataclass

@@ -189,6 +189,10 @@ def check_config(cfg) -> None:
     a caller can run it before any Ray work (``make_economy`` runs it too)."""
     if cfg.economy.closure == "fixed":
         check_fixed(cfg)
+    if cfg.economy.investment.rule != "q" and cfg.economy.closure != "demand":
+        raise ConfigError(f"economy.investment.rule={cfg.economy.investment.rule} is a rule of the demand "
+                          f"closure, not of economy.closure={cfg.economy.closure} (there saving finances "
+                          "capital): use economy.closure=demand, or leave the rule at q")
     if cfg.economy.equity.market == "priced":
         if cfg.economy.closure != "demand":
             raise ConfigError(f"economy.equity.market=priced is a market of the demand closure, not of "

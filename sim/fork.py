@@ -179,6 +179,9 @@ def check_override(item: str, at: int = 0) -> None:
         raise ConfigError(f"{item!r}: expected KEY=VALUE")
     if key in ALLOWED:
         return
+    if key == "economy.investment.rule":
+        raise ConfigError(f"{key}: the investment rule cannot change in a fork (the accelerator's desired "
+                          "capital is anchored at the opening); run each rule with `sim run` and compare those")
     if key in MARKET:
         raise ConfigError(f"{key}: the equity market cannot change in a fork (the priced market opens in "
                           "period 0 with its share issue and carries its shares and price from there); "

@@ -286,12 +286,14 @@ def test_accelerator_investment_answers_demand_and_the_user_cost_not_the_technol
     """economy.investment.rule=accelerator, hand-worked: at the opening's expected demand and the
     untaxed neutral-rate user cost, desired capital is today's (I = delta K); it rises with expected
     demand, falls with a capital tax (Hall-Jorgenson: c = (r + xi)/(1 - tau) + delta) and with the
-    real rate, and ignores q (the technology's return), which the q rule answers."""
+    real rate, as c^-sigma (a CES firm's demand for capital, Korinek-Suh's sigma), and ignores q
+    (the technology's return), which the q rule answers."""
     from sim.config import compose
     from sim.economy import make_economy
     from sim.macro import policy_rules as pr
 
-    cfg = compose(["population.households=200", "cluster.actors=1", "economy.investment.rule=accelerator"])
+    cfg = compose(["population.households=200", "cluster.actors=1", "economy.investment.rule=accelerator",
+                   "economy.investment.speed=0.5"])  # faster than the default: irreversibility binds below
     econ = make_economy(cfg, 0)
     inv = cfg.economy.investment
     K, delta, Y0 = econ.K, float(cfg.economy.depreciation), econ.potential0 * econ.ppy
@@ -299,9 +301,12 @@ def test_accelerator_investment_answers_demand_and_the_user_cost_not_the_technol
     assert econ._investment(q=3.0, expected_demand=econ.potential0, r=r0, tax_capital=0.0) == pytest.approx(delta * K)
     assert econ._investment(q=0.5, expected_demand=econ.potential0, r=r0, tax_capital=0.0) == pytest.approx(delta * K)
 
-    def by_hand(demand_per_year, r, tau):  # K* = (K0/Y*0)(c_ref/c) Y^e, closed at `speed` a year
+    sigma = float(cfg.economy.sigma)
+    assert cfg.economy.technology == "korinek_suh" and sigma == 0.5
+
+    def by_hand(demand_per_year, r, tau):  # K* = (K0/Y*0)(c_ref/c)^sigma Y^e, closed at `speed` a year
         c_ref, c = r0 + inv.risk_premium + delta, (r + inv.risk_premium) / (1 - tau) + delta
-        return max(0.0, delta * K + inv.speed * (K / Y0 * c_ref / c * demand_per_year - K))
+        return max(0.0, delta * K + inv.speed * (K / Y0 * (c_ref / c) ** sigma * demand_per_year - K))
     for demand, r, tau in [(1.1, r0, 0.0), (0.9, r0, 0.0), (1.0, r0, 0.3), (1.0, r0 + 0.02, 0.0), (0.2, r0, 0.0)]:
         got = econ._investment(q=1.0, expected_demand=demand * econ.potential0, r=r, tax_capital=tau)
         assert got == pytest.approx(by_hand(demand * Y0, r, tau), rel=1e-12)
@@ -312,17 +317,61 @@ def test_accelerator_investment_answers_demand_and_the_user_cost_not_the_technol
     assert q_rule._investment(1.5, q_rule.potential0, r0, 0.0) == pytest.approx(float(pr.q_investment(K, 1.5, delta, chi=inv.chi)))
 
 
-def test_agi_5y_slump_is_deeper_when_investment_follows_demand():
+def test_agi_5y_demand_shortfall_when_investment_follows_demand_and_ubi_restores_it():
     """The seeds' question under the two investment rules (docs/economy.md, "What the scenarios
-    produce"): with the q rule, automation raises the return on capital and the investment boom
-    fills the gap the wage bill leaves; with the accelerator, investment waits for demand, so the
-    same automation leaves more workers idle and a smaller investment share."""
-    runs = {rule: simulate("scenario=agi_5y", f"economy.investment.rule={rule}", periods=24)
-            for rule in ("q", "accelerator")}
-    u = {rule: run.series("unemployment_rate") for rule, run in runs.items()}
-    share = {rule: run.series("investment")[12] / run.series("output")[12] for rule, run in runs.items()}
-    assert u["accelerator"].max() > u["q"].max() + 0.005
-    assert share["accelerator"] < share["q"] - 0.05
-    assert u["accelerator"][0] == u["q"][0]  # the same opening
+    produce"). With the q rule, automation raises the return on capital and the investment boom
+    fills the gap the wage bill leaves. With the accelerator, investment waits for demand: the same
+    automation leaves far more workers idle, consumption falls below where it started, and the
+    policy rate sits at its floor; a UBI (paid under the scenario's tax rule) restores demand."""
+    ubi = ["policy.ubi.level=0.1", "policy.ubi.start=4", "policy.ubi.ramp=4", "policy.ubi.indexation=output"]
+    runs = {"q": simulate("scenario=agi_5y", periods=32),
+            "accelerator": simulate("scenario=agi_5y", "economy.investment.rule=accelerator", periods=32),
+            "accelerator_ubi": simulate("scenario=agi_5y", "economy.investment.rule=accelerator", *ubi, periods=32)}
+    u = {name: run.series("unemployment_rate") for name, run in runs.items()}
+    at_floor = {name: int(np.sum(run.series("nominal_rate") <= 0.0)) for name, run in runs.items()}
+    consumption = {name: run.series("consumption") for name, run in runs.items()}
+    assert u["accelerator"].max() > u["q"].max() + 0.05
+    assert at_floor["q"] == 0 and at_floor["accelerator"] >= 8  # a spell at the zero lower bound
+    assert consumption["accelerator"][4:].min() < consumption["accelerator"][0]  # consumption down
+    assert u["accelerator_ubi"].max() < u["accelerator"].max() - 0.05 and at_floor["accelerator_ubi"] == 0
+    assert consumption["accelerator_ubi"][-1] > consumption["accelerator"][-1]
     for run in runs.values():
         assert np.all(run.series("sfc_residual") < 1e-9)
+        assert np.all(run.series("inventories") >= 0.0)
+
+
+def test_investment_rule_is_refused_where_it_cannot_act():
+    """The accelerator is a rule of the demand closure (the classical closure's capital is what
+    households save), and its desired capital is anchored at the opening, so a fork cannot switch
+    it; each refusal is one line that says what to do."""
+    from sim.config import ConfigError, compose
+    from sim.fork import check_override
+
+    with pytest.raises(ConfigError, match="rule of the demand closure"):
+        compose(["economy.closure=classical", "market=value", "economy.investment.rule=accelerator"])
+    with pytest.raises(ConfigError, match="cannot change in a fork"):
+        check_override("economy.investment.rule=accelerator", at=8)
+    check_override("economy.investment.speed=0.2", at=8)  # its speed may change
+    with pytest.raises(ConfigError, match="investment.rule"):
+        compose(["economy.investment.rule=putty_clay"])
+
+
+def test_accelerator_anchors_are_state():
+    """The accelerator's anchors travel with the economy's state (a fork or a restart keeps the
+    opening's, whatever the arm's configuration); a state written before they existed loads with
+    the configuration's."""
+    from sim.config import compose
+    from sim.economy import make_economy
+
+    econ = make_economy(compose(["population.households=200", "cluster.actors=1",
+                                 "economy.investment.rule=accelerator"]), 0)
+    other = make_economy(compose(["population.households=200", "cluster.actors=1", "economy.investment.rule=accelerator",
+                                  "economy.taylor.r_star=0.03", "economy.investment.risk_premium=0.06"]), 0)
+    assert other.user_cost0 != econ.user_cost0
+    state = econ.state_dict()
+    other.load_state_dict(state)
+    assert (other.capital_output0, other.user_cost0) == (econ.capital_output0, econ.user_cost0)
+    fresh = make_economy(compose(["population.households=200", "cluster.actors=1"]), 0)
+    old = {k: v for k, v in state.items() if k not in ("capital_output0", "user_cost0")}
+    fresh.load_state_dict(old)
+    assert fresh.user_cost0 == econ.user_cost0

@@ -152,6 +152,32 @@ def test_two_writers_of_results_never_share_a_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["results.zarr"]
 
 
+def test_results_that_do_not_fit_the_disk_leave_the_committed_store(tmp_path):
+    """A full disk while results.zarr is written (a real 1 MB tmpfs, 3 MB of results): the write
+    fails with the system's error, its temporary is gone, and the store committed before is
+    byte for byte what it was."""
+    import errno
+
+    import numpy as np
+    import xarray as xr
+
+    from sim import results
+
+    with tmpfs(tmp_path / "small", "size=1m") as mount:
+        run_dir = mount / "run"
+        run_dir.mkdir()
+        store = results.write_results(xr.Dataset({"output": ("period", np.arange(4.0))},
+                                                 attrs={"periods_per_year": 4}), run_dir)
+        before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+        noise = np.random.default_rng(0).random(400_000)  # incompressible: 3.2 MB stored
+        with pytest.raises(OSError) as info:
+            results.write_results(xr.Dataset({"noise": ("i", noise)}), run_dir)
+        assert info.value.errno == errno.ENOSPC
+        assert [p.name for p in run_dir.iterdir()] == ["results.zarr"]
+        assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == before
+        assert results.damage(xr.open_zarr(store).load()) is None
+
+
 # --- item 7: bad paths and files: one line, no traceback ------------------------------------------
 @pytest.fixture
 def read_only_dir(tmp_path):

@@ -95,24 +95,34 @@ def test_load_sweep_without_finished_jobs_is_an_error(tmp_path):
         sim.load_sweep(tmp_path)
 
 
-def test_results_store_has_the_files_zarr_itself_writes(run_dir, tmp_path):
+def test_results_store_has_the_files_zarr_itself_writes(tmp_path):
     """results.zarr is encoded in memory and written as files: the same files, byte for byte, as
-    xarray and zarr write to a directory store themselves, and they read back identical."""
+    xarray and zarr write to a directory store themselves from the same dataset, and they read
+    back identical."""
     import warnings
     from pathlib import Path
 
     import xarray as xr
 
-    store = run_dir / "results.zarr"
-    ds = xr.open_zarr(store).load()
-    reference = tmp_path / "reference.zarr"
+    rows = [{name: t + 0.5 for name in results.SERIES} for t in range(6)]
+    snap = {name: np.full(10 if dim == "decile" else QUANTILES.size, 0.5)
+            for name, (dim, _, _) in results.SNAPSHOTS.items()}
+    ds = results.build_dataset(rows, {0: snap, 5: snap}, QUANTILES, {"scenario": "baseline", "seed": 1,
+                                                                    "households": 100, "periods_per_year": 4})
+    (tmp_path / "run").mkdir()
+    store = results.write_results(ds, tmp_path / "run")
+    reference = ds.copy()
+    reference.attrs[results.CHECKSUMS] = xr.open_zarr(store).attrs[results.CHECKSUMS]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds.to_zarr(reference, mode="w-", consolidated=True, zarr_format=3)
+        reference.to_zarr(tmp_path / "reference.zarr", mode="w-", consolidated=True, zarr_format=3)
 
     def files(root: Path) -> dict[str, bytes]:
         return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-    ours, theirs = files(store), files(reference)
+    ours, theirs = files(store), files(tmp_path / "reference.zarr")
     assert sorted(ours) == sorted(theirs) and len(ours) > 2 * len(results.SERIES)
     assert ours == theirs
-    assert xr.open_zarr(store).load().identical(ds)
+    back = xr.open_zarr(store).load()
+    assert results.damage(back) is None
+    back.attrs.pop(results.CHECKSUMS)
+    assert back.identical(ds)

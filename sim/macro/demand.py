@@ -72,8 +72,12 @@ class DemandEconomy(MacroEconomy):
         self.chi = float(e.investment.chi)
         self.xi = float(e.investment.risk_premium)
         self.accelerator_speed = float(e.investment.speed)
-        # the accelerator's desired K/Y at the opening's technology and the untaxed user cost at
-        # the neutral rate: capital is at rest (I = delta K) in the opening's steady state
+        # the accelerator's capital-labour elasticity: Korinek-Suh's between tasks (region 1), 1
+        # for Cobb-Douglas (a CES firm's conditional demand for capital moves as c^-sigma)
+        self.substitution = float(e.sigma) if e.technology == "korinek_suh" else 1.0
+        # its anchors (state: set by the opening's configuration, carried through forks and
+        # restarts): the opening's K/Y* and the untaxed user cost at the neutral rate, so capital
+        # is at rest (I = delta K) in the opening's steady state
         self.capital_output0 = self.K / (self.potential0 * self.ppy)
         self.user_cost0 = float(pr.user_cost(float(e.taylor.r_star), self.delta, risk_premium=self.xi))
         self.premium_weight = float(e.equity.expectation_weight)
@@ -97,6 +101,17 @@ class DemandEconomy(MacroEconomy):
 
     def price_level(self) -> float:
         return self.price
+
+    _ANCHORS = ("capital_output0", "user_cost0")  # the accelerator's, fixed at the opening
+
+    def state_dict(self) -> dict:
+        return super().state_dict() | {name: float(getattr(self, name)) for name in self._ANCHORS}
+
+    def load_state_dict(self, d: dict) -> None:
+        super().load_state_dict(d)
+        for name in self._ANCHORS:  # a checkpoint from before they existed: the configuration's
+            if name in d:
+                setattr(self, name, float(d[name]))
 
     def _rates(self) -> tuple[float, float, float, float]:
         """This period's policy rate i, expected inflation pi^e, real rate r (annual) and gross safe
@@ -135,14 +150,14 @@ class DemandEconomy(MacroEconomy):
 
     def _investment(self, q: float, expected_demand: float, r: float, tax_capital: float) -> float:
         """Gross investment per year by ``economy.investment.rule``: the q rule (Hayashi), or the
-        flexible accelerator toward K* = (K_0/Y*_0)(c_ref/c_t) Y^e (Jorgenson's neoclassical
-        desired capital with the opening's capital-output ratio at the untaxed neutral-rate user
-        cost c_ref: it answers expected demand and the after-tax cost of capital, not a change in
-        the technology's factor shares)."""
+        flexible accelerator toward K* = (K_0/Y*_0)(c_ref/c_t)^sigma Y^e (a CES firm's desired
+        capital with the opening's capital-output ratio at the untaxed neutral-rate user cost
+        c_ref: it answers expected demand and the after-tax cost of capital, not a change in the
+        technology's factor shares). Y^e per year: ``expected_demand`` (per period) x ppy."""
         if self.investment_rule == "q":
             return float(pr.q_investment(self.K, q, self.delta, chi=self.chi))
         cost = float(pr.user_cost(r, self.delta, risk_premium=self.xi, tax_capital=tax_capital))
-        ratio = self.capital_output0 * self.user_cost0 / cost
+        ratio = self.capital_output0 * (self.user_cost0 / cost) ** self.substitution
         return float(pr.accelerator_investment(self.K, expected_demand * self.ppy, capital_output_ratio=ratio,
                                                delta=self.delta, speed=self.accelerator_speed))
 
