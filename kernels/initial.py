@@ -5,8 +5,10 @@ so it is the same whatever the shard layout. One compiled pass over the househol
 expressions it replaces made a dozen household-sized temporaries: 0.9 s for 5 x 10^6 households,
 2-2.4 s in each of two actors starting together at 10^7; tests hold it to those expressions). The
 wealth's log1p is the C library's, as Numba compiles it: NumPy's own SIMD log1p differs from it in
-the last bit for about 7 % of draws on AVX-512 machines, so it would make the opening depend on
-which instructions a node's CPU has.
+the last bit for about 7 % of draws on AVX-512 machines. The C library's is not free of the CPU
+either (glibc loads an FMA build where the CPU has FMA and AVX2, which differs from its plain build
+in about 0.05 % of draws), so nodes of one cluster should share a CPU family for bit-identical
+openings; NumPy's would differ far more often.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from kernels import schema as S
 from kernels.step_fused import _SOURCES_FINGERPRINT, _household_hash, _uniform
 
 _UNEMPLOYED, _EMPLOYED = S.UNEMPLOYED, S.EMPLOYED
+# the state the pass fills, by name (a new state array needs its draw here)
+assert set(S.STATE_DTYPES) == {"safe", "risky", "task", "productivity", "employment", "type"}
 _STREAMS = (rng.STREAM_INIT_WEALTH, rng.STREAM_INIT_PRODUCTIVITY, rng.STREAM_INIT_EMPLOYMENT, rng.STREAM_INIT_TASK)
 
 

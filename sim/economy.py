@@ -193,6 +193,11 @@ def check_config(cfg) -> None:
         raise ConfigError(f"economy.investment.rule={cfg.economy.investment.rule} is a rule of the demand "
                           f"closure, not of economy.closure={cfg.economy.closure} (there saving finances "
                           "capital): use economy.closure=demand, or leave the rule at q")
+    inv = cfg.economy.investment
+    if inv.rule == "accelerator" and not cfg.economy.taylor.r_star + inv.risk_premium + cfg.economy.depreciation > 0:
+        raise ConfigError("economy.investment.rule=accelerator anchors desired capital at the user cost "
+                          "r_star + risk_premium + depreciation, which is not positive here: raise "
+                          "economy.investment.risk_premium or economy.taylor.r_star")
     if cfg.economy.equity.market == "priced":
         if cfg.economy.closure != "demand":
             raise ConfigError(f"economy.equity.market=priced is a market of the demand closure, not of "

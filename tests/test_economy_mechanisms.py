@@ -331,11 +331,12 @@ def test_agi_5y_demand_shortfall_when_investment_follows_demand_and_ubi_restores
                                         periods=28)}
     u = {name: run.series("unemployment_rate") for name, run in runs.items()}
     at_floor = {name: int(np.sum(run.series("nominal_rate") <= 0.0)) for name, run in runs.items()}
+    lowest = {name: run.series("nominal_rate").min() for name, run in runs.items()}
     consumption = {name: run.series("consumption") for name, run in runs.items()}
     assert u["accelerator"].max() > u["q"].max() + 0.05
-    assert at_floor["q"] == 0 and at_floor["accelerator"] >= 8  # a spell at the zero lower bound
+    assert lowest["q"] > 0.004 and at_floor["accelerator"] >= 8  # a spell at the zero lower bound
     assert consumption["accelerator"][4:].min() < consumption["accelerator"][0]  # consumption down
-    assert u["accelerator_ubi"].max() < u["accelerator"].max() - 0.05 and at_floor["accelerator_ubi"] == 0
+    assert u["accelerator_ubi"].max() < u["accelerator"].max() - 0.05 and lowest["accelerator_ubi"] > 0.004
     assert consumption["accelerator_ubi"][-1] > consumption["accelerator"][-1]
     for run in runs.values():
         assert np.all(run.series("sfc_residual") < 1e-9)
@@ -356,6 +357,8 @@ def test_investment_rule_is_refused_where_it_cannot_act():
     check_override("economy.investment.speed=0.2", at=8)  # its speed may change
     with pytest.raises(ConfigError, match="investment.rule"):
         compose(["economy.investment.rule=putty_clay"])
+    with pytest.raises(ConfigError, match="not positive"):
+        compose(["economy.investment.rule=accelerator", "economy.taylor.r_star=-0.2"])
 
 
 def test_accelerator_anchors_are_state():
@@ -373,7 +376,9 @@ def test_accelerator_anchors_are_state():
     state = econ.state_dict()
     other.load_state_dict(state)
     assert (other.capital_output0, other.user_cost0) == (econ.capital_output0, econ.user_cost0)
-    fresh = make_economy(compose(["population.households=200", "cluster.actors=1"]), 0)
+    fresh = make_economy(compose(["population.households=200", "cluster.actors=1", "economy.taylor.r_star=0.03"]), 0)
+    own = fresh.user_cost0
+    assert own != econ.user_cost0
     old = {k: v for k, v in state.items() if k not in ("capital_output0", "user_cost0")}
     fresh.load_state_dict(old)
-    assert fresh.user_cost0 == econ.user_cost0
+    assert fresh.user_cost0 == own  # its configuration's, not the state's

@@ -361,7 +361,7 @@ def test_each_household_decides_by_its_own_types_table(setup, backend):
 
 def test_initial_state_is_the_generator_s_draws_by_formula():
     """The compiled initial draw against the formulas written with the generator's NumPy functions:
-    wealth = -mean log(1 - u) (the C library's log1p, Python's math.log1p: the same on any CPU),
+    wealth = -mean log(1 - u) (the C library's log1p, which Python's math.log1p calls too),
     split by the risky share; productivity searchsorted in the stationary CDF; unemployed iff
     u < rate; task = automation + u (1 - automation); type = id mod types."""
     import math

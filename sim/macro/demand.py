@@ -157,6 +157,9 @@ class DemandEconomy(MacroEconomy):
         if self.investment_rule == "q":
             return float(pr.q_investment(self.K, q, self.delta, chi=self.chi))
         cost = float(pr.user_cost(r, self.delta, risk_premium=self.xi, tax_capital=tax_capital))
+        if not cost > 0.0:  # (r + xi)/(1 - tau) < -delta: a real rate no shipped scenario comes near
+            raise RuntimeError(f"the user cost of capital is {cost:.4g} a year at the real rate {r:.4g}: "
+                               "the accelerator's desired capital is undefined; use economy.investment.rule=q")
         ratio = self.capital_output0 * (self.user_cost0 / cost) ** self.substitution
         return float(pr.accelerator_investment(self.K, expected_demand * self.ppy, capital_output_ratio=ratio,
                                                delta=self.delta, speed=self.accelerator_speed))
