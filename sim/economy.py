@@ -25,6 +25,7 @@ from sim.accounts import Totals, household_budget_residual, poverty_reference
 from sim.errors import ConfigError
 from sim.environment import PeriodEnvironment
 from sim.macro import government as gov
+from sim.macro import policy_rules as pr
 from sim.macro.shocks import lognormal_return
 
 
@@ -189,12 +190,13 @@ def check_config(cfg) -> None:
     a caller can run it before any Ray work (``make_economy`` runs it too)."""
     if cfg.economy.closure == "fixed":
         check_fixed(cfg)
-    if cfg.economy.investment.rule != "q" and cfg.economy.closure != "demand":
-        raise ConfigError(f"economy.investment.rule={cfg.economy.investment.rule} is a rule of the demand "
+    inv = cfg.economy.investment
+    if inv.rule != "q" and cfg.economy.closure != "demand":
+        raise ConfigError(f"economy.investment.rule={inv.rule} is a rule of the demand "
                           f"closure, not of economy.closure={cfg.economy.closure} (there saving finances "
                           "capital): use economy.closure=demand, or leave the rule at q")
-    inv = cfg.economy.investment
-    if inv.rule == "accelerator" and not cfg.economy.taylor.r_star + inv.risk_premium + cfg.economy.depreciation > 0:
+    if inv.rule == "accelerator" and not pr.user_cost(cfg.economy.taylor.r_star, cfg.economy.depreciation,
+                                                      risk_premium=inv.risk_premium) > 0:
         raise ConfigError("economy.investment.rule=accelerator anchors desired capital at the user cost "
                           "r_star + risk_premium + depreciation, which is not positive here: raise "
                           "economy.investment.risk_premium or economy.taylor.r_star")
