@@ -75,6 +75,17 @@ def test_transition_matrix_is_stochastic_and_preserves_means():
     np.testing.assert_allclose(xbar[inside], (prob.R_free * a @ pi)[inside], rtol=1e-10, atol=1e-12)
 
 
+def test_distribution_is_invariant_under_the_assembled_transition_matrix():
+    """The solve applies T^T in its two factors (the lottery, then the state's move); the answer
+    is checked against T assembled whole: D = T^T D to round-off, with a risky asset."""
+    prob = make_problem(risky_mean=1.06, risky_std=0.15, risky_nodes=5, beta=0.92)
+    sol = solve_household(prob)
+    dist = stationary_wealth(prob, sol, n_points=400)
+    D = dist.mass.ravel()
+    T = transition_matrix(prob, sol, dist.grid)
+    assert np.abs(T.T @ D - D).max() < 1e-13 and abs(D.sum() - 1.0) < 1e-12
+
+
 def test_too_patient_households_have_no_stationary_distribution():
     """beta R >= 1: the policy exists (tests/test_solver_household.py) but assets grow without
     bound, so there is no stationary distribution to compute: refused, one line."""

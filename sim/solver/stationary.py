@@ -8,7 +8,8 @@ balance* (wealth after returns, before income). On a fine grid of ``x``, one per
 
 and ``x'`` is split between its two neighbouring grid points with weights that preserve its
 mean (Young's lottery). That gives a sparse Markov matrix ``T`` on ``S x N`` points; its
-invariant vector ``D = T^T D``, ``sum D = 1`` is found by a Krylov solve polished by power iteration.
+invariant vector ``D = T^T D``, ``sum D = 1`` is found by a Krylov solve polished by power iteration
+(``T^T`` applied in its two factors: the lottery, then the state's move).
 """
 from __future__ import annotations
 
@@ -70,8 +71,9 @@ def _policies(problem: HouseholdProblem, sol: PolicySolution, grid: np.ndarray):
     return a.reshape(S, N, K), share.reshape(S, N, K), c.reshape(S, N, K)
 
 
-def transition_matrix(problem: HouseholdProblem, sol: PolicySolution, grid: np.ndarray) -> sp.csr_matrix:
-    """Sparse ``T[(s,i), (s',j)] = P[s,s'] * Prob(x' = grid_j | s, x_i)`` (row-stochastic)."""
+def lottery_matrix(problem: HouseholdProblem, sol: PolicySolution, grid: np.ndarray) -> sp.csr_matrix:
+    """Sparse ``L[(s,i), (s,j)] = Prob(x' = grid_j | s, x_i)`` before the state moves: each row's
+    mass stays in its own state's block (the next state is drawn after, independently)."""
     theta, pi = problem.shocks
     R, w = problem.returns
     S, N = problem.n_states, grid.size
@@ -83,25 +85,37 @@ def transition_matrix(problem: HouseholdProblem, sol: PolicySolution, grid: np.n
     rows = np.broadcast_to(rows, i.shape)
     cols = np.arange(S)[:, None, None, None] * N + i
     data = np.concatenate([(prob * lam).ravel(), (prob * (1.0 - lam)).ravel()])
-    L = sp.csr_matrix(
+    return sp.csr_matrix(
         (data, (np.concatenate([rows.ravel()] * 2), np.concatenate([cols.ravel(), cols.ravel() + 1]))),
         shape=(S * N, S * N),
     )
-    return (L @ sp.kron(sp.csr_matrix(problem.transition), sp.identity(N), format="csr")).tocsr()
 
 
-def _invariant(T: sp.csr_matrix, initial: np.ndarray | None = None, tol: float = 1e-13) -> np.ndarray:
-    """Invariant vector ``D = T^T D``, ``sum D = 1`` of the row-stochastic sparse ``T``.
+def transition_matrix(problem: HouseholdProblem, sol: PolicySolution, grid: np.ndarray) -> sp.csr_matrix:
+    """Sparse ``T[(s,i), (s',j)] = P[s,s'] * Prob(x' = grid_j | s, x_i)`` (row-stochastic):
+    ``T = L (P kron I)``, ``L`` the :func:`lottery_matrix`."""
+    L = lottery_matrix(problem, sol, grid)
+    return (L @ sp.kron(sp.csr_matrix(problem.transition), sp.identity(grid.size), format="csr")).tocsr()
 
-    Solves the nonsingular system ``(I - T^T + e 1^T) D = e`` (``e`` uniform; its solution has
-    ``sum D = 1`` and is invariant) by BiCGSTAB, then polishes with power iteration, which also
-    serves as the fallback. Plain power iteration mixes slowly when ``beta R`` is close to one
-    (wealth diffuses over a wide range) and sparse LU fills in badly, hence the Krylov solver.
+
+def _invariant(L: sp.csr_matrix, P: np.ndarray, initial: np.ndarray | None = None, tol: float = 1e-13) -> np.ndarray:
+    """Invariant vector ``D = T^T D``, ``sum D = 1`` of ``T = L (P kron I)`` (row-stochastic).
+
+    ``T^T D`` is applied in its two factors, ``P^T`` times ``L^T D`` as an (S, N) array: ``T``
+    itself has S times the nonzeros of ``L`` (every point reaches every next state), 20x the work
+    of a product. Solves the nonsingular system ``(I - T^T + e 1^T) D = e`` (``e`` uniform; its
+    solution has ``sum D = 1`` and is invariant) by BiCGSTAB, then polishes with power iteration,
+    which also serves as the fallback. Plain power iteration mixes slowly when ``beta R`` is close
+    to one (wealth diffuses over a wide range) and sparse LU fills in badly, hence the Krylov solver.
     """
-    n = T.shape[0]
-    TT = T.T.tocsr()
+    n, S = L.shape[0], P.shape[0]
+    LT, PT = L.T.tocsr(), np.ascontiguousarray(P.T)
+
+    def step(x):  # T^T x
+        return (PT @ (LT @ x).reshape(S, n // S)).ravel()
+
     e = np.full(n, 1.0 / n)
-    A = spla.LinearOperator((n, n), matvec=lambda x: x - TT @ x + e * x.sum(), dtype=float)
+    A = spla.LinearOperator((n, n), matvec=lambda x: x - step(x) + e * x.sum(), dtype=float)
     x0 = e if initial is None else initial / initial.sum()
     D, info = spla.bicgstab(A, e, x0=x0, rtol=1e-13, atol=0.0, maxiter=20 * n)
     if info != 0 or not np.all(np.isfinite(D)) or D.min() < -1e-8 * D.max():
@@ -109,7 +123,7 @@ def _invariant(T: sp.csr_matrix, initial: np.ndarray | None = None, tol: float =
     D = np.clip(D, 0.0, None)
     D /= D.sum()
     for _ in range(1_000_000):
-        new = TT @ D
+        new = step(D)
         if np.abs(new - D).max() < tol:
             return new / new.sum()
         D = new
@@ -137,9 +151,9 @@ def stationary_wealth(
     grid = asset_grid(lo, hi, n_points)
     if problem.borrowing_limit > 0.0:  # keep x = 0 (no assets) as an exact node
         grid = np.union1d(grid, [0.0])
-    T = transition_matrix(problem, solution, grid)
-    start = initial.mass.ravel() if initial is not None and initial.mass.size == T.shape[0] else None
-    D = _invariant(T, start).reshape(problem.n_states, grid.size)
+    L = lottery_matrix(problem, solution, grid)
+    start = initial.mass.ravel() if initial is not None and initial.mass.size == L.shape[0] else None
+    D = _invariant(L, problem.transition, start).reshape(problem.n_states, grid.size)
     a, _, c = _policies(problem, solution, grid)
     _, pi = problem.shocks
     return StationaryDistribution(
