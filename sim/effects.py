@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from sim.errors import ConfigError
+from sim.results import write_store, write_text
 
 # the variables whose effects are written (those present in the runs)
 MAIN = ("output", "consumption", "unemployment_rate", "mean_wealth", "median_income", "gini_wealth",
@@ -137,16 +138,12 @@ def band(d: np.ndarray, level: float = 0.95):
 
 
 def write_effects(fork_dir: Path) -> Path:
-    """Write effects.zarr, effects.csv and effects.md into the fork directory; the zarr's path."""
-    import warnings
-
+    """Write effects.zarr, effects.csv and effects.md into the fork directory, each whole (a
+    temporary, then a rename: a failed write leaves the previous files as they were); the zarr's
+    path."""
     fork_dir = Path(fork_dir)
     ds = effects(fork_dir)
-    path = fork_dir / "effects.zarr"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification")  # str coords
-        ds.to_zarr(path, mode="w", consolidated=True, zarr_format=3)
+    path = write_store(ds, fork_dir / "effects.zarr")
     variables = [v for v in MAIN if v in ds]
     lines = ["arm,variable,period,mean,low,high"]
     for arm in ds.arm.values:
@@ -154,8 +151,8 @@ def write_effects(fork_dir: Path) -> Path:
             for t in ds.period.values:
                 row = [ds[f"{v}_{k}"].sel(arm=arm, period=t).item() for k in ("mean", "low", "high")]
                 lines.append(f"{arm},{v},{t}," + ",".join(f"{x:.10g}" for x in row))
-    (fork_dir / "effects.csv").write_text("\n".join(lines) + "\n")
-    (fork_dir / "effects.md").write_text(table(ds))
+    write_text(fork_dir / "effects.csv", "\n".join(lines) + "\n")
+    write_text(fork_dir / "effects.md", table(ds))
     return path
 
 

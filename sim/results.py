@@ -219,19 +219,23 @@ def damage(ds: xr.Dataset) -> str | None:
 
 
 def write_results(ds: xr.Dataset, run_dir: Path) -> Path:
-    """Write results.zarr atomically: to a temporary name of its own, then rename (never a
-    half-written store; two writers never share a temporary). A failed write (disk full) removes
-    its temporary. The root attribute ``checksums`` holds the SHA-256 of every variable's values
-    (:func:`damage` checks them on reading)."""
-    final = run_dir / "results.zarr"
+    """Write results.zarr atomically (:func:`write_store`). The root attribute ``checksums`` holds
+    the SHA-256 of every variable's values (:func:`damage` checks them on reading)."""
     ds = ds.copy()
     ds.attrs.pop(CHECKSUMS, None)
     ds.attrs[CHECKSUMS] = json.dumps(checksums(ds), sort_keys=True)
-    tmp = run_dir / f"results.zarr.partial-{secrets.token_hex(4)}"
+    return write_store(ds, run_dir / "results.zarr")
+
+
+def write_store(ds: xr.Dataset, final: Path) -> Path:
+    """Write ``ds`` as the zarr store ``final`` atomically: to a temporary name of its own, then
+    rename (never a half-written store; two writers never share a temporary). A failed write
+    (disk full) removes its temporary and leaves a store already at ``final`` as it was."""
+    tmp = final.with_name(f"{final.name}.partial-{secrets.token_hex(4)}")
     try:
         _write_files(_encode(ds), tmp)
         if final.exists():  # move the old store aside first: the rename below stays one step
-            old = run_dir / f"results.zarr.old-{secrets.token_hex(4)}"
+            old = final.with_name(f"{final.name}.old-{secrets.token_hex(4)}")
             final.rename(old)
             tmp.rename(final)
             shutil.rmtree(old)
@@ -249,6 +253,7 @@ def _encode(ds: xr.Dataset) -> dict[str, bytes]:
     keys: dict = {}
     with warnings.catch_warnings():  # consolidated metadata is a zarr-v3 extension; xarray reads it
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification")  # str
         ds.to_zarr(zarr.storage.MemoryStore(keys), mode="w-", consolidated=True, zarr_format=3)
     return {key: buf.to_bytes() for key, buf in keys.items()}
 
@@ -284,10 +289,15 @@ def now_iso() -> str:
 
 def write_provenance(run_dir: Path, record: dict) -> Path:
     path = run_dir / "provenance.json"
-    tmp = path.with_name(f"provenance.json.partial-{secrets.token_hex(4)}")
+    write_text(path, json.dumps(record, indent=2, sort_keys=True, default=str))
+    return path
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a small text file whole: a temporary of its own, then rename (never half a file)."""
+    tmp = path.with_name(f"{path.name}.partial-{secrets.token_hex(4)}")
     try:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
+        tmp.write_text(text)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path

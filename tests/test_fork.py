@@ -6,6 +6,7 @@ the effects of three parents (seeds) get a band; a shipped scenario asked as an 
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 import pytest
 
 import sim
@@ -77,7 +78,11 @@ def test_effect_bands_across_three_seeds(forked):
 
     ds = effects(root / "out")
     write_effects(root / "out")
-    assert (root / "out" / "effects.zarr").is_dir() and (root / "out" / "effects.csv").is_file()
+    csv = (root / "out" / "effects.csv").read_text()
+    write_effects(root / "out")  # again over the first: replaced whole, no temporary left
+    assert sorted(p.name for p in (root / "out").glob("effects*")) == ["effects.csv", "effects.md", "effects.zarr"]
+    assert (root / "out" / "effects.csv").read_text() == csv
+    xr.testing.assert_identical(xr.open_zarr(root / "out" / "effects.zarr").load(), ds)
     assert list(ds.arm.values) == ["ubi"] and ds.sizes["parent"] == 3
     d = ds["consumption"].sel(arm="ubi").values  # (parent, period)
     assert (d[:, :AT] == 0).all()  # identical before the fork
