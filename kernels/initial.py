@@ -53,10 +53,13 @@ _log_unit = njit(inline="always")(log_unit)
 
 def initial_state(first_id: int, n: int, key: int, wealth_mean: float, risky_share: float,
                   unemployment: float, automation: float, stationary: np.ndarray,
-                  types: int = 1) -> dict[str, np.ndarray]:
+                  types: int = 1, wealth_table: tuple | None = None) -> dict[str, np.ndarray]:
     """State arrays for households first_id .. first_id + n - 1 (host memory, narrow dtypes).
 
-    wealth ~ Exponential(mean wealth_mean), split risky_share into risky holdings; productivity from
+    wealth ~ Exponential(mean wealth_mean), or with ``wealth_table = (grid (types, N), cdf (types,
+    S, N))`` (sim.opening_wealth.WealthTable) the inverse of the piecewise-linear CDF of the
+    household's type and state s = e n_z + z at its uniform draw; a non-negative wealth is split
+    risky_share into risky holdings (a negative one is all safe: a debt); productivity from
     the chain's stationary law; unemployed with probability ``unemployment``; the task of every
     household from the not-yet-automated range, x ~ U(automation, 1) (docs/model.md: workers hold tasks
     that are not automated); the type j = id mod ``types`` (household.types: each of the n types
@@ -67,12 +70,40 @@ def initial_state(first_id: int, n: int, key: int, wealth_mean: float, risky_sha
         raise ValueError(f"types={types}: the type index is one byte, so 1 to 256 types")
     cdf = np.cumsum(np.asarray(stationary, dtype=np.float64))
     cdf[-1] = 1.0
+    if wealth_table is None:  # the exponential draw: empty tables, never read
+        wgrid, wcdf = np.zeros((1, 1)), np.zeros((1, 1, 1))
+    else:
+        wgrid, wcdf = (np.ascontiguousarray(a, dtype=np.float64) for a in wealth_table)
+        if wgrid.shape[0] < types or wcdf.shape[:1] != wgrid.shape[:1] or wcdf.shape[1] < 2 * cdf.size \
+                or wcdf.shape[2] != wgrid.shape[1]:
+            raise ValueError(f"wealth table of shapes {wgrid.shape} and {wcdf.shape} does not cover {types} "
+                             f"type(s) and the employed and unemployed states of {cdf.size} productivity levels")
     state = {name: np.empty(n, dtype=dtype) for name, dtype in S.STATE_DTYPES.items()}
     words = np.array([rng.period_word(-1, s) for s in _STREAMS], dtype=np.uint64)
     _draw(np.uint64(first_id), np.uint64(key), words, float(wealth_mean), float(risky_share),
-          float(unemployment), float(automation), cdf, np.uint64(types), state["safe"], state["risky"],
+          float(unemployment), float(automation), cdf, np.uint64(types), wealth_table is not None, wgrid, wcdf,
+          state["safe"], state["risky"],
           state["task"], state["productivity"], state["employment"], state["type"])
     return state
+
+
+def inverse_cdf(grid: np.ndarray, cdf: np.ndarray, u: float) -> float:
+    """x with F(x) = u for the piecewise-linear law of sim.opening_wealth: an atom of cdf[0] at
+    grid[0], then cdf[k] - cdf[k-1] spread evenly over (grid[k-1], grid[k]]; cdf[-1] = 1 > u.
+    Binary search for the first k with cdf[k] > u (searchsorted, side="right")."""
+    lo, hi = 0, cdf.size - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cdf[mid] > u:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo == 0:
+        return grid[0]
+    return grid[lo - 1] + (grid[lo] - grid[lo - 1]) * ((u - cdf[lo - 1]) / (cdf[lo] - cdf[lo - 1]))
+
+
+_inverse_cdf = njit(inline="always")(inverse_cdf)
 
 
 def _make_draw(sources_fingerprint: str):
@@ -82,25 +113,34 @@ def _make_draw(sources_fingerprint: str):
 
     @njit(cache=True)
     def draw(first_id, key, words, wealth_mean, risky_share, unemployment, automation, cdf, types,
-             safe, risky, task, productivity, employment, type_):
-        """The draws of ``initial_state``, household by household: wealth = -mean ln(1 - u), the
-        productivity state the first whose CDF exceeds u, employment u < unemployment, the task
-        automation + u (1 - automation), each from its own stream of the household's hash."""
+             tabled, wgrid, wcdf, safe, risky, task, productivity, employment, type_):
+        """The draws of ``initial_state``, household by household: the productivity state the
+        first whose CDF exceeds u, employment u < unemployment, the task automation + u (1 -
+        automation), the type id mod types, wealth = -mean ln(1 - u) or (``tabled``) the inverse of
+        its type's and state's piecewise-linear CDF at u, each u from its own stream of the
+        household's hash."""
         sources_fingerprint  # noqa: B018 (keys the disk cache)
         for i in range(safe.size):
             hid = first_id + np.uint64(i)
             h = _household_hash(key, hid)
-            wealth = wealth_mean * (0.0 - _log_unit(1.0 - _uniform(h, words[0])))  # 1 - u is exact
-            safe[i] = wealth * (1.0 - risky_share)
-            risky[i] = wealth * risky_share
             u = _uniform(h, words[1])
             z = 0
-            while z < cdf.size and cdf[z] <= u:  # searchsorted(cdf, u, side="right")
+            while cdf[z] <= u:  # searchsorted(cdf, u, side="right"): cdf[-1] = 1 > u
                 z += 1
-            productivity[i] = min(z, cdf.size - 1)
+            productivity[i] = z
             employment[i] = _UNEMPLOYED if _uniform(h, words[2]) < unemployment else _EMPLOYED
             task[i] = automation + _uniform(h, words[3]) * (1.0 - automation)
             type_[i] = hid % types
+            u = _uniform(h, words[0])
+            if tabled:
+                wealth = _inverse_cdf(wgrid[type_[i]], wcdf[type_[i], employment[i] * cdf.size + z], u)
+            else:
+                wealth = wealth_mean * (0.0 - _log_unit(1.0 - u))  # 1 - u is exact
+            if wealth < 0.0:  # a debt (household.borrowing_limit > 0), held safe
+                safe[i], risky[i] = wealth, 0.0
+            else:
+                safe[i] = wealth * (1.0 - risky_share)
+                risky[i] = wealth * risky_share
 
     return draw
 

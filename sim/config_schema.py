@@ -25,6 +25,7 @@ from kernels import BACKENDS
 from sim.macro.automation import AUTOMATION_KINDS as _AUTOMATION_PATHS
 from sim.macro.government import FEE_EARNERS, FINANCING, UBI_INDEXATION
 from sim.macro.technology import TECHNOLOGIES as _TECHNOLOGY_CLASSES
+from sim.opening_wealth import INITIAL_WEALTH
 
 MAX_PERIODS = 10_000  # 2,500 years of quarters
 # the choices of a key are the names the code that implements them knows
@@ -66,7 +67,10 @@ class Population:
     """Who lives in the economy; values come from conf/population/ (small, default, large)."""
     households: int = param(ge=1)
     block_size: int = param(ge=1)  # households per reduction block (results never depend on shards)
-    initial_wealth_mean: float = nonnegative()  # mean of the exponential initial wealth (goods)
+    # the opening wealth's law: exponential | stationary (the period-0 problem's own, scaled to
+    # initial_wealth_mean; sim/opening_wealth.py)
+    initial_wealth: str = param("exponential", choices=INITIAL_WEALTH)
+    initial_wealth_mean: float = nonnegative()  # mean of the initial wealth (goods)
     initial_risky_share: float = share()  # share of initial wealth held in risky capital
     initial_unemployment: float = share()  # share unemployed in period 0
 

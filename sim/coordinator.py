@@ -36,6 +36,7 @@ from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.household_types import release_in_task as release_type_solvers
 from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
+from sim.opening_wealth import opening_table
 from sim.macro.clearing import clear_period
 from sim.policy_cache import PolicyCache
 from sim.shard import ShardActor
@@ -193,7 +194,8 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         ).remote(s, shape.block_size, cfg.backend.name, key),
         list(shape.shards),
         (float(opening.initial_wealth_mean), pop.initial_risky_share, pop.initial_unemployment,
-         float(opening.initial_automation), chain.stationary, int(hh.types.count)))
+         float(opening.initial_automation), chain.stationary, int(hh.types.count),
+         opening_table(before, opening, chain, key)))
     sup = Supervisor(
         pool, store, lambda: MacroState(make_economy(before, key), PolicyCache(before.household)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,

@@ -29,6 +29,7 @@ from sim.economy import make_economy
 from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.layout import shard_layout
 from sim.macro.clearing import clear_period
+from sim.opening_wealth import opening_table
 from sim.policy_cache import PolicyCache
 from sim.shard import HouseholdShard
 from sim.solver.markov import stationary_distribution
@@ -67,7 +68,8 @@ def simulate(cfg, tamper: Callable | None = None,
     economy = make_economy(cfg, key)
     households.initialise(economy.initial_wealth_mean, float(pop.initial_risky_share),
                           float(pop.initial_unemployment), economy.initial_automation,
-                          stationary_distribution(chain.transition), int(hh.types.count))
+                          stationary_distribution(chain.transition), int(hh.types.count),
+                          opening_table(cfg, make_economy(cfg, key), chain, key))
     policy = PolicyCache(hh)
     run = Run(cfg, economy, households)
     previous, median = None, None

@@ -63,10 +63,14 @@ class HouseholdShard:
                                   f"households but the GPU has {free_dev / 2**30:.1f} GiB free: raise "
                                   "cluster.actors or lower population.households")
 
-    def initialise(self, wealth_mean, risky_share, unemployment, automation, stationary, types: int = 1) -> int:
+    def initialise(self, wealth_mean, risky_share, unemployment, automation, stationary, types: int = 1,
+                   wealth_table=None) -> int:
+        """Draw the shard's households' opening state (``kernels.initial.initial_state``;
+        ``wealth_table``: a ``sim.opening_wealth.WealthTable``, or None for the exponential draw)."""
         self.check_memory()
+        table = None if wealth_table is None else (wealth_table.grid, wealth_table.cdf)
         self.state = initial_state(self.shard.lo, self.shard.size, self.key, wealth_mean,
-                                   risky_share, unemployment, automation, np.asarray(stationary), types)
+                                   risky_share, unemployment, automation, np.asarray(stationary), types, table)
         self.types = int(self.state["type"].max(initial=0)) + 1
         if self.backend == "cupy":
             import cupy as cp

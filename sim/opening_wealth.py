@@ -1,0 +1,140 @@
+"""The households' initial wealth: an exponential draw, or the opening problem's stationary law.
+
+``population.initial_wealth``:
+
+* ``exponential`` (the default): wealth ~ Exponential(mean ``initial_wealth_mean``), the same law
+  for every household. Its Gini is 0.5, far below the data's (SCF 2019: about 0.85), so a run's
+  distribution takes decades to form (docs/calibration.md discards a burn-in for that reason).
+* ``stationary``: the wealth each household would hold in the long run of the period-0 economy.
+  Each type's period-0 problem (the one the first period solves) is solved, and its stationary
+  distribution of bank balances over the discrete states s = e n_z + z found by Young's (2010)
+  histogram method (:func:`sim.solver.stationary.stationary_wealth`). A household of type j in
+  state s (its opening employment and productivity, drawn as before) draws its wealth from that
+  conditional law. Every type's grid is then scaled by one factor, so that the population's mean is
+  the balance sheet's ``initial_wealth_mean`` (and then so that the drawn total is the balance
+  sheet's: :func:`opening_table`): the opening is not a general-equilibrium steady
+  state (the households' own stationary saving at the opening's prices need not equal the assets
+  the balance sheet gives them), and the scale keeps the law's shape (its Gini, its quantile
+  shares), which is what a run from period 0 lacks.
+
+The law on the grid ``g`` (Young's masses ``m_k`` at the points) is read as piecewise linear: the
+mass ``m_0`` an atom at ``g_0`` (the borrowing limit: the constrained households), each ``m_k``,
+k >= 1, spread evenly over ``(g_{k-1}, g_k]``. Its inverse CDF at a uniform draw ``u`` is the
+household's wealth (``kernels.initial``), its mean ``m_0 g_0 + sum_k m_k (g_{k-1} + g_k) / 2``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.errors import ConfigError
+
+INITIAL_WEALTH = ("exponential", "stationary")
+POINTS = 1000  # bank-balance points per state: Gini and top 10 % share to 3 digits of 2,000 points
+
+
+@dataclass(frozen=True, eq=False)
+class WealthTable:
+    """The conditional laws a household's opening wealth is drawn from.
+
+    ``grid (types, N)``: wealth (goods), already scaled to the balance sheet's mean;
+    ``cdf (types, S, N)``: P(wealth <= grid[j, k] | type j, state s), each row ending at exactly 1."""
+
+    grid: np.ndarray
+    cdf: np.ndarray
+
+    def mean(self, state_weights: np.ndarray) -> float:
+        """The population mean of the piecewise-linear laws, types equally weighted (each type
+        holds every n-th household) and states by ``state_weights (S,)`` (summing to one)."""
+        return float(np.mean([_law_means(g, c) @ state_weights for g, c in zip(self.grid, self.cdf)]))
+
+
+def _law_means(grid: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """Mean of each row's piecewise-linear law: the atom at grid[0], the rest uniform per cell."""
+    mass = np.diff(cdf, axis=-1, prepend=0.0)
+    mid = np.concatenate([grid[:1], 0.5 * (grid[1:] + grid[:-1])])
+    return mass @ mid
+
+
+def opening_state_weights(unemployment: float, productivity_law: np.ndarray, n_states: int) -> np.ndarray:
+    """How the opening draw spreads households over s = e n_z + z: employed with probability
+    1 - ``unemployment``, unemployed with ``unemployment``, none displaced; z by its stationary law."""
+    employment = np.zeros(n_states // productivity_law.size)
+    employment[:2] = (1.0 - unemployment, unemployment)
+    return np.kron(employment, productivity_law)
+
+
+def stationary_table(problems: list, solutions: list, state_weights: np.ndarray, wealth_mean: float,
+                     n_points: int = POINTS) -> WealthTable:
+    """Each type's stationary law of bank balances, conditional on its state, scaled so the
+    population's mean wealth is ``wealth_mean`` (goods)."""
+    from sim.solver.stationary import stationary_wealth
+
+    grids, cdfs = [], []
+    for j, (problem, solution) in enumerate(zip(problems, solutions, strict=True)):
+        try:
+            law = stationary_wealth(problem, solution, n_points=n_points)
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(f"population.initial_wealth=stationary: type {j} (beta = {problem.beta:.4f}) has no "
+                              f"stationary wealth at the opening's prices ({exc}); use "
+                              "population.initial_wealth=exponential") from exc
+        mass = law.mass
+        total = mass.sum(axis=1, keepdims=True)
+        marginal = mass.sum(axis=0) / mass.sum()
+        # a state with no mass (the displaced, before automation) gets the type's marginal law
+        conditional = np.where(total > 0.0, mass / np.where(total > 0.0, total, 1.0), marginal)
+        cdf = np.cumsum(conditional, axis=1)
+        cdf[:, -1] = 1.0
+        grids.append(law.grid)
+        cdfs.append(cdf)
+    table = WealthTable(np.array(grids), np.array(cdfs))
+    mean = table.mean(state_weights)
+    if not mean > 0.0:
+        raise ConfigError(f"population.initial_wealth=stationary: the opening's stationary wealth has mean {mean:.3g} "
+                          "(households save nothing at the opening's prices); use population.initial_wealth="
+                          "exponential")
+    return WealthTable(table.grid * (wealth_mean / mean), table.cdf)
+
+
+def drawn_total(table: WealthTable, households: int, block_size: int, key: int, risky_share: float,
+                unemployment: float, productivity_law: np.ndarray) -> float:
+    """The opening wealth the shards will draw from ``table``, summed block by block in block
+    order (the same sum whatever the shard layout): every household's draw made here too, a
+    block at a time (0.15 s for 5 x 10^6 households)."""
+    from kernels.initial import initial_state
+
+    types = table.grid.shape[0]
+    total = 0.0
+    for lo in range(0, households, block_size):
+        n = min(block_size, households - lo)
+        state = initial_state(lo, n, key, 0.0, risky_share, unemployment, 0.0, productivity_law, types,
+                              (table.grid, table.cdf))
+        total += float(np.sum(state["safe"] + state["risky"]))
+    return total
+
+
+def opening_table(cfg, economy, chain, key: int) -> WealthTable | None:
+    """The table ``population.initial_wealth`` asks for (None: the exponential draw), from the
+    period-0 problem of ``economy`` (a throwaway: its environment is read, the run's is built anew).
+
+    Scaled twice: the law's mean to ``economy.initial_wealth_mean``, then by the drawn total's
+    miss, so that the households' wealth sums to the balance sheet's to round-off. The law's
+    right tail is long (the top 1 % hold about 40 %), so a sample's mean misses the law's by
+    several per cent at 10^4 households (the exponential's by 1/sqrt(n)), and the opening
+    government debt, the balance sheet's residual, would miss its target with it."""
+    pop = cfg.population
+    if pop.initial_wealth == "exponential":
+        return None
+    from sim.environment import discount_factors, household_problem
+    from sim.household_types import solve_types, type_problems
+
+    problem = household_problem(economy.environment(0, None, None), chain, cfg.household)
+    problems = type_problems(problem, discount_factors(cfg.household))
+    solutions = solve_types(problems, float(cfg.household.tolerance), [None] * len(problems))
+    weights = opening_state_weights(float(pop.initial_unemployment), chain.stationary, problem.n_states)
+    mean = float(economy.initial_wealth_mean)
+    table = stationary_table(problems, solutions, weights, mean)
+    total = drawn_total(table, int(pop.households), int(pop.block_size), key, float(pop.initial_risky_share),
+                        float(pop.initial_unemployment), chain.stationary)
+    return WealthTable(table.grid * (mean * int(pop.households) / total), table.cdf)

@@ -1,0 +1,168 @@
+"""The opening wealth drawn from the period-0 problem's stationary law (sim/opening_wealth.py):
+the inverse CDF by hand, the draw against the law it draws from, Young's masses as the
+independent reference, a run's opening on any layout, and the refusals."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from kernels import rng
+from kernels import schema as S
+from kernels.initial import initial_state, inverse_cdf
+from sim.distribution import exact_gini
+from sim.errors import ConfigError
+from sim.opening_wealth import WealthTable, opening_state_weights, stationary_table
+from sim.solver.household import HouseholdProblem, solve_household
+from sim.solver.markov import stationary_distribution, tauchen
+from sim.solver.stationary import stationary_wealth
+
+KEY = rng.seed_key(3)
+
+
+def test_inverse_cdf_and_mean_by_hand():
+    """grid (0, 1, 3), cdf (0.2, 0.6, 1): an atom of 0.2 at 0, 0.4 spread on (0, 1], 0.4 on (1, 3].
+    F^-1(0.1) = 0, F^-1(0.4) = 0.5, F^-1(0.8) = 2; mean 0.2 * 0 + 0.4 * 0.5 + 0.4 * 2 = 1."""
+    grid, cdf = np.array([0.0, 1.0, 3.0]), np.array([0.2, 0.6, 1.0])
+    got = [inverse_cdf(grid, cdf, u) for u in (0.0, 0.1, 0.2, 0.4, 0.6, 0.8)]
+    assert got == pytest.approx([0.0, 0.0, 0.0, 0.5, 1.0, 2.0], abs=1e-15)
+    assert WealthTable(grid[None], cdf[None, None]).mean(np.array([1.0])) == pytest.approx(1.0, abs=1e-15)
+
+
+def test_draw_follows_each_type_and_state_s_law():
+    """Two types, two productivity levels, states s = e n_z + z: each (type, state) group's draws
+    have its own law: the share at the atom (grid[0]) within 4 standard errors of cdf[0], and the
+    rest's F(x) uniform on (cdf[0], 1) (Kolmogorov-Smirnov distance within its 0.1 % critical
+    value); employment, productivity and task are the exponential opening's, bit for bit."""
+    n, nz = 200_000, 2
+    grid = np.array([[0.0, 1.0, 2.0, 4.0], [0.0, 2.0, 5.0, 10.0]])
+    cdf = np.empty((2, 3 * nz, 4))
+    for j in range(2):
+        for s in range(3 * nz):
+            m = np.array([0.1 + 0.05 * s, 0.3, 0.2 + 0.1 * j, 0.2])
+            cdf[j, s] = np.cumsum(m / m.sum())
+    cdf[..., -1] = 1.0
+    law = np.array([0.4, 0.6])
+    got = initial_state(17, n, KEY, 5.0, 0.3, 0.2, 0.0, law, types=2, wealth_table=(grid, cdf))
+    plain = initial_state(17, n, KEY, 5.0, 0.3, 0.2, 0.0, law, types=2)
+    for name in ("productivity", "employment", "task", "type"):
+        assert np.array_equal(got[name], plain[name]), name
+    wealth = got["safe"] + got["risky"]
+    np.testing.assert_allclose(got["risky"], 0.3 * wealth, rtol=1e-15)
+    for j in range(2):
+        for e in (S.EMPLOYED, S.UNEMPLOYED):
+            for z in range(nz):
+                mine = (got["type"] == j) & (got["employment"] == e) & (got["productivity"] == z)
+                x, c = wealth[mine], cdf[j, e * nz + z]
+                atom = np.mean(x == grid[j, 0])
+                assert x.size > 1000 and abs(atom - c[0]) < 4 * np.sqrt(c[0] * (1 - c[0]) / x.size), (j, e, z)
+                v = np.sort((np.interp(x[x > grid[j, 0]], grid[j], c) - c[0]) / (1 - c[0]))  # U(0, 1)
+                ecdf = np.arange(1, v.size + 1) / v.size
+                ks = np.max(np.maximum(ecdf - v, v - (ecdf - 1.0 / v.size)))
+                assert ks < 1.95 / np.sqrt(v.size), (j, e, z, ks)
+
+
+def employment_problem(beta: float, **kw) -> HouseholdProblem:
+    """A problem on the simulator's states s = e n_z + z (employed, unemployed, displaced)."""
+    y, P = tauchen(3, 0.9, 0.4)
+    E = np.array([[0.95, 0.05, 0.0], [0.5, 0.5, 0.0], [0.5, 0.0, 0.5]])
+    return HouseholdProblem(crra=2.0, beta=beta, R_free=1.01, transition=np.kron(E, P),
+                            income=np.kron([1.0, 0.3, 0.3], np.exp(y)), transitory_std=0.1,
+                            transitory_nodes=3, grid_points=120, a_max=200.0, **kw)
+
+
+def test_opening_gini_is_young_s_stationary_gini():
+    """The independent reference: the Gini of Young's masses at their grid points (the solver's
+    own law, types and states weighted as the opening draws them) against the Gini of 400,000
+    drawn households; they differ by the spreading of each point's mass over its cell and by
+    sampling, both below 0.01. The drawn mean is the balance sheet's (10) within 2 %."""
+    problems = [employment_problem(b) for b in (0.95, 0.985)]
+    solutions = [solve_household(p) for p in problems]
+    law = stationary_distribution(tauchen(3, 0.9, 0.4)[1])
+    weights = opening_state_weights(0.1, law, problems[0].n_states)
+    table = stationary_table(problems, solutions, weights, 10.0, n_points=800)
+    assert table.mean(weights) == pytest.approx(10.0, rel=1e-12)
+
+    points, mass = [], []  # Young's law, conditional on the state, reweighted as drawn
+    for p, sol in zip(problems, solutions):
+        d = stationary_wealth(p, sol, n_points=800)
+        cond = d.mass / d.mass.sum(axis=1, keepdims=True)
+        for s in np.flatnonzero(weights):
+            points.append(d.grid)
+            mass.append(0.5 * weights[s] * cond[s])
+    x, w = np.concatenate(points), np.concatenate(mass)
+    order = np.argsort(x)
+    x, w = x[order], w[order]
+    cw, cx = np.cumsum(w), np.cumsum(w * x)
+    lorenz = np.concatenate([[0.0], cx / cx[-1]])
+    young_gini = 1.0 - np.sum(w * (lorenz[1:] + lorenz[:-1]))
+
+    drawn = initial_state(0, 400_000, KEY, 10.0, 0.2, 0.1, 0.0, law, types=2,
+                          wealth_table=(table.grid, table.cdf))
+    wealth = drawn["safe"] + drawn["risky"]
+    assert young_gini > 0.5  # the patient type holds most: far from the exponential's 0.5
+    assert abs(exact_gini(wealth) - young_gini) < 0.01
+    assert wealth.mean() == pytest.approx(10.0, rel=0.02)
+
+
+def test_a_type_without_a_stationary_law_is_refused_in_one_line():
+    problems = [employment_problem(0.95), employment_problem(0.999)]  # beta R_f > 1
+    solutions = [solve_household(p) for p in problems]
+    weights = opening_state_weights(0.05, np.full(3, 1 / 3), problems[0].n_states)
+    with pytest.raises(ConfigError, match="type 1 .*population.initial_wealth=exponential") as info:
+        stationary_table(problems, solutions, weights, 5.0)
+    assert "\n" not in str(info.value)
+
+
+def test_run_opens_from_the_stationary_law_on_any_layout(ray_session, tmp_path):
+    """The calibrated economy (7 types) opened from its stationary law: the same bits on 1 and 3
+    shard actors and in the serial loop, and a first-period wealth Gini far above the exponential
+    opening's (the data's 0.85, docs/calibration.md; the exponential's is 0.5)."""
+    from sim.config import compose
+    from sim.coordinator import run
+    from sim.serial import simulate
+
+    runs = []
+    for k in (1, 3):
+        cfg = compose(["population.households=6000", "population.block_size=1024", "periods=2",
+                       f"cluster.actors={k}", "checkpoint.every=0", "population.initial_wealth=stationary"])
+        run(cfg, tmp_path / f"a{k}")
+        runs.append(xr.open_zarr(tmp_path / f"a{k}" / "results.zarr").load())
+    for name in runs[0].data_vars:
+        assert np.array_equal(runs[0][name].values, runs[1][name].values, equal_nan=True), name
+    assert runs[0]["gini_wealth"].values[0] > 0.8
+    # the drawn total is the balance sheet's, so the opening debt is its target (the draws' own
+    # mean misses the law's by several per cent at this size: a debt 0.3-0.6 years of output off)
+    assert abs(runs[0]["debt_to_gdp"].values[0] - cfg.economy.initial_debt_to_gdp) < 0.05
+    serial = simulate(cfg)
+    for name in ("gini_wealth", "mean_wealth", "consumption", "top1_wealth_share"):
+        assert np.array_equal(serial.series(name), runs[0][name].values), name
+
+
+def test_drawn_total_is_the_balance_sheet_s():
+    """The table is rescaled by the drawn total's miss: the households' opening wealth, drawn by
+    shards of any size, sums to n x initial_wealth_mean to round-off (the law's own scaling alone
+    misses it by the sample's mean)."""
+    from sim.config import compose
+    from sim.economy import make_economy
+    from sim.environment import ProductivityChain
+    from sim.opening_wealth import opening_table
+
+    cfg = compose(["population.households=5000", "population.block_size=512", "population.initial_wealth=stationary"])
+    key = rng.seed_key(int(cfg.seed))
+    economy = make_economy(cfg, key)
+    chain = ProductivityChain.from_config(cfg.household.productivity)
+    table = opening_table(cfg, economy, chain, key)
+    pop = cfg.population
+    parts = [initial_state(lo, n, key, 0.0, pop.initial_risky_share, pop.initial_unemployment, 0.0,
+                           chain.stationary, int(cfg.household.types.count), (table.grid, table.cdf))
+             for lo, n in ((0, 1700), (1700, 3300))]  # two shards, not on block boundaries
+    total = sum(float(np.sum(p["safe"] + p["risky"])) for p in parts)
+    assert total == pytest.approx(5000 * economy.initial_wealth_mean, rel=1e-12)
+
+
+def test_unknown_opening_law_is_refused():
+    from sim.config import compose
+
+    with pytest.raises(ConfigError, match="initial_wealth"):
+        compose(["population.initial_wealth=pareto"])
