@@ -36,8 +36,8 @@ from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.household_types import release_in_task as release_type_solvers
 from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
-from sim.opening_wealth import opening_table
 from sim.macro.clearing import clear_period
+from sim.opening_wealth import opening_table
 from sim.policy_cache import PolicyCache
 from sim.shard import ShardActor
 from sim.shard_pool import ShardPool

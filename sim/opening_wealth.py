@@ -126,6 +126,14 @@ def opening_table(cfg, economy, chain, key: int) -> WealthTable | None:
     pop = cfg.population
     if pop.initial_wealth == "exponential":
         return None
+    if float(cfg.household.borrowing_limit) > 0.0:  # the law's atom would be a debt after returns
+        raise ConfigError("population.initial_wealth=stationary draws non-negative wealth only, but "
+                          f"household.borrowing_limit={cfg.household.borrowing_limit} lets households owe: set "
+                          "household.borrowing_limit=0 or population.initial_wealth=exponential")
+    if not float(economy.initial_wealth_mean) > 0.0:
+        raise ConfigError(f"population.initial_wealth=stationary scales a law to the households' mean wealth, "
+                          f"which is {economy.initial_wealth_mean:g}: give population.initial_wealth_mean (or "
+                          "economy.initial_debt_to_gdp) a positive value, or use population.initial_wealth=exponential")
     from sim.environment import discount_factors, household_problem
     from sim.household_types import solve_types, type_problems
 
@@ -134,7 +142,7 @@ def opening_table(cfg, economy, chain, key: int) -> WealthTable | None:
     solutions = solve_types(problems, float(cfg.household.tolerance), [None] * len(problems))
     weights = opening_state_weights(float(pop.initial_unemployment), chain.stationary, problem.n_states)
     mean = float(economy.initial_wealth_mean)
-    table = stationary_table(problems, solutions, weights, mean)
+    table = stationary_table(problems, solutions, weights, mean)  # the law's mean: the draws' within a few %
     total = drawn_total(table, int(pop.households), int(pop.block_size), key, float(pop.initial_risky_share),
                         float(pop.initial_unemployment), chain.stationary)
     return WealthTable(table.grid * (mean * int(pop.households) / total), table.cdf)

@@ -34,7 +34,11 @@ def test_draw_follows_each_type_and_state_s_law():
     have its own law: the share at the atom (grid[0]) within 4 standard errors of cdf[0], and the
     rest's F(x) uniform on (cdf[0], 1) (Kolmogorov-Smirnov distance within its 0.1 % critical
     value); employment, productivity and task are the exponential opening's, bit for bit."""
+    from kernels.household import policy_row
+
     n, nz = 200_000, 2
+    for e in (S.EMPLOYED, S.UNEMPLOYED):  # the table's row s = e n_z + z is the policy's state
+        assert [policy_row(0, e, z, nz, 1) for z in range(nz)] == [e * nz + z for z in range(nz)]
     grid = np.array([[0.0, 1.0, 2.0, 4.0], [0.0, 2.0, 5.0, 10.0]])
     cdf = np.empty((2, 3 * nz, 4))
     for j in range(2):
@@ -166,3 +170,22 @@ def test_unknown_opening_law_is_refused():
 
     with pytest.raises(ConfigError, match="initial_wealth"):
         compose(["population.initial_wealth=pareto"])
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (["household.borrowing_limit=0.5"], "household.borrowing_limit=0"),
+    (["population.initial_wealth_mean=0", "economy.initial_debt_to_gdp=null"], "a positive value")])
+def test_what_the_stationary_opening_cannot_draw_is_refused_in_one_line(overrides, words):
+    """A debt (the law's atom at the borrowing limit, after returns) and a zero mean: refused,
+    saying what to set."""
+    from sim.config import compose
+    from sim.economy import make_economy
+    from sim.environment import ProductivityChain
+    from sim.opening_wealth import opening_table
+
+    cfg = compose(["~calibration", "population.households=1000", "cluster.actors=1",
+                   "population.initial_wealth=stationary", *overrides])
+    key = rng.seed_key(0)
+    with pytest.raises(ConfigError, match=words) as info:
+        opening_table(cfg, make_economy(cfg, key), ProductivityChain.from_config(cfg.household.productivity), key)
+    assert "\n" not in str(info.value)

@@ -83,7 +83,7 @@ def test_distribution_is_invariant_under_the_assembled_transition_matrix():
     dist = stationary_wealth(prob, sol, n_points=400)
     D = dist.mass.ravel()
     T = transition_matrix(prob, sol, dist.grid)
-    assert np.abs(T.T @ D - D).max() < 1e-13 and abs(D.sum() - 1.0) < 1e-12
+    assert np.abs(T.T @ D - D).max() < 1e-12 and abs(D.sum() - 1.0) < 1e-12
 
 
 def test_too_patient_households_have_no_stationary_distribution():

@@ -1,7 +1,8 @@
 """Simulated moments of one candidate run, measured after a burn-in.
 
-The economy starts from an exponential wealth distribution (``population.initial_wealth_mean``)
-far from its own stationary one, so the first ``burn_in`` periods are discarded. Over the window
+The economy starts from an exponential wealth distribution (``population.initial_wealth_mean``; the
+calibration's default ``population.initial_wealth``) far from its own stationary one, so the first
+``burn_in`` periods are discarded. Over the window
 W = {burn_in, ..., periods - 1}:
 
   lorenz_p        the mean over the distribution snapshots in W of the wealth Lorenz curve at p

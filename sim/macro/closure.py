@@ -150,7 +150,7 @@ class MacroEconomy:
                 float(e.initial_debt_to_gdp) * self.potential0 * self.ppy, capital=self.K,
                 risky_share=risky_share, owners_share=self.theta_fund + self.theta_dominant,
                 payout=self._opening_payout(), intermediaries=self.intermediaries.safe)
-        self.initial_wealth_mean = wealth0 / self.n  # of the households' exponential initial draw
+        self.initial_wealth_mean = wealth0 / self.n  # of the households' initial draw (population.initial_wealth)
         risky0 = wealth0 * risky_share
         equity0 = risky0 / (1.0 - self.theta_fund - self.theta_dominant)
         self.fund = public_fund(p.fund)
