@@ -58,8 +58,8 @@ def initial_state(first_id: int, n: int, key: int, wealth_mean: float, risky_sha
 
     wealth ~ Exponential(mean wealth_mean), or with ``wealth_table = (grid (types, N), cdf (types,
     S, N))`` (sim.opening_wealth.WealthTable) the inverse of the piecewise-linear CDF of the
-    household's type and state s = e n_z + z at its uniform draw; a non-negative wealth is split
-    risky_share into risky holdings (a negative one is all safe: a debt); productivity from
+    household's type and state s = e n_z + z at its uniform draw (non-negative: sim.opening_wealth
+    refuses a borrowing limit), split risky_share into risky holdings; productivity from
     the chain's stationary law; unemployed with probability ``unemployment``; the task of every
     household from the not-yet-automated range, x ~ U(automation, 1) (docs/model.md: workers hold tasks
     that are not automated); the type j = id mod ``types`` (household.types: each of the n types
@@ -136,11 +136,8 @@ def _make_draw(sources_fingerprint: str):
                 wealth = _inverse_cdf(wgrid[type_[i]], wcdf[type_[i], employment[i] * cdf.size + z], u)
             else:
                 wealth = wealth_mean * (0.0 - _log_unit(1.0 - u))  # 1 - u is exact
-            if wealth < 0.0:  # a debt (household.borrowing_limit > 0), held safe
-                safe[i], risky[i] = wealth, 0.0
-            else:
-                safe[i] = wealth * (1.0 - risky_share)
-                risky[i] = wealth * risky_share
+            safe[i] = wealth * (1.0 - risky_share)
+            risky[i] = wealth * risky_share
 
     return draw
 
