@@ -119,28 +119,28 @@ def test_a_type_without_a_stationary_law_is_refused_in_one_line():
 
 
 def test_run_opens_from_the_stationary_law_on_any_layout(ray_session, tmp_path):
-    """The calibrated economy (7 types) opened from its stationary law: the same bits on 1 and 3
-    shard actors and in the serial loop, and a first-period wealth Gini far above the exponential
-    opening's (the data's 0.85, docs/calibration.md; the exponential's is 0.5)."""
+    """The calibrated economy (7 types) opened from its stationary law: the same bits on 3 shard
+    actors as in the serial loop's one shard, and a first-period wealth Gini far above the
+    exponential opening's (the data's 0.85, docs/calibration.md; the exponential's is 0.5)."""
     from sim.config import compose
     from sim.coordinator import run
     from sim.serial import simulate
 
-    runs = []
-    for k in (1, 3):
-        cfg = compose(["population.households=6000", "population.block_size=1024", "periods=2",
-                       f"cluster.actors={k}", "checkpoint.every=0", "population.initial_wealth=stationary"])
-        run(cfg, tmp_path / f"a{k}")
-        runs.append(xr.open_zarr(tmp_path / f"a{k}" / "results.zarr").load())
-    for name in runs[0].data_vars:
-        assert np.array_equal(runs[0][name].values, runs[1][name].values, equal_nan=True), name
-    assert runs[0]["gini_wealth"].values[0] > 0.8
+    cfg = compose(["population.households=6000", "population.block_size=1024", "periods=2", "cluster.actors=3",
+                   "checkpoint.every=0", "population.initial_wealth=stationary"])
+    run(cfg, tmp_path / "a3")
+    ds = xr.open_zarr(tmp_path / "a3" / "results.zarr").load()
+    serial = simulate(cfg)
+    compared = 0
+    for name in ds.data_vars:
+        if ds[name].dims == ("period",) and name in serial.rows[0]:
+            assert np.array_equal(serial.series(name), ds[name].values, equal_nan=True), name
+            compared += 1
+    assert compared >= 30, compared
+    assert ds["gini_wealth"].values[0] > 0.8
     # the drawn total is the balance sheet's, so the opening debt is its target (the draws' own
     # mean misses the law's by several per cent at this size: a debt 0.3-0.6 years of output off)
-    assert abs(runs[0]["debt_to_gdp"].values[0] - cfg.economy.initial_debt_to_gdp) < 0.05
-    serial = simulate(cfg)
-    for name in ("gini_wealth", "mean_wealth", "consumption", "top1_wealth_share"):
-        assert np.array_equal(serial.series(name), runs[0][name].values), name
+    assert abs(ds["debt_to_gdp"].values[0] - cfg.economy.initial_debt_to_gdp) < 0.05
 
 
 def test_drawn_total_is_the_balance_sheet_s():
