@@ -193,9 +193,9 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
             scheduling_strategy=PlacementGroupSchedulingStrategy(capacity.group, placement_group_bundle_index=s.index),
         ).remote(s, shape.block_size, cfg.backend.name, key),
         list(shape.shards),
-        (float(opening.initial_wealth_mean), pop.initial_risky_share, pop.initial_unemployment,
-         float(opening.initial_automation), chain.stationary, int(hh.types.count),
-         opening_table(before, opening, chain, key)))
+        lambda: (float(opening.initial_wealth_mean), pop.initial_risky_share, pop.initial_unemployment,
+                 float(opening.initial_automation), chain.stationary, int(hh.types.count),
+                 opening_table(before, opening, chain, key)))
     sup = Supervisor(
         pool, store, lambda: MacroState(make_economy(before, key), PolicyCache(before.household)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,

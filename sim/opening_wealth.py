@@ -97,6 +97,24 @@ def stationary_table(problems: list, solutions: list, state_weights: np.ndarray,
     return WealthTable(table.grid * (wealth_mean / mean), table.cdf)
 
 
+def check_config(cfg) -> None:
+    """What the stationary opening cannot draw, refused in one line before any work: a debt (with
+    a borrowing limit the law's atom is one, after returns, and the opening's portfolio split and
+    the owners' stakes do not handle it) and a zero mean (nothing to scale the law to)."""
+    pop = cfg.population
+    if pop.initial_wealth != "stationary":
+        return
+    if float(cfg.household.borrowing_limit) > 0.0:
+        raise ConfigError("population.initial_wealth=stationary draws non-negative wealth only, but "
+                          f"household.borrowing_limit={cfg.household.borrowing_limit} lets households owe: set "
+                          "household.borrowing_limit=0 or population.initial_wealth=exponential")
+    sized_by_debt = cfg.economy.closure != "fixed" and cfg.economy.initial_debt_to_gdp is not None
+    if not sized_by_debt and not float(pop.initial_wealth_mean) > 0.0:
+        raise ConfigError("population.initial_wealth=stationary scales a law to the households' mean wealth, "
+                          f"which is {pop.initial_wealth_mean:g}: give population.initial_wealth_mean a positive "
+                          "value, or use population.initial_wealth=exponential")
+
+
 def drawn_total(table: WealthTable, households: int, block_size: int, key: int, risky_share: float,
                 unemployment: float, productivity_law: np.ndarray) -> float:
     """The opening wealth the shards will draw from ``table``, summed block by block in block
@@ -126,14 +144,6 @@ def opening_table(cfg, economy, chain, key: int) -> WealthTable | None:
     pop = cfg.population
     if pop.initial_wealth == "exponential":
         return None
-    if float(cfg.household.borrowing_limit) > 0.0:  # the law's atom would be a debt after returns
-        raise ConfigError("population.initial_wealth=stationary draws non-negative wealth only, but "
-                          f"household.borrowing_limit={cfg.household.borrowing_limit} lets households owe: set "
-                          "household.borrowing_limit=0 or population.initial_wealth=exponential")
-    if not float(economy.initial_wealth_mean) > 0.0:
-        raise ConfigError(f"population.initial_wealth=stationary scales a law to the households' mean wealth, "
-                          f"which is {economy.initial_wealth_mean:g}: give population.initial_wealth_mean (or "
-                          "economy.initial_debt_to_gdp) a positive value, or use population.initial_wealth=exponential")
     from sim.environment import discount_factors, household_problem
     from sim.household_types import solve_types, type_problems
 

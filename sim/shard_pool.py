@@ -13,7 +13,10 @@ from sim.errors import StoreFailure
 class ShardPool:
     """The run's shard actors; on failure all are replaced (and reload their state)."""
 
-    def __init__(self, make_actor: Callable, layout: list, initialise_args: tuple):
+    def __init__(self, make_actor: Callable, layout: list, initialise_args: tuple | Callable[[], tuple]):
+        """``initialise_args``: what every actor's ``initialise`` is called with, or a function that
+        makes them, called once, at the first ``initialise`` (a run resumed from a checkpoint never
+        needs them: population.initial_wealth=stationary solves the period-0 problems for them)."""
         self.make_actor, self.layout, self.initialise_args = make_actor, layout, initialise_args
         self.actors: list = []
 
@@ -40,6 +43,8 @@ class ShardPool:
     def initialise(self) -> None:
         import ray
 
+        if callable(self.initialise_args):
+            self.initialise_args = self.initialise_args()
         ray.get([a.initialise.remote(*self.initialise_args) for a in self.actors])
 
     def begin_write(self, root: StoreSpec, name: str, timeout_s: float | None = None) -> None:
