@@ -172,9 +172,6 @@ def validate(cfg: DictConfig) -> DictConfig:
     from sim.economy import check_config
 
     check_config(cfg)  # keys the configured closure cannot honour, before any Ray work
-    from sim import opening_wealth
-
-    opening_wealth.check_config(cfg)
     beta_max = check_household(cfg.household)
     if cfg.economy.closure == "fixed":  # prices are given: the solver's condition is known now
         p = cfg.policy

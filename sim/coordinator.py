@@ -179,6 +179,10 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     store = CheckpointStore.open(store_cfg, run_dir) if every > 0 or resume else None  # fails fast
     connect_ray(cfg.cluster)
     start_type_solvers(int(hh.types.count))  # they load the solver while the shards start
+    opening = make_economy(before, key)  # the households' first state: initial automation and wealth
+    # the opening's wealth law, built now (a refusal stops the run before any shard actor or
+    # placement group), or, resuming, only if no checkpoint is found and the shards draw it after all
+    law = None if resume else opening_table(before, opening, chain, key)
     shape = RunShape.of(cfg)
     cpus = _cpus_per_actor(cfg.cluster)
     gpu = cfg.backend.name == "cupy"
@@ -186,7 +190,6 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                              {"CPU": cpus, **({"GPU": 1} if gpu else {})}, households=shape.households,
                              block_size=shape.block_size, grace_s=cfg.cluster.replace_grace_s,
                              timeout_s=cfg.cluster.capacity_timeout_s, run_dir=run_dir)
-    opening = make_economy(before, key)  # the households' first state: initial automation and wealth
     pool = ShardPool(  # the group is looked up when an actor starts: it changes when the run shrinks or grows
         lambda s: ShardActor.options(
             num_cpus=cpus, num_gpus=1 if gpu else 0,
@@ -195,7 +198,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         list(shape.shards),
         lambda: (float(opening.initial_wealth_mean), pop.initial_risky_share, pop.initial_unemployment,
                  float(opening.initial_automation), chain.stationary, int(hh.types.count),
-                 opening_table(before, opening, chain, key)))
+                 law if not resume else opening_table(before, opening, chain, key)))
     sup = Supervisor(
         pool, store, lambda: MacroState(make_economy(before, key), PolicyCache(before.household)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,

@@ -98,9 +98,10 @@ def stationary_table(problems: list, solutions: list, state_weights: np.ndarray,
 
 
 def check_config(cfg) -> None:
-    """What the stationary opening cannot draw, refused in one line before any work: a debt (with
-    a borrowing limit the law's atom is one, after returns, and the opening's portfolio split and
-    the owners' stakes do not handle it) and a zero mean (nothing to scale the law to)."""
+    """What the stationary opening cannot draw, refused in one line: a debt (with a borrowing limit
+    the law's atom is one, after returns, and the opening's portfolio split and the owners' stakes
+    do not handle it) and a zero mean (nothing to scale the law to). Checked on the configuration
+    the opening is drawn from (a fork's arms draw none: they start from the parent's state)."""
     pop = cfg.population
     if pop.initial_wealth != "stationary":
         return
@@ -144,6 +145,7 @@ def opening_table(cfg, economy, chain, key: int) -> WealthTable | None:
     pop = cfg.population
     if pop.initial_wealth == "exponential":
         return None
+    check_config(cfg)
     from sim.environment import discount_factors, household_problem
     from sim.household_types import solve_types, type_problems
 

@@ -179,13 +179,19 @@ def test_unknown_opening_law_is_refused():
 @pytest.mark.parametrize("overrides, words", [
     (["household.borrowing_limit=0.5"], "household.borrowing_limit=0"),
     (["population.initial_wealth_mean=0", "economy.initial_debt_to_gdp=null"], "a positive value")])
-def test_what_the_stationary_opening_cannot_draw_is_refused_in_one_line(overrides, words):
-    """A debt (the law's atom at the borrowing limit, after returns) and a zero mean: refused when
-    the configuration is checked, before any work, saying what to set."""
+def test_what_the_stationary_opening_cannot_draw_is_refused_in_one_line(ray_session, tmp_path, overrides, words):
+    """A debt (the law's atom at the borrowing limit, after returns) and a zero mean where the mean
+    sizes the wealth: a run stops with one line before any shard actor (no provenance written).
+    A zero mean where the opening debt sizes the wealth, and either case with the exponential
+    opening, are fine."""
     from sim.config import compose
+    from sim.coordinator import run
+    from sim.opening_wealth import check_config
 
+    base = ["~calibration", "population.households=1000", "cluster.actors=1"]
+    cfg = compose([*base, "population.initial_wealth=stationary", *overrides])
     with pytest.raises(ConfigError, match=words) as info:
-        compose(["~calibration", "population.households=1000", "cluster.actors=1",
-                 "population.initial_wealth=stationary", *overrides])
-    assert "\n" not in str(info.value)
-    compose(["~calibration", "population.households=1000", "cluster.actors=1", *overrides])  # exponential: fine
+        run(cfg, tmp_path / "run")
+    assert "\n" not in str(info.value) and not (tmp_path / "run" / "provenance.json").exists()
+    check_config(compose([*base, *overrides]))  # exponential
+    check_config(compose([*base, "population.initial_wealth=stationary", "population.initial_wealth_mean=0"]))
