@@ -182,7 +182,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     opening = make_economy(before, key)  # the households' first state: initial automation and wealth
     # the opening's wealth law, built now (a refusal stops the run before any shard actor or
     # placement group), or, resuming, only if no checkpoint is found and the shards draw it after all
-    law = None if resume else opening_table(before, opening, chain, key)
+    law = None if resume else opening_table(before, chain, key, opening)
     shape = RunShape.of(cfg)
     cpus = _cpus_per_actor(cfg.cluster)
     gpu = cfg.backend.name == "cupy"
@@ -198,7 +198,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         list(shape.shards),
         lambda: (float(opening.initial_wealth_mean), pop.initial_risky_share, pop.initial_unemployment,
                  float(opening.initial_automation), chain.stationary, int(hh.types.count),
-                 law if not resume else opening_table(before, opening, chain, key)))
+                 law if not resume else opening_table(before, chain, key, opening)))
     sup = Supervisor(
         pool, store, lambda: MacroState(make_economy(before, key), PolicyCache(before.household)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,

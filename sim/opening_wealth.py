@@ -133,9 +133,10 @@ def drawn_total(table: WealthTable, households: int, block_size: int, key: int, 
     return total
 
 
-def opening_table(cfg, economy, chain, key: int) -> WealthTable | None:
+def opening_table(cfg, chain, key: int, economy=None) -> WealthTable | None:
     """The table ``population.initial_wealth`` asks for (None: the exponential draw), from the
-    period-0 problem of ``economy`` (a throwaway: its environment is read, the run's is built anew).
+    period-0 problem of ``economy``, a throwaway built from ``cfg`` (reading its environment moves
+    its state; the run builds its own): made here when None and the law is asked for.
 
     Scaled twice: the law's mean to ``economy.initial_wealth_mean``, then by the drawn total's
     miss, so that the households' wealth sums to the balance sheet's to round-off. The law's
@@ -146,8 +147,11 @@ def opening_table(cfg, economy, chain, key: int) -> WealthTable | None:
     if pop.initial_wealth == "exponential":
         return None
     check_config(cfg)
+    from sim.economy import make_economy
     from sim.environment import discount_factors, household_problem
     from sim.household_types import solve_types, type_problems
+
+    economy = economy if economy is not None else make_economy(cfg, key)
 
     problem = household_problem(economy.environment(0, None, None), chain, cfg.household)
     problems = type_problems(problem, discount_factors(cfg.household))

@@ -69,7 +69,7 @@ def simulate(cfg, tamper: Callable | None = None,
     households.initialise(economy.initial_wealth_mean, float(pop.initial_risky_share),
                           float(pop.initial_unemployment), economy.initial_automation,
                           stationary_distribution(chain.transition), int(hh.types.count),
-                          opening_table(cfg, make_economy(cfg, key), chain, key))
+                          opening_table(cfg, chain, key))
     policy = PolicyCache(hh)
     run = Run(cfg, economy, households)
     previous, median = None, None

@@ -160,7 +160,7 @@ def test_drawn_total_is_the_balance_sheet_s():
     key = rng.seed_key(int(cfg.seed))
     economy = make_economy(cfg, key)
     chain = ProductivityChain.from_config(cfg.household.productivity)
-    table = opening_table(cfg, economy, chain, key)
+    table = opening_table(cfg, chain, key, economy)
     pop = cfg.population
     parts = [initial_state(lo, n, key, 0.0, pop.initial_risky_share, pop.initial_unemployment, 0.0,
                            chain.stationary, int(cfg.household.types.count), (table.grid, table.cdf))
