@@ -37,7 +37,7 @@ from sim.household_types import release_in_task as release_type_solvers
 from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
 from sim.macro.clearing import clear_period
-from sim.opening_wealth import opening_table
+from sim.opening_wealth import check_config as check_opening, opening_table
 from sim.policy_cache import PolicyCache
 from sim.shard import ShardActor
 from sim.shard_pool import ShardPool
@@ -180,9 +180,11 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     connect_ray(cfg.cluster)
     start_type_solvers(int(hh.types.count))  # they load the solver while the shards start
     opening = make_economy(before, key)  # the households' first state: initial automation and wealth
-    # the opening's wealth law, built now (a refusal stops the run before any shard actor or
-    # placement group), or, resuming, only if no checkpoint is found and the shards draw it after all
+    # the opening's wealth law, built now, or, resuming, only if no checkpoint is found and the
+    # shards draw it after all; either way a refusal stops the run before any shard actor,
+    # placement group or provenance
     law = None if resume else opening_table(before, chain, key, opening)
+    check_opening(before)
     shape = RunShape.of(cfg)
     cpus = _cpus_per_actor(cfg.cluster)
     gpu = cfg.backend.name == "cupy"

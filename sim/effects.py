@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from sim import run_lock
 from sim.errors import ConfigError
 from sim.results import write_store, write_text
 
@@ -140,10 +141,10 @@ def band(d: np.ndarray, level: float = 0.95):
 def write_effects(fork_dir: Path) -> Path:
     """Write effects.zarr, effects.csv and effects.md into the fork directory, each whole (a
     temporary, then a rename: a failed write leaves the previous files as they were); the zarr's
-    path."""
+    path. One writer at a time holds the directory (``run_lock.hold``: RunLocked otherwise), and
+    sweeps the temporaries a writer killed mid-write left."""
     fork_dir = Path(fork_dir)
     ds = effects(fork_dir)
-    path = write_store(ds, fork_dir / "effects.zarr")
     variables = [v for v in MAIN if v in ds]
     lines = ["arm,variable,period,mean,low,high"]
     for arm in ds.arm.values:
@@ -151,8 +152,10 @@ def write_effects(fork_dir: Path) -> Path:
             for t in ds.period.values:
                 row = [ds[f"{v}_{k}"].sel(arm=arm, period=t).item() for k in ("mean", "low", "high")]
                 lines.append(f"{arm},{v},{t}," + ",".join(f"{x:.10g}" for x in row))
-    write_text(fork_dir / "effects.csv", "\n".join(lines) + "\n")
-    write_text(fork_dir / "effects.md", table(ds))
+    with run_lock.hold(fork_dir, "effects"):
+        path = write_store(ds, fork_dir / "effects.zarr")
+        write_text(fork_dir / "effects.csv", "\n".join(lines) + "\n")
+        write_text(fork_dir / "effects.md", table(ds))
     return path
 
 

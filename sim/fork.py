@@ -22,6 +22,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, dotted, validate
+from sim.errors import RunLocked
 from sim.resume import load_run
 
 HELP = """\
@@ -367,6 +368,6 @@ def main(argv: list[str]) -> int:
     try:
         path = write_effects(out)
         print(f"effects: {path}\n  report: sim report {out}", file=sys.stderr)
-    except ConfigError as exc:
+    except (ConfigError, RunLocked) as exc:
         print(f"sim fork: effects not written: {exc}", file=sys.stderr)
     return 0

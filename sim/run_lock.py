@@ -16,7 +16,10 @@ from pathlib import Path
 from sim.errors import RunLocked
 
 HOLDER = ".sim.lock"
-LEFTOVERS = ("results.zarr.partial*", "results.zarr.old-*", "provenance.json.partial*")
+# what a writer killed mid-write leaves (sim.results.write_store, write_text): a run's results and
+# provenance, a fork directory's effects
+LEFTOVERS = ("results.zarr.partial*", "results.zarr.old-*", "provenance.json.partial*",
+             "effects.zarr.partial*", "effects.zarr.old-*", "effects.csv.partial*", "effects.md.partial*")
 
 
 @contextmanager

@@ -10,9 +10,11 @@ import xarray as xr
 import pytest
 
 import sim
+from sim import run_lock
 from sim.cli import main as sim_main
 from sim.config import compose
 from sim.coordinator import run
+from sim.errors import RunLocked
 from sim.fork import Arm, run_arm, run_arms
 from tests.test_recovery import Killer, tree_digest
 
@@ -79,8 +81,15 @@ def test_effect_bands_across_three_seeds(forked):
     ds = effects(root / "out")
     write_effects(root / "out")
     csv = (root / "out" / "effects.csv").read_text()
+    # what a writer killed mid-write leaves, swept by the next one
+    (root / "out" / "effects.zarr.partial-dead").mkdir()
+    (root / "out" / "effects.csv.partial-dead").write_text("arm,")
     write_effects(root / "out")  # again over the first: replaced whole, no temporary left
     assert sorted(p.name for p in (root / "out").glob("effects*")) == ["effects.csv", "effects.md", "effects.zarr"]
+    assert not (root / "out" / ".sim.lock").exists()
+    with run_lock.hold(root / "out", "another writer"):  # one writer at a time
+        with pytest.raises(RunLocked, match="in use by another sim process"):
+            write_effects(root / "out")
     assert (root / "out" / "effects.csv").read_text() == csv
     xr.testing.assert_identical(xr.open_zarr(root / "out" / "effects.zarr").load(), ds)
     assert list(ds.arm.values) == ["ubi"] and ds.sizes["parent"] == 3

@@ -182,7 +182,8 @@ def test_unknown_opening_law_is_refused():
 def test_what_the_stationary_opening_cannot_draw_is_refused_in_one_line(ray_session, tmp_path, overrides, words):
     """A debt (the law's atom at the borrowing limit, after returns) and a zero mean where the mean
     sizes the wealth: a run stops with one line before any shard actor (no provenance written).
-    A zero mean where the opening debt sizes the wealth, and either case with the exponential
+    Resuming too, though the law is then built only where no checkpoint is found. A zero mean
+    where the opening debt sizes the wealth, and either case with the exponential
     opening, are fine."""
     from sim.config import compose
     from sim.coordinator import run
@@ -190,8 +191,9 @@ def test_what_the_stationary_opening_cannot_draw_is_refused_in_one_line(ray_sess
 
     base = ["~calibration", "population.households=1000", "cluster.actors=1"]
     cfg = compose([*base, "population.initial_wealth=stationary", *overrides])
-    with pytest.raises(ConfigError, match=words) as info:
-        run(cfg, tmp_path / "run")
-    assert "\n" not in str(info.value) and not (tmp_path / "run" / "provenance.json").exists()
+    for resume in (False, True):  # resuming, the law is built only if no checkpoint is found: refused first
+        with pytest.raises(ConfigError, match=words) as info:
+            run(cfg, tmp_path / "run", resume=resume)
+        assert "\n" not in str(info.value) and not (tmp_path / "run" / "provenance.json").exists()
     check_config(compose([*base, *overrides]))  # exponential
     check_config(compose([*base, "population.initial_wealth=stationary", "population.initial_wealth_mean=0"]))
