@@ -85,6 +85,7 @@ SERIES: dict[str, tuple[str, str]] = {
     "tax_revenue": (GOODS, "taxes collected (plus payment fees where the government earns them)"),
     "tax_labour_rate": (SHARE, "labour income tax rate in force (after any financing-rule surcharge)"),
     "tax_capital_rate": (SHARE, "capital income tax rate in force (after any financing-rule surcharge)"),
+    "tax_escape_offset": (SHARE, "the tax rule's escape clause: its offset to next period's surcharge (< 0 after a spell at the lower bound with slack, else 0)"),
     "ubi_level": (GOODS, "UBI per household (cash + auto-invested)"),
     "benefit_cost": (GOODS, "unemployment benefits paid"),
     "intermediaries_spending": (GOODS, "payment intermediaries' consumption C_I"),

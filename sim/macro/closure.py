@@ -133,6 +133,7 @@ class MacroEconomy:
         self.automated_share = 0.0
         self.debt_ratio: float | None = None
         self.carried_surcharge = 0.0  # balanced: s_t for the next period; tax_rule: its integral term
+        self.escape_offset = 0.0  # tax_rule: the escape clause's offset to the next surcharge
         self.output = 0.0
         self.poverty_income: float | None = None  # reference income of the poverty line
         # UBI indexation bases (functions of the config only)
@@ -244,7 +245,7 @@ class MacroEconomy:
         index = gov.ubi_index(self.fiscal.ubi_indexation, price_level=self.price_level(), wage=wage,
                               wage0=self.wage0, potential=potential, potential0=self.potential0)
         return gov.stance(self.fiscal, t, debt_ratio=self.debt_ratio, potential=potential, index=index,
-                          carried=self.carried_surcharge)
+                          carried=self.carried_surcharge, offset=self.escape_offset)
 
     def _dividend(self, return_risky: float, tax_capital: float) -> float:
         """The fund's per-household dividend this period, paid from its after-tax equity return
@@ -297,6 +298,11 @@ class MacroEconomy:
             self.carried_surcharge = gov.integrate_debt_gap(self.fiscal, self.carried_surcharge, self.debt_ratio)
         self.t = t + 1
         extra = self._update_expectations(plan, env, output, flows.demand)
+        self.escape_offset = gov.escape_offset(
+            self.fiscal, self.escape_offset, plan.stance.surcharge,
+            gov.rule_surcharge(self.fiscal, self.debt_ratio, self.carried_surcharge),
+            self._at_lower_bound(), extra["output_gap"])
+        extra["tax_escape_offset"] = self.escape_offset
         extra.update(self._close_markets(plan, env, tot, opening, closing, levy, output))
         row = period.output_row(plan, env, tot, opening, closing, flows, ledger, sfc=sfc,
                                 fee_earner=self.intermediaries.earner, periods_per_year=self.ppy, levy=levy)
@@ -374,10 +380,15 @@ class MacroEconomy:
         return {"inflation": 0.0, "price_level": 1.0, "output_gap": demand / plan.potential - 1.0,
                 "expected_inflation": 0.0}
 
+    def _at_lower_bound(self) -> bool:
+        """Whether the period just closed had its policy rate at the lower bound (no interest-rate
+        rule here: never)."""
+        return False
+
     # ----- checkpoints ---------------------------------------------------------------------------
     _STATE = ("t", "K", "inventories", "firm_debt", "firm_net_worth", "government_debt", "hh_safe",
               "hh_risky", "employed", "labour_per_employed", "automated_share", "debt_ratio", "output",
-              "poverty_income", "carried_surcharge")
+              "poverty_income", "carried_surcharge", "escape_offset")
 
     def state_dict(self) -> dict:
         """All mutable state as plain JSON-able values (everything else comes from the config)."""

@@ -26,6 +26,7 @@ policies"). Quantities are goods per period, tax rates are shares.
                I_t = clip(I_{t-1} + integral (d_t - target), +-max_surcharge) the integral term
                (``integrate_debt_gap``): a primary balance that rises with debt keeps debt/GDP
                stationary (Bohn 1998), the integral term at the target rather than above it;
+               with an escape clause at the interest rate's lower bound (``escape_offset``);
     balanced - revenue = spending (interest included) every period, so debt is constant: the same
                surcharge on labour and capital rates, set before the period from last period's
                shortfall (``balanced_surcharge``), and a balancing levy on the firm sector's profit
@@ -63,6 +64,8 @@ class FiscalSettings:
     response: float
     integral: float
     max_surcharge: float
+    escape_easing: float  # the escape clause's cut of the surcharge per period per unit of output gap
+    escape_unwind: float  # share of its offset unwound per period off the bound
 
     @classmethod
     def from_config(cls, p) -> "FiscalSettings":
@@ -74,7 +77,8 @@ class FiscalSettings:
             ubi_level=float(u.level), ubi_invest_share=float(u.invest_share),
             ubi_indexation=str(u.indexation), ubi_start=int(u.start), ubi_ramp=int(u.ramp),
             financing=str(p.financing), target=float(f.target_debt_to_gdp), response=float(f.response), integral=float(f.integral),
-            max_surcharge=float(f.max_surcharge),
+            max_surcharge=float(f.max_surcharge), escape_easing=float(f.escape_easing),
+            escape_unwind=float(f.escape_unwind),
         )
 
 
@@ -164,6 +168,28 @@ def integrate_debt_gap(s: FiscalSettings, carried: float, debt_ratio: float | No
     return float(np.clip(moved, -s.max_surcharge, s.max_surcharge))
 
 
+def escape_offset(s: FiscalSettings, offset: float, surcharge: float, rule_next: float, at_bound: bool,
+                  gap: float) -> float:
+    """The tax rule's escape clause: the offset O added to next period's rule surcharge
+    (s_t+1 = clip(rule_t+1 + O_t+1, lo, hi)), after a period whose surcharge was s_t.
+
+    At the lower bound with slack (the policy rate i_t at its floor, output gap g_t < 0) the
+    surcharge may not rise and falls with the slack,
+        O_t+1 = min(s_t, rule_t+1 + O_t) + escape_easing g_t - rule_t+1;
+    elsewhere the offset unwinds, O_t+1 = (1 - escape_unwind) O_t. O is never positive, and never
+    below lo - rule_t+1 (no easing wound up beyond the rates' floor). Why: at the bound a rule that
+    answers a rising debt ratio with taxes deepens the slump that raised it (docs/economy.md,
+    "Financing rules"); 0 under another financing rule or with escape_easing = 0."""
+    if s.financing != "tax_rule" or s.escape_easing == 0.0:
+        return 0.0
+    if at_bound and gap < 0.0:
+        moved = min(surcharge, rule_next + offset) + s.escape_easing * gap - rule_next
+    else:
+        moved = (1.0 - s.escape_unwind) * offset
+    lo, _ = surcharge_range(s)
+    return float(min(0.0, max(moved, lo - rule_next)))
+
+
 def balanced_surcharge(previous: float, shortfall: float, base: float) -> float:
     """The balanced budget's surcharge for the next period: s_t = s_{t-1} + L_{t-1} / B_{t-1}, the
     rate that would have raised last period's shortfall L (the balancing levy, goods) from last
@@ -175,11 +201,14 @@ def balanced_surcharge(previous: float, shortfall: float, base: float) -> float:
 
 
 def stance(s: FiscalSettings, t: int, *, debt_ratio: float | None, potential: float, index: float,
-           carried: float = 0.0) -> FiscalStance:
+           carried: float = 0.0, offset: float = 0.0) -> FiscalStance:
     """The period's taxes, transfers and G from the settings, last period's debt ratio, potential
-    output (goods per period), the UBI index and the carried surcharge term (``balanced``: the
-    surcharge itself; ``tax_rule``: its integral term)."""
+    output (goods per period), the UBI index, the carried surcharge term (``balanced``: the
+    surcharge itself; ``tax_rule``: its integral term) and the escape clause's offset
+    (``escape_offset``; tax_rule only)."""
     surcharge = carried if s.financing == "balanced" else rule_surcharge(s, debt_ratio, carried)
+    if offset != 0.0 and s.financing == "tax_rule":
+        surcharge = float(np.clip(surcharge + offset, *surcharge_range(s)))
     tax_l, tax_k = s.tax_labour, s.tax_capital
     if surcharge != 0.0:
         tax_l = float(np.clip(tax_l + surcharge, 0.0, MAX_TAX))
