@@ -276,9 +276,9 @@ class Fiscal:
     integral: float = nonnegative(0.0)  # added to the surcharge per period per unit of debt/GDP above target
     max_surcharge: float = share(0.3)  # |surcharge| at most this (a share)
     # the escape clause (docs/economy.md, "Financing rules"): at the lower bound with slack the
-    # surcharge stops rising and falls by escape_easing x |output gap| a period (0: no clause) ...
+    # surcharge stops rising and falls by escape_easing x |output gap| per PERIOD (0: no clause) ...
     escape_easing: float = nonnegative(0.1)
-    escape_unwind: float = share(0.05)  # ... and off it the clause's offset shrinks by this share a period
+    escape_unwind: float = share(0.05)  # ... and off it the clause's offset shrinks by this share per PERIOD
 
 
 @dataclass

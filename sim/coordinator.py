@@ -184,7 +184,8 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     # shards draw it after all; either way a refusal stops the run before any shard actor,
     # placement group or provenance
     law = None if resume else opening_table(before, chain, key, opening)
-    check_opening(before)
+    if resume:
+        check_opening(before)
     shape = RunShape.of(cfg)
     cpus = _cpus_per_actor(cfg.cluster)
     gpu = cfg.backend.name == "cupy"

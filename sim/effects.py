@@ -152,7 +152,7 @@ def write_effects(fork_dir: Path) -> Path:
             for t in ds.period.values:
                 row = [ds[f"{v}_{k}"].sel(arm=arm, period=t).item() for k in ("mean", "low", "high")]
                 lines.append(f"{arm},{v},{t}," + ",".join(f"{x:.10g}" for x in row))
-    with run_lock.hold(fork_dir, "effects"):
+    with run_lock.hold(fork_dir, "effects", then=f"sim report {fork_dir}"):
         path = write_store(ds, fork_dir / "effects.zarr")
         write_text(fork_dir / "effects.csv", "\n".join(lines) + "\n")
         write_text(fork_dir / "effects.md", table(ds))

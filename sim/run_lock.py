@@ -2,7 +2,8 @@
 ``flock`` on the directory itself while they work. The kernel drops it when the holder exits,
 however it dies, so a lock is never stale; ``.sim.lock`` only names the holder (pid, host) for the
 message a second process prints. Leftover temporaries of a writer that died (``results.zarr.partial-*``
-and the like) are removed once the lock is held: nobody else can be writing them.
+and the like) are removed once the lock is held: nobody else can be writing them; a store it had
+moved aside and not yet replaced is put back.
 """
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ LEFTOVERS = ("results.zarr.partial*", "results.zarr.old-*", "provenance.json.par
 
 
 @contextmanager
-def hold(run_dir: Path, command: str = "sim"):
+def hold(run_dir: Path, command: str = "sim", then: str | None = None):
     """Hold the run directory (created if missing) for the duration of the block; RunLocked,
-    naming the holder, when another live process holds it."""
+    naming the holder and what to run once it is gone (``then``; default ``sim resume DIR``),
+    when another live process holds it."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(run_dir, os.O_RDONLY)
@@ -38,15 +40,26 @@ def hold(run_dir: Path, command: str = "sim"):
         except OSError:
             holder = "unknown"
         raise RunLocked(f"{run_dir} is in use by another sim process (pid {holder}): wait for it to "
-                        f"finish, or stop it and then run: sim resume {run_dir}") from None
+                        f"finish, or stop it and then run: {then or f'sim resume {run_dir}'}") from None
     try:
         (run_dir / HOLDER).write_text(f"{os.getpid()} on {socket.gethostname()} ({command})\n")
-        for pattern in LEFTOVERS:
-            for path in run_dir.glob(pattern):
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        _sweep(run_dir)
         yield run_dir
     finally:
         try:
             (run_dir / HOLDER).unlink(missing_ok=True)
         finally:
             os.close(fd)
+
+
+def _sweep(run_dir: Path) -> None:
+    """Remove what a killed writer left. A writer killed between moving the old store aside and
+    renaming its new one into place (sim.results.write_store) leaves no store at all: the old one
+    is put back first, so a committed result is never lost."""
+    for pattern in LEFTOVERS:
+        for path in sorted(run_dir.glob(pattern)):
+            final = run_dir / path.name.split(".old-")[0]
+            if ".old-" in path.name and path.is_dir() and not final.exists():
+                path.rename(final)
+                continue
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)

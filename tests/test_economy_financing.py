@@ -152,15 +152,22 @@ def test_the_escape_clause_by_hand():
     assert st.surcharge == pytest.approx(-0.08) and st.tax_labour == pytest.approx(0.17)
     # the rule falling faster than that is followed (min(0.30, 0.20) - 0.01)
     assert 0.20 + gov.escape_offset(s, 0.0, 0.30, 0.20, True, -0.1) == pytest.approx(0.19)
+    # a spell already under way (offset -0.05): the surcharge in force, 0.28, is the ceiling ...
+    assert 0.40 + gov.escape_offset(s, -0.05, 0.28, 0.40, True, -0.1) == pytest.approx(0.27)
+    # ... unless the rule with its offset is lower (0.30 - 0.10 = 0.20 < 0.28)
+    assert 0.30 + gov.escape_offset(s, -0.10, 0.28, 0.30, True, -0.1) == pytest.approx(0.19)
     # off the bound, or at it without slack, the offset unwinds by 5 % a period
     assert gov.escape_offset(s, -0.08, 0.28, 0.36, False, -0.2) == pytest.approx(-0.076)
     assert gov.escape_offset(s, -0.08, 0.28, 0.36, True, 0.01) == pytest.approx(-0.076)
     # no easing wound up below the rates' floor: rule -0.2 and surcharge at -0.25 leave an offset of -0.05
     assert gov.escape_offset(s, -0.1, -0.25, -0.2, True, -0.5) == pytest.approx(-0.05)
-    assert gov.escape_offset(s, -0.1, -0.25, -0.3, True, -0.5) == 0.0  # the rule alone is below the floor
+    assert gov.escape_offset(s, -0.1, -0.25, -0.25, True, -0.5) == 0.0  # the rule already at the floor
     # no clause under another rule or with no easing
     for other in (replace(s, financing="deficit"), replace(s, financing="balanced"), replace(s, escape_easing=0.0)):
         assert gov.escape_offset(other, 0.0, 0.3, 0.36, True, -0.2) == 0.0
+    # an offset carried into a fork's arm that drops the clause does not act there
+    assert gov.stance(replace(s, escape_easing=0.0), 1, debt_ratio=None, potential=1.0, index=1.0,
+                      offset=-0.08).surcharge == 0.0
 
 
 def test_the_escape_clause_ends_a_debt_shock_slump():

@@ -123,6 +123,23 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(ray_session, tmp_path, caps
     assert sorted(p.name for p in run_dir.iterdir() if "results" in p.name) == ["results.zarr"]
 
 
+def test_a_store_moved_aside_by_a_killed_writer_is_put_back(tmp_path):
+    """A writer killed between moving the old results aside and renaming its new ones into place
+    (sim.results.write_store) leaves results.zarr.old-* and no results.zarr: the next holder puts
+    the old store back (the committed result is not lost) and removes the half-renamed rest."""
+    from sim import run_lock
+
+    run_dir = tmp_path / "run"
+    (run_dir / "results.zarr.old-0123abcd").mkdir(parents=True)
+    (run_dir / "results.zarr.old-0123abcd" / "zarr.json").write_text("{}")
+    (run_dir / "results.zarr.partial-4567ef01").mkdir()
+    (run_dir / "effects.zarr").mkdir()  # an old store beside a current one is a leftover
+    (run_dir / "effects.zarr.old-89ab").mkdir()
+    with run_lock.hold(run_dir, "test"):
+        assert (run_dir / "results.zarr" / "zarr.json").read_text() == "{}"
+        assert sorted(p.name for p in run_dir.iterdir() if "zarr" in p.name) == ["effects.zarr", "results.zarr"]
+
+
 def test_two_writers_of_results_never_share_a_temporary(tmp_path):
     """Two writers at once (threads here): each writes its own temporary and renames it whole, so
     the store ends complete (before: both wrote results.zarr.partial and variables went missing)."""

@@ -72,7 +72,7 @@ def test_policy_arm_equals_the_parent_before_T_and_differs_from_T(forked):
     assert (arm["consumption"].values[AT:] != parent["consumption"].values[AT:]).all()
 
 
-def test_effect_bands_across_three_seeds(forked):
+def test_effect_bands_across_three_seeds(forked, capsys):
     from sim.effects import write_effects  # noqa: I001
 
     root, _ = forked
@@ -88,8 +88,12 @@ def test_effect_bands_across_three_seeds(forked):
     assert sorted(p.name for p in (root / "out").glob("effects*")) == ["effects.csv", "effects.md", "effects.zarr"]
     assert not (root / "out" / ".sim.lock").exists()
     with run_lock.hold(root / "out", "another writer"):  # one writer at a time
-        with pytest.raises(RunLocked, match="in use by another sim process"):
+        with pytest.raises(RunLocked, match=f"in use by another sim process .* then run: sim report {root / 'out'}"):
             write_effects(root / "out")
+        capsys.readouterr()
+        assert sim_main(["report", str(root / "out"), "--out", str(root / "report")]) == 1
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("sim report: error:") and "in use" in line
     assert (root / "out" / "effects.csv").read_text() == csv
     xr.testing.assert_identical(xr.open_zarr(root / "out" / "effects.zarr").load(), ds)
     assert list(ds.arm.values) == ["ubi"] and ds.sizes["parent"] == 3

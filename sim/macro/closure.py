@@ -301,7 +301,7 @@ class MacroEconomy:
         self.escape_offset = gov.escape_offset(
             self.fiscal, self.escape_offset, plan.stance.surcharge,
             gov.rule_surcharge(self.fiscal, self.debt_ratio, self.carried_surcharge),
-            self._at_lower_bound(), extra["output_gap"])
+            self._at_lower_bound(plan), extra["output_gap"])
         extra["tax_escape_offset"] = self.escape_offset
         extra.update(self._close_markets(plan, env, tot, opening, closing, levy, output))
         row = period.output_row(plan, env, tot, opening, closing, flows, ledger, sfc=sfc,
@@ -380,9 +380,9 @@ class MacroEconomy:
         return {"inflation": 0.0, "price_level": 1.0, "output_gap": demand / plan.potential - 1.0,
                 "expected_inflation": 0.0}
 
-    def _at_lower_bound(self) -> bool:
-        """Whether the period just closed had its policy rate at the lower bound (no interest-rate
-        rule here: never)."""
+    def _at_lower_bound(self, plan: Plan) -> bool:
+        """Whether the period ``plan`` planned had its policy rate at the lower bound (no
+        interest-rate rule here: never)."""
         return False
 
     # ----- checkpoints ---------------------------------------------------------------------------

@@ -194,8 +194,8 @@ class DemandEconomy(MacroEconomy):
         capacity = float(self._factor_prices(plan.utilisation * plan.K, L, plan.phi).output) * self.dt
         return min(plan.planned_output, capacity)
 
-    def _at_lower_bound(self) -> bool:
-        return self.nominal <= self.taylor["lower_bound"]  # the rule's max(lower_bound, .): exact
+    def _at_lower_bound(self, plan) -> bool:
+        return plan.nominal_rate <= self.taylor["lower_bound"]  # the rule's max(lower_bound, .): exact
 
     def _realise(self, plan, Y, final_demand):
         return plan.investment, Y - (final_demand + plan.investment)

@@ -205,9 +205,9 @@ def stance(s: FiscalSettings, t: int, *, debt_ratio: float | None, potential: fl
     """The period's taxes, transfers and G from the settings, last period's debt ratio, potential
     output (goods per period), the UBI index, the carried surcharge term (``balanced``: the
     surcharge itself; ``tax_rule``: its integral term) and the escape clause's offset
-    (``escape_offset``; tax_rule only)."""
+    (``escape_offset``; tax_rule with the clause only)."""
     surcharge = carried if s.financing == "balanced" else rule_surcharge(s, debt_ratio, carried)
-    if offset != 0.0 and s.financing == "tax_rule":
+    if offset != 0.0 and s.financing == "tax_rule" and s.escape_easing > 0.0:  # a fork's arm may drop the clause
         surcharge = float(np.clip(surcharge + offset, *surcharge_range(s)))
     tax_l, tax_k = s.tax_labour, s.tax_capital
     if surcharge != 0.0:

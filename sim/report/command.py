@@ -132,9 +132,14 @@ def _is_fork(path) -> bool:
 def _fork_report(fork_dir: Path, out: Path) -> int:
     """A fork directory (``sim fork --out``): the effects table and the effect-path figure."""
     from sim.effects import write_effects
+    from sim.errors import RunLocked
     from sim.report.effects import plot_effects
 
-    write_effects(fork_dir)
+    try:
+        write_effects(fork_dir)
+    except RunLocked as exc:
+        print(f"sim report: error: {exc}", file=sys.stderr)
+        return 1
     print((fork_dir / "effects.md").read_text())
     result = plot_effects(fork_dir, out)
     print(f"figure: {result.png}\neffects: {fork_dir / 'effects.zarr'}")
