@@ -71,6 +71,8 @@ def series(T: int, ppy: float, *, growth: float = 0.02, takeoff: float = 0.0, wa
         "nominal_rate": np.maximum(0.0, 0.03 + 0.04 * np.sin(3 * np.pi * s)),
         "real_rate": 0.01 + 0.02 * np.sin(3 * np.pi * s),
         "debt_to_gdp": 0.6 + 0.5 * s,
+        "tax_labour_rate": 0.25 + 0.1 * s,
+        "tax_capital_rate": 0.2 - 0.2 * s,
         "ubi_cost": 0.01 * s * output,
         "fee_revenue": 0.001 * output,
         "dominant_capital_share": 0.1 + 0.5 * s**2,
@@ -212,6 +214,7 @@ def test_time_series_are_the_dataset_values_on_a_years_axis(one_run):
                      ("capital_ownership", "bottom50_capital_share"),
                      ("capital_ownership", "top1_capital_share"),
                      ("capital_ownership", "dominant_capital_share"), ("debt_to_gdp", "debt_to_gdp"),
+                     ("debt_to_gdp", "tax_labour_rate"), ("debt_to_gdp", "tax_capital_rate"),
                      ("portfolios", "participation_rate"), ("portfolios", "equity_price")]:
         s = one_run.plots[key].data[var][label]
         np.testing.assert_array_equal(s.to_numpy(), ds[var].values, err_msg=var)
@@ -327,7 +330,8 @@ def test_missing_variables_skip_figures_with_a_note(tmp_path):
 def test_all_nan_variable_counts_as_missing_and_summary_is_nan(tmp_path):
     d = make_run(tmp_path / "r", drop=("debt_to_gdp", "unemployment_rate"))
     ds = xr.open_zarr(d / "results.zarr").load()
-    ds["debt_to_gdp"] = xr.full_like(ds["wage"], np.nan)
+    for name in ("debt_to_gdp", "tax_labour_rate", "tax_capital_rate"):  # every variable of the figure
+        ds[name] = xr.full_like(ds["wage"], np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds.to_zarr(d / "results.zarr", mode="w")

@@ -218,7 +218,12 @@ def plot_portfolios(runs, out_dir):
 
 
 def plot_debt(runs, out_dir):
-    return timeseries_figure(runs, out_dir, "debt_to_gdp", "Government debt", [
+    # the tax rates in force show the financing rule at work (its surcharge, and where the policy
+    # rate sat at its bound, the escape clause's easing: docs/economy.md, "Financing rules")
+    return timeseries_figure(runs, out_dir, "debt_to_gdp", "Government debt and taxes", [
         Panel("Government debt / GDP", (Var("debt_to_gdp", "Debt / GDP", percent=True),),
               "Debt / GDP", zero_line=True),
+        Panel("Tax rates in force", (Var("tax_labour_rate", "Labour income", percent=True),
+                                     Var("tax_capital_rate", "Capital income", percent=True)),
+              "Tax rate", zero_line=True),
     ])
