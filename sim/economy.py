@@ -174,6 +174,8 @@ class FixedPriceEconomy:
             "nominal_rate": env.return_safe - 1.0,
             "real_rate": env.return_safe - 1.0,
             "debt_to_gdp": self.debt / (output * self.periods_per_year),
+            "tax_labour_rate": env.tax_labour,
+            "tax_capital_rate": env.tax_capital,
             "ubi_cost": tot["ubi"],
             "fee_revenue": tot["fees"],
             "dominant_capital_share": 0.0,

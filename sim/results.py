@@ -238,8 +238,12 @@ def write_store(ds: xr.Dataset, final: Path) -> Path:
         if final.exists():  # move the old store aside first: the rename below stays one step
             old = final.with_name(f"{final.name}.old-{secrets.token_hex(4)}")
             final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old)
+            try:
+                tmp.rename(final)
+            except BaseException:
+                old.rename(final)  # the old store back where it was
+                raise
+            shutil.rmtree(old, ignore_errors=True)  # the new store is in place; a leftover is swept later
         else:
             tmp.rename(final)
     finally:

@@ -54,12 +54,17 @@ def hold(run_dir: Path, command: str = "sim", then: str | None = None):
 
 def _sweep(run_dir: Path) -> None:
     """Remove what a killed writer left. A writer killed between moving the old store aside and
-    renaming its new one into place (sim.results.write_store) leaves no store at all: the old one
-    is put back first, so a committed result is never lost."""
+    renaming its new one into place (sim.results.write_store) leaves no store at all: the newest
+    complete old one (its ``zarr.json`` written) is put back first, so a committed result is never
+    lost; one half deleted (a writer killed while removing it) is not."""
     for pattern in LEFTOVERS:
-        for path in sorted(run_dir.glob(pattern)):
-            final = run_dir / path.name.split(".old-")[0]
-            if ".old-" in path.name and path.is_dir() and not final.exists():
-                path.rename(final)
-                continue
+        paths = list(run_dir.glob(pattern))
+        if ".old-" in pattern:
+            final = run_dir / pattern.split(".old-")[0]
+            whole = [p for p in paths if (p / "zarr.json").is_file()]
+            if whole and not final.exists():
+                newest = max(whole, key=lambda p: p.stat().st_mtime_ns)
+                newest.rename(final)
+                paths.remove(newest)
+        for path in paths:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)

@@ -57,6 +57,7 @@ def test_fixed_closure_follows_the_tax_rule_and_buys_g():
             ratio = debt / (run.rows[t - 1]["output"] * ppy)
             surcharge = min(max(0.5 * (ratio - 0.4) + integral, -0.45), 0.45)
             assert env.tax_labour == pytest.approx(min(max(0.25 + surcharge, 0.0), 0.95), rel=1e-12)
+        assert (row["tax_labour_rate"], row["tax_capital_rate"]) == (env.tax_labour, env.tax_capital)  # reported
         assert row["government_spending"] == pytest.approx(0.15 * row["potential_output"], rel=1e-12)
         revenue = tot["labour_tax"] + tot["capital_tax"] + tot["wealth_tax"] + tot["consumption_tax"]
         debt = debt * env.return_safe + tot["benefits"] + tot["ubi"] + row["government_spending"] - revenue

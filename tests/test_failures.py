@@ -129,14 +129,21 @@ def test_a_store_moved_aside_by_a_killed_writer_is_put_back(tmp_path):
     the old store back (the committed result is not lost) and removes the half-renamed rest."""
     from sim import run_lock
 
+    import os
+
     run_dir = tmp_path / "run"
-    (run_dir / "results.zarr.old-0123abcd").mkdir(parents=True)
-    (run_dir / "results.zarr.old-0123abcd" / "zarr.json").write_text("{}")
+    for name, text, age in (("results.zarr.old-0123abcd", '{"older": 1}', 20), ("results.zarr.old-ffff0000", "{}", 10),
+                            ("results.zarr.old-00000000", None, 0)):  # the last one half deleted
+        (run_dir / name).mkdir(parents=True)
+        if text is not None:
+            (run_dir / name / "zarr.json").write_text(text)
+        os.utime(run_dir / name, ns=(10**18 - age * 10**9,) * 2)
     (run_dir / "results.zarr.partial-4567ef01").mkdir()
     (run_dir / "effects.zarr").mkdir()  # an old store beside a current one is a leftover
     (run_dir / "effects.zarr.old-89ab").mkdir()
+    (run_dir / "effects.zarr.old-89ab" / "zarr.json").write_text("{}")
     with run_lock.hold(run_dir, "test"):
-        assert (run_dir / "results.zarr" / "zarr.json").read_text() == "{}"
+        assert (run_dir / "results.zarr" / "zarr.json").read_text() == "{}"  # the newest whole one
         assert sorted(p.name for p in run_dir.iterdir() if "zarr" in p.name) == ["effects.zarr", "results.zarr"]
 
 

@@ -5,6 +5,8 @@ the effects of three parents (seeds) get a band; a shipped scenario asked as an 
 (`--scenario NAME`) is that scenario from the fork on."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import xarray as xr
 import pytest
@@ -88,7 +90,7 @@ def test_effect_bands_across_three_seeds(forked, capsys):
     assert sorted(p.name for p in (root / "out").glob("effects*")) == ["effects.csv", "effects.md", "effects.zarr"]
     assert not (root / "out" / ".sim.lock").exists()
     with run_lock.hold(root / "out", "another writer"):  # one writer at a time
-        with pytest.raises(RunLocked, match=f"in use by another sim process .* then run: sim report {root / 'out'}"):
+        with pytest.raises(RunLocked, match="in use by another sim process .* then run: " + re.escape(f"sim report {root / 'out'}")):
             write_effects(root / "out")
         capsys.readouterr()
         assert sim_main(["report", str(root / "out"), "--out", str(root / "report")]) == 1

@@ -223,7 +223,7 @@ def plot_debt(runs, out_dir):
     return timeseries_figure(runs, out_dir, "debt_to_gdp", "Government debt and taxes", [
         Panel("Government debt / GDP", (Var("debt_to_gdp", "Debt / GDP", percent=True),),
               "Debt / GDP", zero_line=True),
-        Panel("Tax rates in force", (Var("tax_labour_rate", "Labour income", percent=True),
-                                     Var("tax_capital_rate", "Capital income", percent=True)),
+        Panel("Tax rates in force", (Var("tax_labour_rate", "Labour income tax", percent=True),
+                                     Var("tax_capital_rate", "Capital income tax", percent=True)),
               "Tax rate", zero_line=True),
     ])
