@@ -36,6 +36,7 @@ from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.household_types import release_in_task as release_type_solvers
 from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
+from sim.macro import government as gov
 from sim.macro.clearing import clear_period
 from sim.opening_wealth import check_config as check_opening, opening_table
 from sim.policy_cache import PolicyCache
@@ -147,12 +148,20 @@ class ForkPoint:
         return [c for start, c in self.schedule if start <= period][-1]
 
 
-def switch_config(macro: MacroState, cfg: DictConfig, key: int) -> MacroState:
+def switch_config(macro: MacroState, cfg: DictConfig, key: int, at_fork: bool = True) -> MacroState:
     """The same macro state under configuration ``cfg``: its economy and policy cache rebuilt from
     ``cfg`` and loaded with the state's own files (exactly what a checkpoint restores), so every
-    stock carries over and the policy takes the arm's switches from this period on."""
-    arm = MacroState(make_economy(cfg, key), PolicyCache(cfg.household))
-    return arm.load_files(macro.to_files())
+    stock carries over and the policy takes the arm's switches from this period on. ``at_fork``:
+    the state is the parent's at the fork period, so a change of ``policy.financing`` converts the
+    carried surcharge term (``government.carried_at_switch``); a state restored from the arm's own
+    checkpoint after the fork has been converted already."""
+    arm = MacroState(make_economy(cfg, key), PolicyCache(cfg.household)).load_files(macro.to_files())
+    before, after = macro.economy.fiscal, arm.economy.fiscal
+    if at_fork and before.financing != after.financing:
+        arm.economy.carried_surcharge = gov.carried_at_switch(
+            before, after, macro.economy.carried_surcharge, macro.economy.debt_ratio,
+            getattr(macro.economy, "escape_offset", 0.0))
+    return arm
 
 
 def snapshot_periods(periods: int, every: int) -> list[int]:
@@ -226,7 +235,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
             t = macro.period
             if fork is not None and fork.config_at(t) is not built_from:  # a fork's switch
                 built_from = fork.config_at(t)
-                macro = switch_config(macro, built_from, key)
+                macro = switch_config(macro, built_from, key, at_fork=t == fork.at)
             try:
                 sup.notify("period", t)
                 env = macro.economy.environment(t, macro.previous, macro.median_income)

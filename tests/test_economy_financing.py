@@ -199,3 +199,21 @@ def test_the_escape_clause_ends_a_debt_shock_slump():
     assert np.all(tax[1:][(at_bound & slack)[:-1]] <= tax[:-1][(at_bound & slack)[:-1]])
     assert u_escape[-4:].max() < 0.05 and escape.series("nominal_rate")[-1] > 0.0
     assert escape.series("debt_to_gdp")[-1] < trap.series("debt_to_gdp")[-1]
+
+
+def test_a_financing_switch_converts_the_carried_term_by_hand():
+    """At a fork's switch of policy.financing the carried term is converted so the arm's first
+    surcharge is the parent's (government.carried_at_switch): tau = 0.25, response 0.3, target 0.4,
+    debt 1.0 year of output (the rule's proportional part 0.18)."""
+    gov, rule = _rule("policy.tax_labour=0.25", "policy.tax_capital=0.25", "policy.fiscal.response=0.3",
+                      "policy.fiscal.target_debt_to_gdp=0.4", "policy.fiscal.max_surcharge=0.45")
+    balanced, deficit = replace(rule, financing="balanced"), replace(rule, financing="deficit")
+    # tax rule (I = 0.02: surcharge 0.20) -> balanced, whose term is the surcharge itself
+    assert gov.carried_at_switch(rule, balanced, 0.02, 1.0) == pytest.approx(0.20)
+    assert gov.carried_at_switch(rule, balanced, 0.02, 1.0, offset=-0.05) == pytest.approx(0.15)  # the clause's
+    # balanced (surcharge 0.12) -> tax rule: I = 0.12 - 0.18, so that its surcharge is 0.12 again
+    carried = gov.carried_at_switch(balanced, rule, 0.12, 1.0)
+    assert carried == pytest.approx(-0.06) and gov.rule_surcharge(rule, 1.0, carried) == pytest.approx(0.12)
+    # from deficit (no surcharge) a rule starts afresh; to it, the term is unused; no switch, no change
+    assert gov.carried_at_switch(deficit, rule, 0.3, 1.0) == 0.0 == gov.carried_at_switch(rule, deficit, 0.3, 1.0)
+    assert gov.carried_at_switch(rule, rule, 0.3, 1.0) == 0.3

@@ -117,6 +117,29 @@ def test_killed_arm_worker_recovers_bit_for_bit(forked, tmp_path):
         tree_digest(root / "out" / "seed-1" / "ubi" / "results.zarr")
 
 
+def test_a_financing_switch_continues_the_parents_taxes_and_recovers(forked, tmp_path):
+    """An arm that switches the parent's tax rule to a balanced budget at T starts from the tax
+    rates the parent set at T (the carried term converted: government.carried_at_switch, not the
+    tax rule's integral term read as the balanced surcharge); killed after a checkpoint past T, it
+    restores that checkpoint without converting it again: the same bits."""
+    import json
+
+    root, parents = forked
+    arm = Arm("balanced", ("policy.financing=balanced",))
+    run_arm(parents[0], AT, tmp_path / "ref", arm, "sim fork (test)")
+    parent, ref = sim.load(parents[0])["tax_labour_rate"].values, sim.load(tmp_path / "ref" / "balanced")
+    assert parent[AT] != compose(SMALL).policy.tax_labour  # the parent's rule has a surcharge at T
+    assert ref["tax_labour_rate"].values[AT] == parent[AT]
+    assert np.all(np.abs(ref["government_deficit"].values[AT:]) < 1e-9 * ref["output"].values[AT:])
+    killer = Killer(period=10, shard=0)  # checkpoint 8, past the fork, is committed after period 9
+    run_arm(parents[0], AT, tmp_path / "run", arm, "sim fork (test)", on_event=killer)
+    assert killer.killed
+    prov = json.loads((tmp_path / "run" / "balanced" / "provenance.json").read_text())
+    assert [e["restored_period"] for e in prov["recoveries"]] == [8]
+    assert tree_digest(tmp_path / "run" / "balanced" / "results.zarr") == \
+        tree_digest(tmp_path / "ref" / "balanced" / "results.zarr")
+
+
 def test_fork_of_a_fork_before_its_fork_point(forked, tmp_path):
     """The arm's arm at T=5 < 6 replays the grandparent's config, so a no-override arm of the ubi
     arm at 5 equals the grandparent up to 5 and runs without UBI (the ubi arm's switch is later)."""

@@ -190,6 +190,33 @@ def escape_offset(s: FiscalSettings, offset: float, surcharge: float, rule_next:
     return float(min(0.0, max(moved, lo - rule_next)))
 
 
+def carried_at_switch(before: FiscalSettings, after: FiscalSettings, carried: float,
+                      debt_ratio: float | None, offset: float = 0.0) -> float:
+    """The carried surcharge term under ``after`` when a fork's arm switches ``policy.financing``
+    from ``before``'s at the fork. The term means different things under the two rules that set a
+    surcharge (``balanced``: the surcharge itself; ``tax_rule``: the integral I of
+    s = response (d - target) + I), so it is converted, not copied: between them the arm's first
+    surcharge is the one the parent would have set (bumpless transfer, Astrom & Hagglund 2006,
+    ch. 3), within the new rule's bounds. From ``deficit``, which sets none, the new rule starts
+    afresh (I = 0; balanced from 0); to ``deficit`` the term is unused."""
+    if before.financing == after.financing:
+        return carried
+    if after.financing == "deficit" or before.financing == "deficit":
+        return 0.0
+    if before.financing == "balanced":
+        now = carried
+    else:
+        now = rule_surcharge(before, debt_ratio, carried)
+        if offset != 0.0 and before.escape_easing > 0.0:
+            now = float(np.clip(now + offset, *surcharge_range(before)))
+    if after.financing == "balanced":
+        return float(np.clip(now, -MAX_TAX, MAX_TAX))
+    if debt_ratio is None:
+        return 0.0
+    return float(np.clip(now - after.response * (debt_ratio - after.target), -after.max_surcharge,
+                         after.max_surcharge))
+
+
 def balanced_surcharge(previous: float, shortfall: float, base: float) -> float:
     """The balanced budget's surcharge for the next period: s_t = s_{t-1} + L_{t-1} / B_{t-1}, the
     rate that would have raised last period's shortfall L (the balancing levy, goods) from last
