@@ -148,19 +148,22 @@ class ForkPoint:
         return [c for start, c in self.schedule if start <= period][-1]
 
 
-def switch_config(macro: MacroState, cfg: DictConfig, key: int, at_fork: bool = True) -> MacroState:
+def switch_config(macro: MacroState, cfg: DictConfig, key: int, *, convert_from: DictConfig | None) -> MacroState:
     """The same macro state under configuration ``cfg``: its economy and policy cache rebuilt from
     ``cfg`` and loaded with the state's own files (exactly what a checkpoint restores), so every
-    stock carries over and the policy takes the arm's switches from this period on. ``at_fork``:
-    the state is the parent's at the fork period, so a change of ``policy.financing`` converts the
-    carried surcharge term (``government.carried_at_switch``); a state restored from the arm's own
-    checkpoint after the fork has been converted already."""
+    stock carries over and the policy takes the arm's switches from this period on.
+    ``convert_from``: the configuration the state was produced under, where this is a fork's
+    switch (a state at the switch period is its predecessor's: a checkpoint there was written
+    before the switch); then a change of ``policy.financing`` converts the carried surcharge term
+    (``government.carried_at_switch``). None for a state restored inside ``cfg``'s own periods,
+    converted already."""
     arm = MacroState(make_economy(cfg, key), PolicyCache(cfg.household)).load_files(macro.to_files())
-    before, after = macro.economy.fiscal, arm.economy.fiscal
-    if at_fork and before.financing != after.financing:
-        arm.economy.carried_surcharge = gov.carried_at_switch(
-            before, after, macro.economy.carried_surcharge, macro.economy.debt_ratio,
-            getattr(macro.economy, "escape_offset", 0.0))
+    if convert_from is not None:
+        before, after = gov.FiscalSettings.from_config(convert_from.policy), arm.economy.fiscal
+        if before.financing != after.financing:
+            arm.economy.carried_surcharge = gov.carried_at_switch(
+                before, after, macro.economy.carried_surcharge, macro.economy.debt_ratio,
+                getattr(macro.economy, "escape_offset", 0.0))
     return arm
 
 
@@ -233,9 +236,11 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         clock = LoopClock()
         while macro.period < cfg.periods:
             t = macro.period
-            if fork is not None and fork.config_at(t) is not built_from:  # a fork's switch
+            if fork is not None and fork.config_at(t) is not built_from:  # a fork's switch, or a restore past one
+                previous = fork.config_at(t - 1) if t > 0 else None
                 built_from = fork.config_at(t)
-                macro = switch_config(macro, built_from, key, at_fork=t == fork.at)
+                macro = switch_config(macro, built_from, key,
+                                      convert_from=previous if previous is not None and previous is not built_from else None)
             try:
                 sup.notify("period", t)
                 env = macro.economy.environment(t, macro.previous, macro.median_income)

@@ -214,6 +214,13 @@ def test_a_financing_switch_converts_the_carried_term_by_hand():
     # balanced (surcharge 0.12) -> tax rule: I = 0.12 - 0.18, so that its surcharge is 0.12 again
     carried = gov.carried_at_switch(balanced, rule, 0.12, 1.0)
     assert carried == pytest.approx(-0.06) and gov.rule_surcharge(rule, 1.0, carried) == pytest.approx(0.12)
+    # the arm's first surcharge is the parent's, as the stances compute them
+    parent = gov.stance(rule, 9, debt_ratio=1.0, potential=1.0, index=1.0, carried=0.02, offset=-0.05)
+    arm = gov.stance(balanced, 9, debt_ratio=1.0, potential=1.0, index=1.0,
+                     carried=gov.carried_at_switch(rule, balanced, 0.02, 1.0, offset=-0.05))
+    assert arm.surcharge == parent.surcharge and arm.tax_labour == parent.tax_labour
+    # a balanced surcharge beyond what the tax rule can set (0.6 > 0.45) is taken at the rule's bound
+    assert gov.rule_surcharge(rule, 1.0, gov.carried_at_switch(balanced, rule, 0.6, 1.0)) == pytest.approx(0.45)
     # from deficit (no surcharge) a rule starts afresh; to it, the term is unused; no switch, no change
     assert gov.carried_at_switch(deficit, rule, 0.3, 1.0) == 0.0 == gov.carried_at_switch(rule, deficit, 0.3, 1.0)
     assert gov.carried_at_switch(rule, rule, 0.3, 1.0) == 0.3

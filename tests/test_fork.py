@@ -138,6 +138,13 @@ def test_a_financing_switch_continues_the_parents_taxes_and_recovers(forked, tmp
     assert [e["restored_period"] for e in prov["recoveries"]] == [8]
     assert tree_digest(tmp_path / "run" / "balanced" / "results.zarr") == \
         tree_digest(tmp_path / "ref" / "balanced" / "results.zarr")
+    # an arm of the arm, with no change: it replays the grandparent's rule up to 6 and converts
+    # there (forked at 7, from the arm's checkpoint 4), or restores the arm's checkpoint 8, taken
+    # before its switch at 8 under the arm's own rule (forked at 8): the arm, bit for bit, either way
+    for at in (7, 8):
+        run_arm(tmp_path / "ref" / "balanced", at, tmp_path / f"again-{at}", Arm("again", ()), "sim fork (test)")
+        assert tree_digest(tmp_path / f"again-{at}" / "again" / "results.zarr") == \
+            tree_digest(tmp_path / "ref" / "balanced" / "results.zarr"), at
 
 
 def test_fork_of_a_fork_before_its_fork_point(forked, tmp_path):

@@ -211,8 +211,9 @@ def carried_at_switch(before: FiscalSettings, after: FiscalSettings, carried: fl
             now = float(np.clip(now + offset, *surcharge_range(before)))
     if after.financing == "balanced":
         return float(np.clip(now, -MAX_TAX, MAX_TAX))
-    if debt_ratio is None:
+    if debt_ratio is None:  # no history: the rule sets no surcharge yet, whatever its term
         return 0.0
+    now = float(np.clip(now, *surcharge_range(after)))  # what the new rule can set
     return float(np.clip(now - after.response * (debt_ratio - after.target), -after.max_surcharge,
                          after.max_surcharge))
 
