@@ -203,12 +203,7 @@ def carried_at_switch(before: FiscalSettings, after: FiscalSettings, carried: fl
         return carried
     if after.financing == "deficit" or before.financing == "deficit":
         return 0.0
-    if before.financing == "balanced":
-        now = carried
-    else:
-        now = rule_surcharge(before, debt_ratio, carried)
-        if offset != 0.0 and before.escape_easing > 0.0:
-            now = float(np.clip(now + offset, *surcharge_range(before)))
+    now = surcharge_in_force(before, debt_ratio, carried, offset)
     if after.financing == "balanced":
         return float(np.clip(now, -MAX_TAX, MAX_TAX))
     if debt_ratio is None:  # no history: the rule sets no surcharge yet, whatever its term
@@ -228,15 +223,24 @@ def balanced_surcharge(previous: float, shortfall: float, base: float) -> float:
     return float(np.clip(previous + shortfall / base, -MAX_TAX, MAX_TAX))
 
 
+def surcharge_in_force(s: FiscalSettings, debt_ratio: float | None, carried: float, offset: float = 0.0) -> float:
+    """The surcharge the financing rule sets from last period's debt ratio, its carried term
+    (``balanced``: the surcharge itself; ``tax_rule``: its integral term) and the escape clause's
+    offset (``escape_offset``; tax_rule with the clause only: a fork's arm may drop the clause)."""
+    if s.financing == "balanced":
+        return carried
+    surcharge = rule_surcharge(s, debt_ratio, carried)
+    if offset != 0.0 and s.financing == "tax_rule" and s.escape_easing > 0.0:
+        surcharge = float(np.clip(surcharge + offset, *surcharge_range(s)))
+    return surcharge
+
+
 def stance(s: FiscalSettings, t: int, *, debt_ratio: float | None, potential: float, index: float,
            carried: float = 0.0, offset: float = 0.0) -> FiscalStance:
     """The period's taxes, transfers and G from the settings, last period's debt ratio, potential
-    output (goods per period), the UBI index, the carried surcharge term (``balanced``: the
-    surcharge itself; ``tax_rule``: its integral term) and the escape clause's offset
-    (``escape_offset``; tax_rule with the clause only)."""
-    surcharge = carried if s.financing == "balanced" else rule_surcharge(s, debt_ratio, carried)
-    if offset != 0.0 and s.financing == "tax_rule" and s.escape_easing > 0.0:  # a fork's arm may drop the clause
-        surcharge = float(np.clip(surcharge + offset, *surcharge_range(s)))
+    output (goods per period), the UBI index, the carried surcharge term and the escape clause's
+    offset (``surcharge_in_force``)."""
+    surcharge = surcharge_in_force(s, debt_ratio, carried, offset)
     tax_l, tax_k = s.tax_labour, s.tax_capital
     if surcharge != 0.0:
         tax_l = float(np.clip(tax_l + surcharge, 0.0, MAX_TAX))
