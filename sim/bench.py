@@ -195,9 +195,10 @@ def _print_gpu_only(r: dict) -> None:
     a = r.get("run_agreement")
     if a:
         for backend in a["backends"]:
-            print(f"{backend:>6} economy, one process {a[backend]['step_household_steps_per_second'] / 1e6:9.1f} M "
-                  f"household-steps/s in the step, {a[backend]['seconds']:.1f} s in all "
-                  f"({a['households']:,} x {a['periods']})")
+            b = a[backend]
+            print(f"{backend:>6} economy, one process {b['step_household_steps_per_second'] / 1e6:9.1f} M "
+                  f"household-steps/s in the passes ({b['household_passes_per_period']:.1f} a period), "
+                  f"{b['seconds']:.1f} s in all, {b['solve']:.1f} s solving ({a['households']:,} x {a['periods']})")
         print(f"agreement                    outputs within {a['max_relative_difference']:.1e} of their scale "
               f"(worst: {a['worst_output']}; period 0: {a['first_period_max_relative_difference']:.1e}); "
               f"{a['identical_households']:.4%} of households bit-identical")

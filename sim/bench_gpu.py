@@ -91,7 +91,10 @@ def run_agreement(households: int, periods: int, overrides: tuple[str, ...] = ()
         t0 = time.perf_counter()
         run = simulate(cfg)
         figures[backend] = {"seconds": time.perf_counter() - t0, **run.seconds,
-                            "step_household_steps_per_second": households * periods / run.seconds["step"],
+                            # every pass over the households (the price search's tries and the
+                            # committed steps), per second of the passes
+                            "household_passes_per_period": run.passes / periods,
+                            "step_household_steps_per_second": households * run.passes / run.seconds["step"],
                             "max_sfc_residual": float(np.abs(run.series("sfc_residual")).max()),
                             # where equity is priced: the clearing search's remainder (firms absorb it)
                             "max_equity_clearing_gap": (float(np.abs(run.series("equity_clearing_gap")).max())

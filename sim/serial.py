@@ -45,7 +45,10 @@ class Run:
     rows: list = field(default_factory=list)
     envs: list = field(default_factory=list)
     totals: list = field(default_factory=list)
+    # where the time went: "solve" (environment, policy tables, the price search's own arithmetic),
+    # "step" (every pass over the households: the search's tries and the committed step), "close"
     seconds: dict = field(default_factory=lambda: {"solve": 0.0, "step": 0.0, "close": 0.0})
+    passes: int = 0  # passes over the households (tries and steps); a try that is kept is one pass
 
     def series(self, name: str) -> np.ndarray:
         return np.array([r[name] for r in self.rows])
@@ -80,16 +83,23 @@ def simulate(cfg, tamper: Callable | None = None,
         def solve(e, t=t):
             return policy.tables(household_problem(e, chain, hh), t)
 
+        tries = [0.0]  # seconds of this period's tries: the households' time, not the solve's
+
         def demand(params, c, share, t=t):  # a priced market: the households stepped at each candidate
+            t_try = time.perf_counter()
             # each candidate's (n_blocks, 1) sums summed on their own, as the coordinator does
-            return np.concatenate([
+            sums = np.concatenate([
                 households.try_step(t, params[j], chain.levels, chain.cdf, c[j], share[j]).sum(axis=0)
                 for j in range(len(params))])
+            tries[0] += time.perf_counter() - t_try
+            run.passes += len(params)
+            return sums
 
         env, c, share, tried = clear_period(economy, env, hh, solve, demand)
         t1 = time.perf_counter()
         partials = (households.keep_step(t) if tried else
                     households.step(t, kernel_params(env, hh), chain.levels, chain.cdf, c, share))
+        run.passes += 0 if tried else 1
         t2 = time.perf_counter()
         totals = accounts.combine([partials])
         if tamper is not None:
@@ -102,7 +112,8 @@ def simulate(cfg, tamper: Callable | None = None,
         run.envs.append(env)
         run.totals.append(totals)
         previous, median = totals, row["median_income"]
-        for phase, seconds in (("solve", t1 - t0), ("step", t2 - t1), ("close", time.perf_counter() - t2)):
+        for phase, seconds in (("solve", t1 - t0 - tries[0]), ("step", t2 - t1 + tries[0]),
+                               ("close", time.perf_counter() - t2)):
             run.seconds[phase] += seconds
         if on_period is not None:
             on_period(t, run)

@@ -305,6 +305,9 @@ def _check_agreement(figures, households, periods):
     assert figures["max_relative_difference"] <= RUN_TOLERANCE, (figures["worst_output"], figures)
     for backend in figures["backends"]:
         assert figures[backend]["step_household_steps_per_second"] > 0
+        # the priced market steps the households at least once a period, at most at every candidate
+        assert 1.0 <= figures[backend]["household_passes_per_period"] <= 8.0
+        assert figures[backend]["step"] + figures[backend]["solve"] <= figures[backend]["seconds"]
         assert figures[backend]["max_sfc_residual"] <= 1e-9
         gap = figures[backend]["max_equity_clearing_gap"]  # the default market clears by price
         assert gap is not None and gap <= 1e-3, (backend, gap)  # its tolerance 1e-4, or a bracket
