@@ -162,6 +162,28 @@ def test_clear_period_says_whether_the_clearing_price_was_the_last_tried(monkeyp
         assert len(asked) > 2
 
 
+def test_a_market_with_no_shares_left_stops_with_one_clear_line():
+    # measured: under economy.investment.rule=accelerator, deficit_ubi_zlb runs away and the firms
+    # buy back every share; the no-seller path then set a price for none, and the close divided by 0
+    from sim.macro.clearing import clear_period
+    from sim.macro.equity import MarketDidNotClear
+
+    class Economy:
+        prices_equity = True
+
+        def equity_supply(self):
+            return 0.0
+
+        def held_price(self):  # would be taken before the search
+            return 1.0
+
+    def unused(*args):
+        raise AssertionError("nothing is solved or stepped for a market with no shares")
+
+    with pytest.raises(MarketDidNotClear, match="plan 0 shares outstanding.*no equity to price"):
+        clear_period(Economy(), None, None, unused, unused)
+
+
 def test_a_checkpoint_without_the_premiums_starts_the_search_at_last_price():
     m = _market(price=1.3, premium=0.01, premium_before=0.012)
     state = m.state_dict()

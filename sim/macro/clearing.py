@@ -34,6 +34,13 @@ def clear_period(economy, env, household_cfg, solve: Callable, demand: Callable)
     supply = economy.equity_supply() if economy.prices_equity else None
     if supply is None:  # no market, or its opening issue (period 0)
         return (env, *solve(env), False)
+    if not supply > 0.0:  # before a held or no-seller price, which would set a price for no shares
+        from sim.macro.equity import MarketDidNotClear
+
+        raise MarketDidNotClear(
+            f"the firms plan {supply:.6g} shares outstanding this period: they bought back every share "
+            "households no longer wanted, so there is no equity to price; the periods before it (their "
+            "inflation and debt/GDP) say what drove the economy there")
     held = economy.held_price()
     if held is None:
         held = economy.no_seller_price(env)
