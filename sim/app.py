@@ -88,7 +88,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        asked = cfg.cluster.actors
         cfg = validate(cfg)
+        if cfg.cluster.actors != asked:
+            log.info(f"{cfg.population.households:,} households fill {cfg.cluster.actors} block(s) of "
+                     f"population.block_size={cfg.population.block_size}: {cfg.cluster.actors} shard actor(s), "
+                     f"not cluster.actors={asked} (an actor owns whole blocks; results do not depend on how many)")
         with run_lock.hold(run_dir, "sim run"):
             before = earlier_run(run_dir, cfg)
             if before == "finished":

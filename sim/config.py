@@ -158,17 +158,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     cfg = conform(cfg)
     check_ranges(cfg)
     pop, cl = cfg.population, cfg.cluster
-    if cl.actors > pop.households:
-        raise ConfigError(
-            f"cluster.actors ({cl.actors}) exceeds population.households ({pop.households}): "
-            "every actor needs at least one household"
-        )
-    blocks = n_blocks(pop.households, pop.block_size)
-    if cl.actors > blocks:
-        raise ConfigError(
-            f"cluster.actors ({cl.actors}) exceeds the {blocks} blocks of population.block_size="
-            f"{pop.block_size} households: lower cluster.actors or population.block_size"
-        )
+    # an actor owns whole blocks, and results do not depend on how many actors there are: a
+    # population of fewer blocks than cluster.actors runs on one actor a block (sim run says so)
+    cl.actors = min(cl.actors, n_blocks(pop.households, pop.block_size))
     from sim.economy import check_config
 
     check_config(cfg)  # keys the configured closure cannot honour, before any Ray work

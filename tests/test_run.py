@@ -72,19 +72,21 @@ def test_results_layout_and_labels(by_actors):
 
 
 def test_sim_run_cli_writes_run_directory(ray_session, tmp_path):
-    """`sim run` as a user types it, attached to this session's Ray through RAY_ADDRESS."""
+    """`sim run` as a user types it, attached to this session's Ray through RAY_ADDRESS. It asks
+    for more actors than the population has blocks: the run takes one actor a block, and says so."""
     run_dir = tmp_path / "cli"
     env = dict(os.environ, RAY_ADDRESS=ray_session.address_info["address"])
     proc = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "run", *SMALL, "cluster.actors=2", "seed=5",
-         f"hydra.run.dir={run_dir}"],
+        [sys.executable, "-m", "sim.cli", "run", *SMALL, "population.block_size=10240", "cluster.actors=3",
+         "seed=5", f"hydra.run.dir={run_dir}"],
         env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run_dir / "results.zarr").is_dir()
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["seed"] == 5 and prov["backend"] == "fused"
-    assert prov["shard_layout"] == [[0, 10240], [10240, 20000]]
+    assert prov["shard_layout"] == [[0, 10240], [10240, 20000]]  # 2 blocks: 2 actors, not 3
+    assert "20,000 households fill 2 block(s)" in proc.stderr and "not cluster.actors=3" in proc.stderr
     assert prov["command"].startswith("sim run") and "seed=5" in prov["command"]
     assert prov["config"]["population"]["households"] == 20000
     assert "results:" in proc.stderr and str(run_dir) in proc.stderr
