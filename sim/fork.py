@@ -21,6 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from sim import run_lock
 from sim.config import ConfigError, dotted, validate
 from sim.errors import RunLocked
 from sim.resume import load_run
@@ -283,11 +284,13 @@ def run_arm(run_dir: Path, at: int, out: Path, arm: Arm, command: str, transfer:
     from sim.coordinator import run
 
     arm_dir = out / arm.name
-    done = _finished(arm_dir, same_arm(run_dir, at, arm_overrides(arm, run_dir, at), transfer))
-    if done is not None:
-        return done
-    cfg, fork, scenario = prepare(run_dir, at, out, arm, transfer)
-    summary = run(cfg, arm_dir, command=command, resume=True, scenario=scenario, on_event=on_event, fork=fork)
+    # one writer at a time, as sim run's: its leftovers swept, a second fork of it refused
+    with run_lock.hold(arm_dir, "sim fork", then=command):
+        done = _finished(arm_dir, same_arm(run_dir, at, arm_overrides(arm, run_dir, at), transfer))
+        if done is not None:
+            return done
+        cfg, fork, scenario = prepare(run_dir, at, out, arm, transfer)
+        summary = run(cfg, arm_dir, command=command, resume=True, scenario=scenario, on_event=on_event, fork=fork)
     return {"arm": arm.name, "dir": str(arm_dir), "seconds": summary.seconds,
             "replayed_from": fork.record["replayed_from"]}
 
@@ -337,6 +340,9 @@ def run_arms(jobs: list[tuple[Path, Path]], at: int, arms: list[Arm], command: s
                 check_override(item, at)
             arm_config(parent, overrides)
             _finished(out / arm.name, same_arm(run_dir, at, overrides, transfers.get(arm.name)))
+            if (out / arm.name).is_dir():  # another process writing it: one line now, not a task's traceback
+                with run_lock.hold(out / arm.name, "sim fork", then=command):
+                    pass
     cfg, _ = load_run(jobs[0][0])
     connect_ray(cfg.cluster)
     remote = ray.remote(num_cpus=0, max_retries=0)(run_arm)
@@ -358,9 +364,9 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         results = run_arms(list(zip(run_dirs, outs)), at, arms, command)
-    except ConfigError as exc:
+    except (ConfigError, RunLocked) as exc:
         print(f"sim fork: error: {exc}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(exc, ConfigError) else 1
     for r in results:
         print(f"arm {r['arm']}: {r['dir']}" + (" (already finished)" if r.get("skipped") else ""), file=sys.stderr)
     from sim.effects import write_effects

@@ -52,6 +52,22 @@ def test_arm_without_overrides_reproduces_the_parent_bit_for_bit(forked):
             tree_digest(parent / "results.zarr")
 
 
+def test_an_arm_in_use_is_refused_with_one_line(forked, capsys):
+    # an arm's directory is held while it runs, as a run's is: a second fork of it stops before
+    # any Ray work, and the arm finished there is untouched
+    root, parents = forked
+    arm_dir = root / "out" / "seed-1" / "ubi"
+    digest = tree_digest(arm_dir / "results.zarr")
+    argv = [str(parents[0]), "--at", str(AT), "--out", str(root / "out" / "seed-1"), "--arm", "ubi", *UBI]
+    capsys.readouterr()
+    with run_lock.hold(arm_dir, "another fork"):
+        code = sim_main(["fork", *argv])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and line.startswith("sim fork: error:") and "in use by another sim process" in line
+    assert line.endswith("then run: sim fork " + " ".join(argv))
+    assert tree_digest(arm_dir / "results.zarr") == digest
+
+
 def test_priced_market_arm_without_overrides_reproduces_the_parent(ray_session, tmp_path):
     """Under market=priced the state an arm restores includes the market's (shares, price, the
     search's slope) and the policy cache's candidate solves: an arm with no change clears at the
