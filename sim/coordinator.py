@@ -32,12 +32,14 @@ from sim.checkpoint.macro_state import MacroState
 from sim.checkpoint.store import CheckpointStore
 from sim.capacity import ActorCapacity
 from sim.economy import make_economy
+from sim.errors import EconomyStopped
 from sim.environment import ProductivityChain, household_problem, kernel_params
 from sim.household_types import release_in_task as release_type_solvers
 from sim.household_types import start as start_type_solvers
 from sim.layout import RunShape
 from sim.macro import government as gov
 from sim.macro.clearing import clear_period
+from sim.macro.equity import MarketDidNotClear
 from sim.opening_wealth import check_config as check_opening, opening_table
 from sim.policy_cache import PolicyCache
 from sim.shard import ShardActor
@@ -231,6 +233,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
 
     progress = _progress(cfg)
     t0 = time.perf_counter()
+    stopped = None  # (period, why) where the economy could not go on
     try:
         macro = sup.start(resume)  # built from `before`, whatever period it restored
         clock = LoopClock()
@@ -289,6 +292,9 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 macro, built_from = sup.recover(exc, t), before
                 prov.write(macro)
                 clock.lap("recovery")
+            except (MarketDidNotClear, accounts.AccountingError) as exc:  # the economy, not the machinery
+                stopped = (t, exc)
+                break
             progress(macro.period, time.perf_counter() - t0, shape.households)
     finally:
         progress.close()
@@ -304,6 +310,8 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         "periods_per_year": cfg.periods_per_year,
         "backend": cfg.backend.name,
     }
+    if stopped is not None:
+        raise _stopped(run_dir, prov, macro, quantiles, attrs, *stopped)
     ds = results.build_dataset(macro.rows, macro.snapshots, quantiles, attrs)
     results.write_results(ds, run_dir)
     prov.write(macro, seconds=seconds, loop_seconds=clock.report())
@@ -311,6 +319,20 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     return RunSummary(run_dir, cfg.periods, shape.households, seconds, steps / seconds,
                       final=macro.rows[-1], loop_seconds=clock.report(), solves=macro.policy.solves,
                       solver_iterations=macro.policy.iterations)
+
+
+def _stopped(run_dir: Path, prov, macro, quantiles, attrs: dict, t: int, why: Exception) -> EconomyStopped:
+    """Where the economy could not go on at period ``t``: the periods before it written as the
+    run's results (what led there is what a user wants to see), provenance saying where and why
+    (``stopped``; ``finished`` stays null), and the one line to report."""
+    reached = ""
+    if macro.rows:
+        results.write_results(results.build_dataset(macro.rows, macro.snapshots, quantiles, attrs), run_dir)
+        reached = f"; periods 0-{len(macro.rows) - 1} are in {run_dir / 'results.zarr'} (sim report {run_dir})"
+    prov.record["stopped"] = {"period": t, "reason": f"{type(why).__name__}: {why}"}
+    prov.write(macro)
+    text = " ".join(str(why).split())
+    return EconomyStopped((text if text.startswith(f"period {t}:") else f"period {t}: {text}") + reached)
 
 
 class _Provenance:

@@ -2,8 +2,8 @@
 
 ``ConfigError``: the input is wrong (exit 2). ``RunError``: the run could not go on for a reason
 outside the configuration (the checkpoint store failed or hung, shard actors kept dying, another
-process holds the run directory, a results store is damaged); the message says what is wrong and
-what to do (exit 1).
+process holds the run directory, a results store is damaged, the economy itself could not go on);
+the message says what is wrong and what to do (exit 1).
 """
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ class StoreFailure(RunError):
 
 class RunLocked(RunError):
     """Another live process holds the run directory."""
+
+
+class EconomyStopped(RunError):
+    """The economy could not go on (a market with nothing to price, accounts that do not close):
+    the message names the period and why, and the periods before it are written as the run's
+    results, to be looked at (``sim report``). Resuming would stop at the same period."""
 
 
 class DamagedResults(RunError):

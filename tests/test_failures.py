@@ -80,6 +80,38 @@ def test_no_recoveries_allowed_and_one_kill_ends_in_one_line(ray_session, tmp_pa
     assert not (run_dir / "results.zarr").exists()
 
 
+# --- the economy cannot go on: one line, and the periods reached written -----------------------------
+def test_an_economy_that_cannot_go_on_stops_in_one_line_and_keeps_its_periods(ray_session, tmp_path,
+                                                                              monkeypatch, capsys):
+    """Accounts that do not close (NaN, as a runaway economy's overflow gives) or a market with
+    nothing to price stop the run where they happen: one line naming the period and the reason,
+    exit 1, and the periods before it written as the run's results, which sim report draws."""
+    import xarray as xr
+
+    from sim import accounts
+
+    check = accounts.check_closed
+
+    def failing(t, row):
+        check(t, {**row, "sfc_residual": float("nan")} if t == 3 else row)
+
+    monkeypatch.setattr(accounts, "check_closed", failing)
+    run_dir = tmp_path / "run"
+    assert sim_main(["run", *SMALL, "checkpoint.every=2", f"hydra.run.dir={run_dir}"]) == 1
+    line = one_line_error(capsys, "run")
+    assert line.startswith("sim run: error: period 3: stock-flow residual nan")
+    assert line.endswith(f"periods 0-2 are in {run_dir / 'results.zarr'} (sim report {run_dir})")
+    ds = xr.open_zarr(run_dir / "results.zarr")
+    assert ds.sizes["period"] == 3 and bool((ds["sfc_residual"] <= 1e-9).all())
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["finished"] is None and prov["stopped"]["period"] == 3
+    assert prov["stopped"]["reason"].startswith("AccountingError: period 3:")
+    monkeypatch.setattr(accounts, "check_closed", check)
+    assert sim_main(["report", str(run_dir), "--out", str(tmp_path / "report")]) == 0
+    page = next((tmp_path / "report").glob("*.html")).read_text()
+    assert "<dt>Stopped</dt><dd>at period 3: AccountingError: period 3: stock-flow residual nan" in page
+
+
 # --- item 5: a mistyped store URL is refused, never turned into a local path ------------------------
 @pytest.mark.parametrize("store, expected", [("s3:/bucket", "s3://bucket"), ("''", "empty"),
                                              ("' '", "empty"), ("s4://bucket", "unknown protocol")])

@@ -83,7 +83,9 @@ def _provenance_html(run: Run) -> str:
     cmd = run.command or "(no command recorded in provenance.json)"
     items = [("Directory", str(run.path)), ("Package version", p.get("package_version")),
              ("Git revision", p.get("git_revision") or "unknown"), ("Backend", p.get("backend")),
-             ("Started", p.get("started")), ("Finished", p.get("finished"))]
+             ("Started", p.get("started")), ("Finished", p.get("finished")),
+             ("Stopped", (f"at period {p['stopped']['period']}: {p['stopped']['reason']}"  # sim.coordinator
+                          if p.get("stopped") else None))]
     dl = "".join(f"<dt>{_escape(k)}</dt><dd>{_escape(v)}</dd>" for k, v in items if v is not None)
     return (f'<div class="run-prov"><h3>{_escape(run.label)}</h3><pre class="command">{_escape(cmd)}</pre>'
             f'<dl class="prov">{dl}</dl></div>')
