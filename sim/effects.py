@@ -35,16 +35,23 @@ MAIN = ("output", "consumption", "unemployment_rate", "mean_wealth", "median_inc
         "bottom50_wealth_share", "poverty_rate", "debt_to_gdp", "ubi_cost", "labour_share")
 
 
-def _fork_record(run_dir: Path) -> dict:
+def _provenance(run_dir: Path) -> dict:
     try:
-        return json.loads((run_dir / "provenance.json").read_text()).get("fork") or {}
+        return json.loads((run_dir / "provenance.json").read_text())
     except (OSError, ValueError):
         return {}
 
 
+def _fork_record(run_dir: Path) -> dict:
+    return _provenance(run_dir).get("fork") or {}
+
+
 def _arm_dirs(folder: Path) -> list[Path]:
+    """The finished arms in ``folder``: an arm whose economy stopped has the periods it reached as
+    results.zarr (sim.coordinator), not a whole run to compare."""
     return sorted(p for p in folder.iterdir()
-                  if p.is_dir() and (p / "results.zarr").is_dir() and _fork_record(p))
+                  if p.is_dir() and (p / "results.zarr").is_dir() and _fork_record(p)
+                  and _provenance(p).get("finished"))
 
 
 def groups(fork_dir: Path) -> dict[str, list[Path]]:

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim import run_lock
 from sim.config import ConfigError, dotted, validate
-from sim.errors import RunLocked
+from sim.errors import RunError, RunLocked
 from sim.resume import load_run
 
 HELP = """\
@@ -346,9 +346,25 @@ def run_arms(jobs: list[tuple[Path, Path]], at: int, arms: list[Arm], command: s
     cfg, _ = load_run(jobs[0][0])
     connect_ray(cfg.cluster)
     remote = ray.remote(num_cpus=0, max_retries=0)(run_arm)
-    refs = [remote.remote(run_dir, at, out, arm, command, transfers.get(arm.name))
-            for run_dir, out in jobs for arm in arms]
-    return ray.get(refs)
+    refs = {out / arm.name: remote.remote(run_dir, at, out, arm, command, transfers.get(arm.name))
+            for run_dir, out in jobs for arm in arms}
+    return gather(refs)
+
+
+def gather(refs: dict) -> list[dict]:
+    """Each arm's summary, in order, once every arm has ended: an arm that stopped with a RunError
+    (its economy could not go on: sim.errors.EconomyStopped) gives ``{"arm", "dir", "error"}``
+    with its one line, and the other arms still finish."""
+    import ray
+
+    out = []
+    for arm_dir, ref in refs.items():
+        try:
+            out.append(ray.get(ref))
+        except RunError as exc:  # Ray's RayTaskError is also the task's own error class
+            cause = getattr(exc, "cause", exc)
+            out.append({"arm": Path(arm_dir).name, "dir": str(arm_dir), "error": " ".join(str(cause).split())})
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -368,7 +384,10 @@ def main(argv: list[str]) -> int:
         print(f"sim fork: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     for r in results:
-        print(f"arm {r['arm']}: {r['dir']}" + (" (already finished)" if r.get("skipped") else ""), file=sys.stderr)
+        if "error" in r:
+            print(f"arm {r['arm']}: error: {r['error']}", file=sys.stderr)
+        else:
+            print(f"arm {r['arm']}: {r['dir']}" + (" (already finished)" if r.get("skipped") else ""), file=sys.stderr)
     from sim.effects import write_effects
 
     try:
@@ -376,4 +395,4 @@ def main(argv: list[str]) -> int:
         print(f"effects: {path}\n  report: sim report {out}", file=sys.stderr)
     except (ConfigError, RunLocked) as exc:
         print(f"sim fork: effects not written: {exc}", file=sys.stderr)
-    return 0
+    return 1 if any("error" in r for r in results) else 0

@@ -6,6 +6,7 @@ the effects of three parents (seeds) get a band; a shipped scenario asked as an 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -66,6 +67,39 @@ def test_an_arm_in_use_is_refused_with_one_line(forked, capsys):
     assert code == 1 and line.startswith("sim fork: error:") and "in use by another sim process" in line
     assert line.endswith("then run: sim fork " + " ".join(argv))
     assert tree_digest(arm_dir / "results.zarr") == digest
+
+
+def test_an_arm_whose_economy_stops_leaves_the_others_and_the_effects_alone(forked, tmp_path, monkeypatch):
+    # an arm that cannot go on (here its accounts fail after the fork) stops with its line and the
+    # periods it reached, as a run does; the effects compare finished arms only
+    import ray
+
+    from sim import accounts, effects
+    from sim.errors import EconomyStopped
+    from sim.fork import gather, run_arm
+
+    root, parents = forked
+    out = tmp_path / "out"
+    run_arm(parents[0], AT, out, Arm("control", ()), "sim fork (test)")
+    check = accounts.check_closed
+    monkeypatch.setattr(accounts, "check_closed",
+                        lambda t, row: check(t, {**row, "sfc_residual": float("nan")} if t == AT + 1 else row))
+    with pytest.raises(EconomyStopped, match=f"period {AT + 1}: .*periods 0-{AT} are in"):
+        run_arm(parents[0], AT, out, Arm("ubi", UBI), "sim fork (test)")
+    assert xr.open_zarr(out / "ubi" / "results.zarr").sizes["period"] == AT + 1
+    assert effects.groups(out) == {"parent": [out / "control"]}
+
+    # run as Ray tasks, a stopped arm is one entry with its own line, not Ray's traceback
+    @ray.remote(num_cpus=0)
+    def stops():
+        raise EconomyStopped("period 9: no shares to price")
+
+    @ray.remote(num_cpus=0)
+    def finishes():
+        return {"arm": "b", "dir": "x/b"}
+
+    got = gather({Path("x/a"): stops.remote(), Path("x/b"): finishes.remote()})
+    assert got == [{"arm": "a", "dir": "x/a", "error": "period 9: no shares to price"}, {"arm": "b", "dir": "x/b"}]
 
 
 def test_priced_market_arm_without_overrides_reproduces_the_parent(ray_session, tmp_path):
