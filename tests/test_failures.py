@@ -110,6 +110,7 @@ def test_an_economy_that_cannot_go_on_stops_in_one_line_and_keeps_its_periods(ra
     assert sim_main(["report", str(run_dir), "--out", str(tmp_path / "report")]) == 0
     page = next((tmp_path / "report").glob("*.html")).read_text()
     assert "<dt>Stopped</dt><dd>at period 3: AccountingError: period 3: stock-flow residual nan" in page
+    assert "stopped at period 3: its results end there" in page  # the page's notes, for a comparison too
 
 
 # --- item 5: a mistyped store URL is refused, never turned into a local path ------------------------

@@ -50,6 +50,8 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, *, html: b
     expanded, notes = expand_run_dirs(run_dirs)
     runs = [load_run(p, sweep) for p, sweep in expanded]
     assign_labels(runs)
+    notes += [f"{r.label} stopped at period {r.provenance['stopped']['period']}: its results end there "
+              f"({r.provenance['stopped']['reason']})." for r in runs if r.provenance.get("stopped")]
     out.mkdir(parents=True, exist_ok=True)
     plots = make_all(runs, out)
     summary = summary_table(runs)
