@@ -153,14 +153,12 @@ def typed(cfg: DictConfig) -> SimConfig:
 def validate(cfg: DictConfig) -> DictConfig:
     """cfg on the schema, every value in its range and the cross-key constraints met; else
     ConfigError on the first problem. Returns the schema-backed (typed, closed) config."""
-    from sim.layout import n_blocks
+    from sim.layout import actors_for
 
     cfg = conform(cfg)
     check_ranges(cfg)
     pop, cl = cfg.population, cfg.cluster
-    # an actor owns whole blocks, and results do not depend on how many actors there are: a
-    # population of fewer blocks than cluster.actors runs on one actor a block (sim run says so)
-    cl.actors = min(cl.actors, n_blocks(pop.households, pop.block_size))
+    cl.actors = actors_for(cl.actors, pop.households, pop.block_size)  # sim run says when it caps
     from sim.economy import check_config
 
     check_config(cfg)  # keys the configured closure cannot honour, before any Ray work

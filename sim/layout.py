@@ -40,6 +40,12 @@ def shard_layout(households: int, actors: int, block_size: int) -> list[Shard]:
     return shards
 
 
+def actors_for(asked: int, households: int, block_size: int) -> int:
+    """The shard actors a run takes: ``cluster.actors``, at most one a block (an actor owns whole
+    blocks, and results do not depend on how many actors there are)."""
+    return min(asked, n_blocks(households, block_size))
+
+
 @dataclass(frozen=True)
 class RunShape:
     """The shape of one run, computed once from its configuration: how many households, in blocks
@@ -52,8 +58,9 @@ class RunShape:
 
     @classmethod
     def of(cls, cfg: Any) -> "RunShape":
-        """From a checked configuration (population.households, population.block_size, cluster.actors)."""
+        """From a checked configuration (population.households, population.block_size, cluster.actors;
+        the actors as ``actors_for`` takes them, also from a configuration as the user wrote it)."""
         households, block_size = cfg.population.households, cfg.population.block_size
-        actors = cfg.cluster.actors
+        actors = actors_for(cfg.cluster.actors, households, block_size)
         return cls(households, block_size, actors, n_blocks(households, block_size),
                    tuple(shard_layout(households, actors, block_size)))

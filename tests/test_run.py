@@ -87,6 +87,11 @@ def test_sim_run_cli_writes_run_directory(ray_session, tmp_path):
     assert prov["seed"] == 5 and prov["backend"] == "fused"
     assert prov["shard_layout"] == [[0, 10240], [10240, 20000]]  # 2 blocks: 2 actors, not 3
     assert "20,000 households fill 2 block(s)" in proc.stderr and "not cluster.actors=3" in proc.stderr
+    # its .hydra/config.yaml keeps the 3 actors asked for: a fork of it takes the run's shape
+    from sim.fork import Arm, prepare
+
+    arm_cfg, fork, _ = prepare(run_dir, 4, tmp_path / "forks", Arm("control", ()), None)
+    assert arm_cfg.cluster.actors == 2 and fork.record["at"] == 4
     assert prov["command"].startswith("sim run") and "seed=5" in prov["command"]
     assert prov["config"]["population"]["households"] == 20000
     assert "results:" in proc.stderr and str(run_dir) in proc.stderr
