@@ -332,7 +332,7 @@ def _stopped(run_dir: Path, prov, macro, quantiles, attrs: dict, t: int, why: Ex
     prov.record["stopped"] = {"period": t, "reason": f"{type(why).__name__}: {why}"}
     prov.write(macro)
     text = " ".join(str(why).split())
-    return EconomyStopped((text if text.startswith(f"period {t}:") else f"period {t}: {text}") + reached)
+    return EconomyStopped((text if text.startswith(f"period {t}:") else f"period {t}: {text}") + reached, why)
 
 
 class _Provenance:

@@ -34,7 +34,12 @@ class RunLocked(RunError):
 class EconomyStopped(RunError):
     """The economy could not go on (a market with nothing to price, accounts that do not close):
     the message names the period and why, and the periods before it are written as the run's
-    results, to be looked at (``sim report``). Resuming would stop at the same period."""
+    results, to be looked at (``sim report``). Resuming would stop at the same period.
+    ``reason``: the error that stopped it (``MarketDidNotClear``, ``AccountingError``)."""
+
+    def __init__(self, message: str, reason: BaseException | None = None):
+        super().__init__(message)
+        self.reason = reason
 
 
 class DamagedResults(RunError):

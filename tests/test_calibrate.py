@@ -150,6 +150,28 @@ def test_a_candidate_is_journaled_with_its_own_generation(tmp_path):
     assert [ev._entry(n, [0.98], failed)["generation"] for n in (0, 4, 5, 9)] == [0, 0, 1, 1]
 
 
+def test_a_candidate_whose_market_cannot_clear_is_penalised_and_broken_accounts_stop(tmp_path, monkeypatch):
+    # a candidate's economy that stops (sim.errors.EconomyStopped) is that candidate's failure, as
+    # MarketDidNotClear always was; accounts that do not close are a bug and stop the calibration
+    import sim.coordinator
+    from sim.accounts import AccountingError
+    from sim.calibrate.driver import evaluate
+    from sim.errors import EconomyStopped
+    from sim.macro.equity import MarketDidNotClear
+
+    for reason in (MarketDidNotClear("no equity price clears"), AccountingError("period 2: residual nan")):
+        def stopping(cfg, run_dir, command, reason=reason):
+            raise EconomyStopped(f"period 2: {reason}", reason)
+
+        monkeypatch.setattr(sim.coordinator, "run", stopping)
+        if isinstance(reason, AccountingError):
+            with pytest.raises(EconomyStopped):
+                evaluate(sim.config.compose([]), tmp_path / "c", 4, "sim calibrate")
+        else:
+            got = evaluate(sim.config.compose([]), tmp_path / "c", 4, "sim calibrate")
+            assert got["error"] == "no equity price clears" and got["simulated"]
+
+
 def test_journal_drops_a_cut_line_and_refuses_another_spec(tmp_path):
     path = tmp_path / "journal.jsonl"
     journal = Journal(path, {"spec": {"a": 1}})

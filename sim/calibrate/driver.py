@@ -30,7 +30,7 @@ from sim.calibrate import spec as specs
 from sim.calibrate.journal import Journal, key
 from sim.calibrate.moments import moments
 from sim.calibrate.targets import loss
-from sim.errors import ConfigError, RunError
+from sim.errors import ConfigError, EconomyStopped, RunError
 
 # the loss of a candidate the model cannot run (an inadmissible combination, a solver that does not
 # converge): far above any fit, finite so that the optimiser's convergence test stays defined
@@ -80,6 +80,11 @@ def evaluate(cfg: DictConfig, run_dir: Path, burn_in: int, command: str) -> dict
         shutil.rmtree(run_dir, ignore_errors=True)  # a candidate cut short starts again
         try:
             run(cfg, run_dir, command=command)
+        except EconomyStopped as exc:  # a market that cannot clear: the candidate's; accounts: a bug
+            if isinstance(exc.reason, AccountingError):
+                raise
+            return {"error": " ".join(str(exc.reason or exc).split()), "seconds": time.perf_counter() - started,
+                    "simulated": True}
         except (RunError, AccountingError):
             raise
         except RuntimeError as exc:
