@@ -8,6 +8,7 @@ strings; :func:`unit_registry` defines the project's own units. See docs/data.md
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import xarray as xr
@@ -88,7 +89,8 @@ def load_sweep(sweep_dir: str | Path) -> xr.Dataset:
     Swept keys (overrides whose values differ between jobs) become coordinates on ``run`` (values
     parsed as YAML: numbers stay numbers); ``attrs["swept_keys"]`` names them and
     ``attrs["overrides"]`` keeps the overrides all jobs share. Runs of different length are padded
-    with NaN. Unfinished jobs (no ``results.zarr``) are left out.
+    with NaN. Unfinished jobs (no ``results.zarr``) are left out, and so, with a warning, are jobs
+    whose economy stopped (their results end early: ``attrs["stopped"]``; ``load`` opens them).
     """
     sweep_dir = Path(sweep_dir).expanduser()
     if not sweep_dir.is_dir():
@@ -96,7 +98,14 @@ def load_sweep(sweep_dir: str | Path) -> xr.Dataset:
     jobs = _sweep_jobs(sweep_dir)
     if not jobs:
         raise LoadError(f"{sweep_dir}: no finished job (no */results.zarr); pass a Hydra sweep directory")
-    datasets = [load(job) for job in jobs]
+    loaded = [(job, load(job)) for job in jobs]
+    for job, ds in loaded:
+        if "stopped" in ds.attrs:
+            warnings.warn(f"{job}: left out, its economy stopped at {ds.attrs['stopped']}", stacklevel=2)
+    loaded = [(job, ds) for job, ds in loaded if "stopped" not in ds.attrs]
+    if not loaded:
+        raise LoadError(f"{sweep_dir}: every job's economy stopped before its end (sim.load opens one)")
+    jobs, datasets = [job for job, _ in loaded], [ds for _, ds in loaded]
     settings = [dict(split_override(o) for o in composition_overrides(job)) for job in jobs]
     keys = list(dict.fromkeys(k for s in settings for k in s))
     swept = [k for k in keys if len({s.get(k) for s in settings}) > 1]

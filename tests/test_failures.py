@@ -107,6 +107,16 @@ def test_an_economy_that_cannot_go_on_stops_in_one_line_and_keeps_its_periods(ra
     assert prov["finished"] is None and prov["stopped"]["period"] == 3
     assert prov["stopped"]["reason"].startswith("AccountingError: period 3:")
     monkeypatch.setattr(accounts, "check_closed", check)
+    import shutil
+
+    import sim
+    from sim.data import LoadError
+
+    assert sim.load(run_dir).attrs["stopped"].startswith("period 3: AccountingError: period 3:")
+    shutil.copytree(run_dir, tmp_path / "sweep" / "0")  # a sweep whose one job stopped: not a finished job
+    with pytest.warns(UserWarning, match="left out, its economy stopped at period 3"):
+        with pytest.raises(LoadError, match="every job's economy stopped"):
+            sim.load_sweep(tmp_path / "sweep")
     assert sim_main(["report", str(run_dir), "--out", str(tmp_path / "report")]) == 0
     page = next((tmp_path / "report").glob("*.html")).read_text()
     assert "<dt>Stopped</dt><dd>at period 3: AccountingError: period 3: stock-flow residual nan" in page
