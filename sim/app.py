@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim import run_lock
 from sim.config import CONF_DIR, ConfigError, validate
-from sim.errors import RunError, error_line
+from sim.errors import EconomyStopped, RunError, error_line
 
 log = logging.getLogger("sim.run")
 
@@ -28,8 +28,9 @@ def _reproduce_command() -> str:
 
 def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
     """What run_dir already holds of exactly this configuration: "finished" (results complete),
-    "interrupted" (started, not finished: continue from its last checkpoint) or None."""
-    from sim.resume import read_provenance
+    "stopped" (its economy stopped under this code: ``sim.resume.stopped_here``), "interrupted"
+    (started, not finished: continue from its last checkpoint) or None."""
+    from sim.resume import read_provenance, stopped_here
 
     record = read_provenance(run_dir)
     if record is None:
@@ -38,6 +39,8 @@ def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
         return None
     if record.get("finished") is not None and (run_dir / "results.zarr").is_dir():
         return "finished"
+    if stopped_here(run_dir, record) is not None:
+        return "stopped"
     return "interrupted"
 
 
@@ -88,7 +91,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        asked = cfg.cluster.actors
+        asked = OmegaConf.select(cfg, "cluster.actors")
         cfg = validate(cfg)
         if cfg.cluster.actors != asked:
             log.info(f"{cfg.population.households:,} households fill {cfg.cluster.actors} block(s) of "
@@ -100,6 +103,10 @@ def hydra_main(cfg: DictConfig) -> float | None:
                 log.info(f"{run_dir}: already finished with this configuration; skipped "
                          "(delete the directory to run it again)")
                 return None
+            if before == "stopped":  # a replay would stop at the same period
+                from sim.resume import load_run, stopped_here
+
+                raise EconomyStopped(stopped_here(run_dir, load_run(run_dir)[1]))
             if before == "interrupted":  # e.g. a sweep re-run after a crash: continue, don't start over
                 log.info(f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint")
             summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")

@@ -91,6 +91,20 @@ def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     return cfg
 
 
+def stopped_here(run_dir: Path, prov: dict) -> str | None:
+    """Why not to replay ``run_dir``: its economy stopped (sim.coordinator: ``stopped``) under the
+    code that runs now, so a replay would stop at the same period (None where it did not stop, or
+    the code has changed since, or either revision is unknown)."""
+    from sim.coordinator import code_revision
+
+    stop, then, now = prov.get("stopped"), prov.get("git_revision"), code_revision()
+    if not stop or then is None or then != now:
+        return None
+    return (f"{run_dir} stopped at period {stop['period']} ({stop['reason']}) under this code: a replay "
+            f"would stop there again; sim report {run_dir} shows the periods it reached; to run it "
+            "again, change the configuration or delete the directory")
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(HELP)
@@ -111,6 +125,10 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"sim resume: error: {exc}", file=sys.stderr)
         return 2
+    why = stopped_here(run_dir, prov)
+    if why is not None:
+        print(f"sim resume: error: {why}", file=sys.stderr)
+        return 1
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     from sim.coordinator import run
