@@ -106,7 +106,8 @@ def effects(fork_dir: Path) -> xr.Dataset:
         if names is None:
             names = these
         elif these != names:
-            raise ConfigError(f"{fork_dir}/{label}: arms {these} differ from the other parents' {names}")
+            raise ConfigError(f"{fork_dir}/{label}: arms {these} differ from the other parents' {names} "
+                              "(an arm that stopped or is unfinished under one parent counts only under the others)")
         control = _load(control_dir)
         attrs.setdefault("at", _fork_record(arms[0]).get("at"))
         attrs.setdefault("periods_per_year", control.attrs.get("periods_per_year"))

@@ -36,7 +36,9 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from sim import run_lock
 from sim.config import ConfigError
+from sim.errors import RunError, error_line
 from sim.resume import load_run
 
 # every arm from T: the transfer is paid with debt, no tax rule takes it back within the year
@@ -132,13 +134,14 @@ def run_arm(run_dir: Path, at: int, out: Path, name: str, overrides: tuple[str, 
     from sim.layout import RunShape
 
     arm_dir = out / name
-    done = _finished(arm_dir, same_arm(run_dir, at, overrides, transfer))  # before prepare writes there
-    cfg, fork, scenario = prepare(run_dir, at, out, Arm(name, overrides), transfer)
-    if last + 1 < int(cfg.periods):  # stop early: only period T matters to a quintile's arm
-        cfg = OmegaConf.merge(cfg, {"periods": last + 1})
-        fork = ForkPoint(fork.schedule[:-1] + ((at, cfg),), fork.store_config, fork.record, transfer)
-    if done is None:
-        run(cfg, arm_dir, command=command, resume=True, scenario=scenario, fork=fork)
+    with run_lock.hold(arm_dir, "sim experiment", then=command):  # one writer, as sim fork's arms
+        done = _finished(arm_dir, same_arm(run_dir, at, overrides, transfer))  # before prepare writes there
+        cfg, fork, scenario = prepare(run_dir, at, out, Arm(name, overrides), transfer)
+        if last + 1 < int(cfg.periods):  # stop early: only period T matters to a quintile's arm
+            cfg = OmegaConf.merge(cfg, {"periods": last + 1})
+            fork = ForkPoint(fork.schedule[:-1] + ((at, cfg),), fork.store_config, fork.record, transfer)
+        if done is None:
+            run(cfg, arm_dir, command=command, resume=True, scenario=scenario, fork=fork)
     if transfer is not None:
         return None
     from sim.checkpoint.store import CheckpointStore
@@ -161,8 +164,10 @@ def run_arms(specs: list[tuple], run_dir: Path, at: int, out: Path, command: str
     cfg, _ = load_run(run_dir)
     connect_ray(cfg.cluster)
     remote = ray.remote(num_cpus=0, max_retries=0)(run_arm)
-    return ray.get([remote.remote(run_dir, at, out, name, overrides, transfer, last, command)
-                    for name, overrides, transfer, last in specs])
+    refs = [remote.remote(run_dir, at, out, name, overrides, transfer, last, command)
+            for name, overrides, transfer, last in specs]
+    ray.wait(refs, num_returns=len(refs))  # every arm ends before one's error is raised: none left writing
+    return ray.get(refs)
 
 
 def payment(amount: float, low: float = -1e300, high: float = 1e300) -> dict:
@@ -293,5 +298,8 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"sim experiment: error: {exc}", file=sys.stderr)
         return 2
+    except RunError as exc:  # an arm's economy stopped, its directory in use ...: Ray wraps the arm's own error
+        print(error_line("experiment", getattr(exc, "cause", exc)), file=sys.stderr)
+        return 1
     print(json.dumps(result, indent=2) if as_json else report(result))
     return 0

@@ -94,6 +94,19 @@ def test_an_output_folder_holding_other_arms_is_refused_and_left_as_it_is(measur
     assert tree_digest(out) == before
 
 
+def test_an_arm_in_use_stops_the_experiment_with_one_line(measured, capsys):
+    # each arm's directory is held while it runs; an arm's error comes back from its Ray task as
+    # the arm's own line, not Ray's traceback
+    from sim import run_lock
+
+    out = Path(experiment(measured, capsys)["dir"])
+    arm = next(p for p in sorted(out.iterdir()) if (p / "provenance.json").is_file())
+    with run_lock.hold(arm, "another experiment"):
+        assert sim_main(["experiment", "mpc", str(measured / "parent"), "--at", str(AT)]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("sim experiment: error:") and f"{arm} is in use by another sim process" in line
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["mpc", "--help"], ["mpc", "runs/x", "--at", "3", "-h"]])
 def test_help_anywhere_prints_the_usage(argv, capsys):
     assert sim_main(["experiment", *argv]) == 0
