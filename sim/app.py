@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim import run_lock
 from sim.config import CONF_DIR, ConfigError, validate
-from sim.errors import EconomyStopped, RunError, error_line
+from sim.errors import RunError, error_line
 
 log = logging.getLogger("sim.run")
 
@@ -28,9 +28,9 @@ def _reproduce_command() -> str:
 
 def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
     """What run_dir already holds of exactly this configuration: "finished" (results complete),
-    "stopped" (its economy stopped under this code: ``sim.resume.stopped_here``), "interrupted"
-    (started, not finished: continue from its last checkpoint) or None."""
-    from sim.resume import read_provenance, stopped_here
+    "interrupted" (started, not finished, or its economy stopped: continue from its last
+    checkpoint) or None."""
+    from sim.resume import read_provenance
 
     record = read_provenance(run_dir)
     if record is None:
@@ -39,8 +39,6 @@ def earlier_run(run_dir: Path, cfg: DictConfig) -> str | None:
         return None
     if record.get("finished") is not None and (run_dir / "results.zarr").is_dir():
         return "finished"
-    if stopped_here(run_dir, record) is not None:
-        return "stopped"
     return "interrupted"
 
 
@@ -103,12 +101,11 @@ def hydra_main(cfg: DictConfig) -> float | None:
                 log.info(f"{run_dir}: already finished with this configuration; skipped "
                          "(delete the directory to run it again)")
                 return None
-            if before == "stopped":  # a replay would stop at the same period
-                from sim.resume import load_run, stopped_here
-
-                raise EconomyStopped(stopped_here(run_dir, load_run(run_dir)[1]))
             if before == "interrupted":  # e.g. a sweep re-run after a crash: continue, don't start over
-                log.info(f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint")
+                from sim.resume import read_provenance, stopped_note
+
+                log.info(stopped_note(run_dir, read_provenance(run_dir) or {})
+                         or f"{run_dir}: interrupted earlier; resuming from its last committed checkpoint")
             summary = run(cfg, run_dir, command=_reproduce_command(), resume=before == "interrupted")
     except ConfigError as exc:  # a bad value, an unreachable checkpoint store: found before any work
         if not _run_dir_named():  # a directory the user named keeps its app.log, which says why

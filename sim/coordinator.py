@@ -326,7 +326,7 @@ def _stopped(run_dir: Path, prov, macro, quantiles, attrs: dict, t: int, why: Ex
     run's results (what led there is what a user wants to see), provenance saying where and why
     (``stopped``; ``finished`` stays null), and the one line to report."""
     reason = f"{type(why).__name__}: {' '.join(str(why).split())}"
-    reached = "; no period was reached, so there are no results"
+    reached = "; no period was reached, so this run wrote no results"
     if macro.rows:  # the results say they end early too (attrs["stopped"]: sim.load_sweep leaves them out)
         ds = results.build_dataset(macro.rows, macro.snapshots, quantiles, {**attrs, "stopped": f"period {t}: {reason}"})
         results.write_results(ds, run_dir)

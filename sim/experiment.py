@@ -295,10 +295,10 @@ def main(argv: list[str]) -> int:
     try:
         run_dir, at, transfer, out, as_json = parse(list(argv))
         result = measure(run_dir, at, transfer, out, command=" ".join(["sim experiment", *argv]))
-    except ConfigError as exc:
-        print(f"sim experiment: error: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # from an arm's Ray task too: its own error, not Ray's traceback
+        print(f"sim experiment: error: {getattr(exc, 'cause', exc)}", file=sys.stderr)
         return 2
-    except RunError as exc:  # an arm's economy stopped, its directory in use ...: Ray wraps the arm's own error
+    except (RunError, OSError) as exc:  # an arm's economy stopped, its directory in use, a full disk ...
         print(error_line("experiment", getattr(exc, "cause", exc)), file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2) if as_json else report(result))

@@ -380,8 +380,8 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         results = run_arms(list(zip(run_dirs, outs)), at, arms, command)
-    except (ConfigError, RunLocked) as exc:
-        print(f"sim fork: error: {exc}", file=sys.stderr)
+    except (ConfigError, RunLocked) as exc:  # from an arm's Ray task too: its own error, not Ray's traceback
+        print(f"sim fork: error: {getattr(exc, 'cause', exc)}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     for r in results:
         if "error" in r:
