@@ -325,7 +325,8 @@ def _stopped(run_dir: Path, prov, macro, quantiles, attrs: dict, t: int, why: Ex
     """Where the economy could not go on at period ``t``: the periods before it written as the
     run's results (what led there is what a user wants to see), provenance saying where and why
     (``stopped``; ``finished`` stays null), and the one line to report."""
-    reason = f"{type(why).__name__}: {' '.join(str(why).split())}"
+    text = " ".join(str(why).split())
+    reason = f"{type(why).__name__}: {text}"
     reached = "; no period was reached, so this run wrote no results"
     if macro.rows:  # the results say they end early too (attrs["stopped"]: sim.load_sweep leaves them out)
         ds = results.build_dataset(macro.rows, macro.snapshots, quantiles, {**attrs, "stopped": f"period {t}: {reason}"})
@@ -333,7 +334,6 @@ def _stopped(run_dir: Path, prov, macro, quantiles, attrs: dict, t: int, why: Ex
         reached = f"; periods 0-{len(macro.rows) - 1} are in {run_dir / 'results.zarr'} (sim report {run_dir})"
     prov.record["stopped"] = {"period": t, "reason": reason}
     prov.write(macro)
-    text = " ".join(str(why).split())
     return EconomyStopped((text if text.startswith(f"period {t}:") else f"period {t}: {text}") + reached, why)
 
 

@@ -46,6 +46,12 @@ class DamagedResults(RunError):
     """A results store whose contents do not match the checksums written with it."""
 
 
+def own_error(exc: BaseException) -> BaseException:
+    """The error a Ray task raised: ``ray.get`` re-raises it wrapped (a RayTaskError that is also
+    of the task's error class, its message Ray's traceback), the task's own error as ``cause``."""
+    return getattr(exc, "cause", exc)
+
+
 def error_line(command: str, exc: BaseException, run_dir=None) -> str:
     """The one line ``sim COMMAND`` prints for a ConfigError, RunError or OSError."""
     if isinstance(exc, OSError) and not isinstance(exc, (ConfigError, RunError)):

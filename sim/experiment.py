@@ -38,7 +38,7 @@ from omegaconf import OmegaConf
 
 from sim import run_lock
 from sim.config import ConfigError
-from sim.errors import RunError, error_line
+from sim.errors import RunError, error_line, own_error
 from sim.resume import load_run
 
 # every arm from T: the transfer is paid with debt, no tax rule takes it back within the year
@@ -296,10 +296,10 @@ def main(argv: list[str]) -> int:
         run_dir, at, transfer, out, as_json = parse(list(argv))
         result = measure(run_dir, at, transfer, out, command=" ".join(["sim experiment", *argv]))
     except ConfigError as exc:  # from an arm's Ray task too: its own error, not Ray's traceback
-        print(f"sim experiment: error: {getattr(exc, 'cause', exc)}", file=sys.stderr)
+        print(f"sim experiment: error: {own_error(exc)}", file=sys.stderr)
         return 2
     except (RunError, OSError) as exc:  # an arm's economy stopped, its directory in use, a full disk ...
-        print(error_line("experiment", getattr(exc, "cause", exc)), file=sys.stderr)
+        print(error_line("experiment", own_error(exc)), file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2) if as_json else report(result))
     return 0

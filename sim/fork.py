@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim import run_lock
 from sim.config import ConfigError, dotted, validate
-from sim.errors import RunError, RunLocked
+from sim.errors import RunError, RunLocked, own_error
 from sim.resume import load_run
 
 HELP = """\
@@ -362,7 +362,7 @@ def gather(refs: dict) -> list[dict]:
         try:
             out.append(ray.get(ref))
         except RunError as exc:  # Ray's RayTaskError is also the task's own error class
-            cause = getattr(exc, "cause", exc)
+            cause = own_error(exc)
             out.append({"arm": Path(arm_dir).name, "dir": str(arm_dir), "error": " ".join(str(cause).split())})
     return out
 
@@ -381,7 +381,7 @@ def main(argv: list[str]) -> int:
     try:
         results = run_arms(list(zip(run_dirs, outs)), at, arms, command)
     except (ConfigError, RunLocked) as exc:  # from an arm's Ray task too: its own error, not Ray's traceback
-        print(f"sim fork: error: {getattr(exc, 'cause', exc)}", file=sys.stderr)
+        print(f"sim fork: error: {own_error(exc)}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     for r in results:
         if "error" in r:

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from sim.calibrate.targets import describe
-from sim.errors import ConfigError, EconomyStopped, RunError, RunLocked
+from sim.errors import ConfigError, EconomyStopped, RunError, RunLocked, own_error
 
 HELP = f"""\
 usage: sim calibrate [--spec FILE] [--out DIR] [--no-install] [KEY=VALUE ...]
@@ -88,10 +88,10 @@ def main(argv: list[str]) -> int:
               "and run the same command again to continue", file=sys.stderr)
         return 1
     except ConfigError as exc:
-        print(f"sim calibrate: error: {' '.join(str(getattr(exc, 'cause', exc)).split())}", file=sys.stderr)
+        print(f"sim calibrate: error: {' '.join(str(own_error(exc)).split())}", file=sys.stderr)
         return 2
     except RunError as exc:  # from a candidate's Ray task: its own error, not Ray's traceback
-        cause = getattr(exc, "cause", exc)
+        cause = own_error(exc)
         again = ("" if isinstance(cause, EconomyStopped)  # broken accounts: the same candidate stops again
                  else "; run the same command again to continue")
         print(f"sim calibrate: error: {' '.join(str(cause).split())}{again}", file=sys.stderr)
