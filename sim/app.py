@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from sim import run_lock
 from sim.config import CONF_DIR, ConfigError, validate
 from sim.errors import RunError, error_line
+from sim.layout import capped_note
 
 log = logging.getLogger("sim.run")
 
@@ -91,10 +92,9 @@ def hydra_main(cfg: DictConfig) -> float | None:
     try:
         asked = OmegaConf.select(cfg, "cluster.actors")
         cfg = validate(cfg)
-        if cfg.cluster.actors != asked:
-            log.info(f"{cfg.population.households:,} households fill {cfg.cluster.actors} block(s) of "
-                     f"population.block_size={cfg.population.block_size}: {cfg.cluster.actors} shard actor(s), "
-                     f"not cluster.actors={asked} (an actor owns whole blocks; results do not depend on how many)")
+        capped = capped_note(asked, cfg.population.households, cfg.population.block_size)
+        if capped:
+            log.info(capped)
         with run_lock.hold(run_dir, "sim run"):
             before = earlier_run(run_dir, cfg)
             if before == "finished":

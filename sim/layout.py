@@ -46,6 +46,16 @@ def actors_for(asked: int, households: int, block_size: int) -> int:
     return min(asked, n_blocks(households, block_size))
 
 
+def capped_note(asked: int, households: int, block_size: int) -> str | None:
+    """The line a command prints where ``actors_for`` takes fewer actors than asked (None if not)."""
+    actors = actors_for(asked, households, block_size)
+    if actors == asked:
+        return None
+    return (f"{households:,} households fill {actors} block(s) of population.block_size={block_size}: "
+            f"{actors} shard actor(s), not cluster.actors={asked} (an actor owns whole blocks; results "
+            "do not depend on how many)")
+
+
 @dataclass(frozen=True)
 class RunShape:
     """The shape of one run, computed once from its configuration: how many households, in blocks

@@ -19,6 +19,7 @@ from sim import run_lock
 from sim.config import ConfigError, validate
 from sim.config_schema import Checkpoint
 from sim.errors import RunError, error_line
+from sim.layout import capped_note
 
 HELP = """\
 usage: sim resume RUN_DIR [KEY=VALUE ...]
@@ -117,13 +118,15 @@ def main(argv: list[str]) -> int:
             print(f"{run_dir}: already finished (results: {run_dir / 'results.zarr'}); nothing to resume",
                   file=sys.stderr)
             return 0
+        asked = OmegaConf.select(cfg, "cluster.actors")
         cfg = validate(cfg)
     except ConfigError as exc:
         print(f"sim resume: error: {exc}", file=sys.stderr)
         return 2
-    note = stopped_note(run_dir, prov)
-    if note is not None:
-        print(note, file=sys.stderr)
+    for note in (capped_note(asked, cfg.population.households, cfg.population.block_size),
+                 stopped_note(run_dir, prov)):
+        if note is not None:
+            print(note, file=sys.stderr)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     from sim.coordinator import run
