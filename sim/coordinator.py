@@ -294,6 +294,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
                 clock.lap("recovery")
             except (MarketDidNotClear, accounts.AccountingError) as exc:  # the economy, not the machinery
                 stopped = (t, exc)
+                sup.settle()  # a checkpoint in flight is committed: a replay starts from it
                 break
             progress(macro.period, time.perf_counter() - t0, shape.households)
     finally:
@@ -353,6 +354,9 @@ class _Provenance:
         self.scenario = scenario or before.get("scenario") or _scenario_name(cfg)
         self.earlier_recoveries = before.get("recoveries", [])
         self.earlier_shape_changes = before.get("shape_changes", [])
+        entry = {"command": command, "at": results.now_iso()}
+        if before.get("stopped"):  # a replay of a run whose economy stopped: where it had stopped
+            entry["after_stop"] = before["stopped"]
         self.record = {
             "command": before.get("command", command),
             "config": OmegaConf.to_container(cfg, resolve=True),
@@ -367,7 +371,7 @@ class _Provenance:
             "ray": ray.__version__,
             "started": before.get("started", results.now_iso()),
             "finished": None,
-            "resumes": before.get("resumes", []) + ([{"command": command, "at": results.now_iso()}] if resume else []),
+            "resumes": before.get("resumes", []) + ([entry] if resume else []),
         }
         self.write(None)
 

@@ -62,8 +62,12 @@ def groups(fork_dir: Path) -> dict[str, list[Path]]:
     arms = _arm_dirs(fork_dir)
     if arms:
         return {"parent": arms}
-    found = {p.name: _arm_dirs(p) for p in sorted(fork_dir.iterdir()) if p.is_dir()}
-    found = {k: v for k, v in found.items() if v}
+    # a parent folder holding arms none of which finished (stopped, unfinished) stays, empty, so
+    # that the effects say so rather than drop that parent
+    found = {p.name: _arm_dirs(p) for p in sorted(fork_dir.iterdir())
+             if p.is_dir() and any(q.is_dir() and _fork_record(q) for q in p.iterdir())}
+    if not any(found.values()):
+        found = {}
     if not found:
         raise ConfigError(f"{fork_dir}: no finished arm (no */results.zarr written by `sim fork`)")
     return found
@@ -101,6 +105,9 @@ def effects(fork_dir: Path) -> xr.Dataset:
     diffs: dict[str, list[np.ndarray]] = {}
     attrs = {}
     for label, arms in per_parent.items():
+        if not arms:
+            raise ConfigError(f"{fork_dir}/{label}: no arm finished there (stopped or unfinished); the "
+                              "effects need every parent's")
         control_dir, treated = _control(arms)
         these = [a.name for a in treated]
         if names is None:

@@ -47,7 +47,9 @@ def actors_for(asked: int, households: int, block_size: int) -> int:
 
 
 def capped_note(asked: int, households: int, block_size: int) -> str | None:
-    """The line a command prints where ``actors_for`` takes fewer actors than asked (None if not)."""
+    """The line a command prints where ``actors_for`` takes fewer actors than asked (None if not);
+    ``asked`` as the configuration gave it (a YAML string is an int once validated)."""
+    asked = int(asked)
     actors = actors_for(asked, households, block_size)
     if actors == asked:
         return None

@@ -99,7 +99,7 @@ def stopped_note(run_dir: Path, prov: dict) -> str | None:
     if not stop:
         return None
     return (f"{run_dir}: its economy stopped at period {stop['period']} ({stop['reason']}); replaying "
-            "from its last checkpoint: under the same code it stops there again")
+            "from its last committed checkpoint: under the same code it stops there again")
 
 
 def main(argv: list[str]) -> int:
@@ -123,10 +123,6 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"sim resume: error: {exc}", file=sys.stderr)
         return 2
-    for note in (capped_note(asked, cfg.population.households, cfg.population.block_size),
-                 stopped_note(run_dir, prov)):
-        if note is not None:
-            print(note, file=sys.stderr)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     from sim.coordinator import run
@@ -134,6 +130,10 @@ def main(argv: list[str]) -> int:
     command = " ".join(["sim resume", str(run_dir), *overrides])
     try:
         with run_lock.hold(run_dir, command):  # one process at a time in a run directory
+            for note in (capped_note(asked, cfg.population.households, cfg.population.block_size),
+                         stopped_note(run_dir, prov)):
+                if note is not None:
+                    print(note, file=sys.stderr)
             summary = run(cfg, run_dir, command=command, resume=True, scenario=prov.get("scenario"))
     except ConfigError as exc:  # e.g. the checkpoint store cannot be reached: nothing was done
         print(error_line("resume", exc), file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -122,12 +123,18 @@ def test_an_economy_that_cannot_go_on_stops_in_one_line_and_keeps_its_periods(ra
     assert "<dt>Stopped</dt><dd>at period 3: AccountingError: period 3: stock-flow residual nan" in page
     assert "stopped at period 3: its results end there" in page  # the page's notes, for a comparison too
     # the same command again replays from the last checkpoint (2) and says what to expect: with the
-    # accounts mended (a fix of the code), it finishes
+    # accounts mended (a fix of the code), it finishes, and the periods before the stop are the same
+    reached = sim.load(run_dir)
     capsys.readouterr()
     assert sim_main(["run", *SMALL, "checkpoint.every=2", f"hydra.run.dir={run_dir}"]) == 0
     assert "its economy stopped at period 3 (AccountingError: period 3:" in capsys.readouterr().err
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["finished"] and "stopped" not in prov and "stopped" not in sim.load(run_dir).attrs
+    (replay,) = prov["resumes"]
+    assert replay["restored_from"]["period"] == 2 and replay["after_stop"]["period"] == 3
+    done = sim.load(run_dir)
+    for name in ("output", "consumption", "gini_wealth", "equity_price", "sfc_residual"):
+        assert np.array_equal(done[name].values[:3], reached[name].values), name
 
 
 # --- item 5: a mistyped store URL is refused, never turned into a local path ------------------------

@@ -15,7 +15,7 @@ import pytest
 import sim
 from sim import run_lock
 from sim.cli import main as sim_main
-from sim.config import compose
+from sim.config import ConfigError, compose
 from sim.coordinator import run
 from sim.errors import RunLocked
 from sim.fork import Arm, run_arm, run_arms
@@ -88,6 +88,18 @@ def test_an_arm_whose_economy_stops_leaves_the_others_and_the_effects_alone(fork
         run_arm(parents[0], AT, out, Arm("ubi", UBI), "sim fork (test)")
     assert xr.open_zarr(out / "ubi" / "results.zarr").sizes["period"] == AT + 1
     assert effects.groups(out) == {"parent": [out / "control"]}
+    # several parents: one whose arms all stopped is not dropped from the effects
+    import json
+    import shutil
+
+    for label in ("seed-1", "seed-2"):
+        shutil.copytree(root / "out" / "seed-1", tmp_path / "multi" / label)
+    for arm in (tmp_path / "multi" / "seed-2").iterdir():
+        if (arm / "provenance.json").is_file():
+            prov = json.loads((arm / "provenance.json").read_text())
+            (arm / "provenance.json").write_text(json.dumps({**prov, "finished": None}))
+    with pytest.raises(ConfigError, match="seed-2: no arm finished there"):
+        effects.effects(tmp_path / "multi")
 
     # run as Ray tasks, a stopped arm is one entry with its own line, not Ray's traceback
     @ray.remote(num_cpus=0)
@@ -210,8 +222,6 @@ def test_a_finished_arm_is_reused_and_a_different_one_in_its_folder_refused(fork
     """Arms are found by folder: the same arm again is skipped; an arm of the same name with other
     overrides is refused before any Ray work (its results would otherwise be taken for the new
     arm's), and the finished one is left byte for byte."""
-    from sim.config import ConfigError
-
     root, parents = forked
     out = root / "out" / "seed-1"
     before = tree_digest(out / "ubi")
