@@ -46,12 +46,21 @@ def _fork_record(run_dir: Path) -> dict:
     return _provenance(run_dir).get("fork") or {}
 
 
+def _arms(folder: Path) -> dict[Path, bool]:
+    """Every arm ``sim fork`` wrote in ``folder``, and whether it finished: an arm whose economy
+    stopped has the periods it reached as results.zarr (sim.coordinator), not a whole run to
+    compare."""
+    found = {}
+    for p in sorted(folder.iterdir()):
+        prov = _provenance(p) if p.is_dir() else {}
+        if prov.get("fork"):
+            found[p] = bool(prov.get("finished")) and (p / "results.zarr").is_dir()
+    return found
+
+
 def _arm_dirs(folder: Path) -> list[Path]:
-    """The finished arms in ``folder``: an arm whose economy stopped has the periods it reached as
-    results.zarr (sim.coordinator), not a whole run to compare."""
-    return sorted(p for p in folder.iterdir()
-                  if p.is_dir() and (p / "results.zarr").is_dir() and _fork_record(p)
-                  and _provenance(p).get("finished"))
+    """The finished arms in ``folder``."""
+    return [p for p, finished in _arms(folder).items() if finished]
 
 
 def groups(fork_dir: Path) -> dict[str, list[Path]]:
@@ -64,11 +73,12 @@ def groups(fork_dir: Path) -> dict[str, list[Path]]:
         return {"parent": arms}
     # a parent folder holding arms none of which finished (stopped, unfinished) stays, empty, so
     # that the effects say so rather than drop that parent
-    found = {p.name: _arm_dirs(p) for p in sorted(fork_dir.iterdir())
-             if p.is_dir() and any(q.is_dir() and _fork_record(q) for q in p.iterdir())}
+    found = {}
+    for p in sorted(fork_dir.iterdir()):
+        held = _arms(p) if p.is_dir() else {}
+        if held:
+            found[p.name] = [q for q, finished in held.items() if finished]
     if not any(found.values()):
-        found = {}
-    if not found:
         raise ConfigError(f"{fork_dir}: no finished arm (no */results.zarr written by `sim fork`)")
     return found
 
