@@ -40,7 +40,7 @@ from sim.layout import RunShape
 from sim.macro import government as gov
 from sim.macro.clearing import clear_period
 from sim.macro.equity import MarketDidNotClear
-from sim.opening_wealth import check_config as check_opening, opening_table
+from sim.opening_wealth import check_config as check_opening, opening_law, scaled_to_draws
 from sim.policy_cache import PolicyCache
 from sim.shard import ShardActor
 from sim.shard_pool import ShardPool
@@ -173,6 +173,18 @@ def snapshot_periods(periods: int, every: int) -> list[int]:
     return sorted(set(range(0, periods, every)) | {periods - 1})
 
 
+def _drawn(pool: ShardPool, law, opening, pop, chain):
+    """The opening wealth law scaled to the draws the shards make from it (None: the exponential
+    draw). Each shard sums its own blocks' draws, so the population is drawn in parallel; their sums,
+    in block order (the pool's actors are in layout order), give the same scale on any layout."""
+    if law is None:
+        return None
+    sums = ray.get([a.opening_sums.remote(law, pop.initial_risky_share, pop.initial_unemployment, chain.stationary)
+                    for a in pool.actors])
+    return scaled_to_draws(law, [s for shard in sums for s in shard], float(opening.initial_wealth_mean),
+                           int(pop.households))
+
+
 def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: bool = False,
         scenario: str | None = None, on_event=None, fork: ForkPoint | None = None) -> RunSummary:
     """Simulate ``cfg.periods`` periods and write the run directory; return a summary.
@@ -197,7 +209,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
     # the opening's wealth law, built now, or, resuming, only if no checkpoint is found and the
     # shards draw it after all; either way a refusal stops the run before any shard actor,
     # placement group or provenance
-    law = None if resume else opening_table(before, chain, key, opening)
+    law = None if resume else opening_law(before, chain, key, opening)
     if resume:
         check_opening(before)
     shape = RunShape.of(cfg)
@@ -215,7 +227,7 @@ def run(cfg: DictConfig, run_dir: Path, command: str = "sim run", *, resume: boo
         list(shape.shards),
         lambda: (float(opening.initial_wealth_mean), pop.initial_risky_share, pop.initial_unemployment,
                  float(opening.initial_automation), chain.stationary, int(hh.types.count),
-                 law if not resume else opening_table(before, chain, key, opening)))
+                 _drawn(pool, law if not resume else opening_law(before, chain, key, opening), opening, pop, chain)))
     sup = Supervisor(
         pool, store, lambda: MacroState(make_economy(before, key), PolicyCache(before.household)),
         households=shape.households, block_size=shape.block_size, periods=cfg.periods,

@@ -12,7 +12,7 @@
   state s (its opening employment and productivity, drawn as before) draws its wealth from that
   conditional law. Every type's grid is then scaled by one factor, so that the population's mean is
   the balance sheet's ``initial_wealth_mean`` (and then so that the drawn total is the balance
-  sheet's: :func:`opening_table`): the opening is not a general-equilibrium steady
+  sheet's: :func:`scaled_to_draws`): the opening is not a general-equilibrium steady
   state (the households' own stationary saving at the opening's prices need not equal the assets
   the balance sheet gives them), and the scale keeps the law's shape (its Gini, its quantile
   shares), which is what a run from period 0 lacks.
@@ -116,33 +116,49 @@ def check_config(cfg) -> None:
                           "value, or use population.initial_wealth=exponential")
 
 
-def drawn_total(table: WealthTable, households: int, block_size: int, key: int, risky_share: float,
-                unemployment: float, productivity_law: np.ndarray) -> float:
-    """The opening wealth the shards will draw from ``table``, summed block by block in block
-    order (the same sum whatever the shard layout): every household's draw made here too, a
-    block at a time, on one core (0.15 s for 5 x 10^6 households; half a minute at 10^9)."""
+def block_sums(table: WealthTable, lo: int, hi: int, block_size: int, key: int, risky_share: float,
+               unemployment: float, productivity_law: np.ndarray) -> list[float]:
+    """The opening wealth (safe + risky, goods) that each block of households [lo, hi) draws from
+    ``table``, block by block (``lo`` on a block boundary): the terms of :func:`drawn_total`, made
+    where the households are (a shard actor draws its own: ``HouseholdShard.opening_sums``), so the
+    population is drawn in parallel, not on one core (half a minute at 10^9)."""
     from kernels.initial import initial_state
 
     types = table.grid.shape[0]
-    total = 0.0
-    for lo in range(0, households, block_size):
-        n = min(block_size, households - lo)
-        state = initial_state(lo, n, key, 0.0, risky_share, unemployment, 0.0, productivity_law, types,
+    sums = []
+    for b in range(lo, hi, block_size):
+        n = min(block_size, hi - b)
+        state = initial_state(b, n, key, 0.0, risky_share, unemployment, 0.0, productivity_law, types,
                               (table.grid, table.cdf))
-        total += float(np.sum(state["safe"] + state["risky"]))
+        sums.append(float(np.sum(state["safe"] + state["risky"])))
+    return sums
+
+
+def drawn_total(sums) -> float:
+    """The population's opening wealth: the blocks' sums added one by one in block order, so the
+    same total (to the bit) whatever the shard layout that drew them."""
+    total = 0.0
+    for s in sums:
+        total += float(s)
     return total
 
 
-def opening_table(cfg, chain, key: int, economy=None) -> WealthTable | None:
-    """The table ``population.initial_wealth`` asks for (None: the exponential draw), from the
-    period-0 problem of ``economy``, a throwaway built from ``cfg`` (reading its environment moves
-    its state; the run builds its own): made here when None and the law is asked for.
+def scaled_to_draws(table: WealthTable, sums, wealth_mean: float, households: int) -> WealthTable:
+    """``table`` scaled by the drawn total's miss, so that the households' wealth drawn from it sums to
+    the balance sheet's, ``households`` x ``wealth_mean``, to round-off (``sums``: every block's, from
+    :func:`block_sums`, in block order). The law's right tail is long (the top 1 % hold about 40 %),
+    so a sample's mean misses the law's by several per cent at 10^4 households (the exponential's by
+    1/sqrt(n)), and the opening government debt, the balance sheet's residual, would miss its target
+    with it."""
+    return WealthTable(table.grid * (wealth_mean * households / drawn_total(sums)), table.cdf)
 
-    Scaled twice: the law's mean to ``economy.initial_wealth_mean``, then by the drawn total's
-    miss, so that the households' wealth sums to the balance sheet's to round-off. The law's
-    right tail is long (the top 1 % hold about 40 %), so a sample's mean misses the law's by
-    several per cent at 10^4 households (the exponential's by 1/sqrt(n)), and the opening
-    government debt, the balance sheet's residual, would miss its target with it."""
+
+def opening_law(cfg, chain, key: int, economy=None) -> WealthTable | None:
+    """The law ``population.initial_wealth`` asks for (None: the exponential draw), scaled to the
+    balance sheet's mean wealth, from the period-0 problem of ``economy``, a throwaway built from
+    ``cfg`` (reading its environment moves its state; the run builds its own): made here when None
+    and the law is asked for. Not yet scaled to the draws (:func:`scaled_to_draws`): the run's
+    shard actors draw those (the coordinator), or :func:`opening_table` in one process."""
     pop = cfg.population
     if pop.initial_wealth == "exponential":
         return None
@@ -157,8 +173,20 @@ def opening_table(cfg, chain, key: int, economy=None) -> WealthTable | None:
     problems = type_problems(problem, discount_factors(cfg.household))
     solutions = solve_types(problems, float(cfg.household.tolerance), [None] * len(problems))
     weights = opening_state_weights(float(pop.initial_unemployment), chain.stationary, problem.n_states)
-    mean = float(economy.initial_wealth_mean)
-    table = stationary_table(problems, solutions, weights, mean)  # the law's mean: the draws' within a few %
-    total = drawn_total(table, int(pop.households), int(pop.block_size), key, float(pop.initial_risky_share),
-                        float(pop.initial_unemployment), chain.stationary)
-    return WealthTable(table.grid * (mean * int(pop.households) / total), table.cdf)
+    return stationary_table(problems, solutions, weights, float(economy.initial_wealth_mean))
+
+
+def opening_table(cfg, chain, key: int, economy=None) -> WealthTable | None:
+    """The table the households' opening wealth is drawn from (None: the exponential draw), made in
+    one process: :func:`opening_law`, scaled to its draws, all of them made here (``sim.serial``)."""
+    from sim.economy import make_economy
+
+    economy = economy if economy is not None else make_economy(cfg, key)
+    law = opening_law(cfg, chain, key, economy)
+    if law is None:
+        return None
+    pop = cfg.population
+    households = int(pop.households)
+    sums = block_sums(law, 0, households, int(pop.block_size), key, float(pop.initial_risky_share),
+                      float(pop.initial_unemployment), chain.stationary)
+    return scaled_to_draws(law, sums, float(economy.initial_wealth_mean), households)

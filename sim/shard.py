@@ -19,6 +19,7 @@ from kernels.initial import initial_state
 from kernels.step_numpy import Partials
 from sim.checkpoint.households import read_region, write_region
 from sim.layout import Shard
+from sim.opening_wealth import block_sums
 
 
 class HouseholdShard:
@@ -78,6 +79,13 @@ class HouseholdShard:
             self.state = {k: cp.asarray(v) for k, v in self.state.items()}
         self._forget_tries()
         return self.shard.size
+
+    def opening_sums(self, wealth_table, risky_share, unemployment, stationary) -> list[float]:
+        """Each of this shard's blocks' opening wealth drawn from ``wealth_table``, not yet scaled to
+        its draws (``sim.opening_wealth.block_sums``): the coordinator adds every shard's in block
+        order and scales the table so that the population's draws sum to the balance sheet's."""
+        return block_sums(wealth_table, self.shard.lo, self.shard.hi, self.block_size, self.key,
+                          risky_share, unemployment, np.asarray(stationary))
 
     def step(self, period: int, params, productivity, transition_cdf, c_table, share_table) -> Partials:
         if self.state is None:

@@ -154,7 +154,9 @@ def test_drawn_total_is_the_balance_sheet_s():
     from sim.config import compose
     from sim.economy import make_economy
     from sim.environment import ProductivityChain
-    from sim.opening_wealth import opening_table
+    from sim.layout import Shard
+    from sim.opening_wealth import opening_law, opening_table, scaled_to_draws
+    from sim.shard import HouseholdShard
 
     cfg = compose(["population.households=5000", "population.block_size=512", "population.initial_wealth=stationary"])
     key = rng.seed_key(int(cfg.seed))
@@ -167,6 +169,15 @@ def test_drawn_total_is_the_balance_sheet_s():
              for lo, n in ((0, 1700), (1700, 3300))]  # two shards, not on block boundaries
     total = sum(float(np.sum(p["safe"] + p["risky"])) for p in parts)
     assert total == pytest.approx(5000 * economy.initial_wealth_mean, rel=1e-12)
+    # a run's shard actors draw the sums (HouseholdShard.opening_sums) and the coordinator scales
+    # the law with them: the same table, to the bit, whatever the layout
+    law = opening_law(cfg, chain, key, make_economy(cfg, key))
+    for bounds in ([(0, 5000)], [(0, 1536), (1536, 5000)], [(0, 512), (512, 4096), (4096, 5000)]):
+        shards = [HouseholdShard(Shard(i, lo, hi), 512, "fused", key) for i, (lo, hi) in enumerate(bounds)]
+        sums = [s for shard in shards for s in shard.opening_sums(law, pop.initial_risky_share,
+                                                                   pop.initial_unemployment, chain.stationary)]
+        drawn = scaled_to_draws(law, sums, economy.initial_wealth_mean, 5000)
+        assert len(sums) == 10 and np.array_equal(drawn.grid, table.grid) and drawn.cdf is law.cdf, bounds
 
 
 def test_unknown_opening_law_is_refused():
