@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 import xarray as xr
+import yaml
 from omegaconf import OmegaConf
 
 import sim
@@ -98,6 +99,15 @@ def test_moments_after_the_burn_in():
     assert fixed["capital_output"] is None and "capital" in notes["capital_output"]
     with pytest.raises(ValueError, match="burn_in"):
         moments(synthetic(), burn_in=10)
+
+
+def test_the_written_group_keeps_each_setting_s_type():
+    """A fixed setting that is a word (the opening's law) is written as that word, an integer as an
+    integer, an estimate as a float (it crashed the calibration's last step when it was a float())."""
+    text = outputs.calibration_yaml("x", {"loss": 0.1, "params": {"household.beta": np.float64(0.98)}}, [], [], 4, 1,
+                                    {"population.initial_wealth": "stationary", "household.types.count": 7})
+    assert yaml.safe_load(text) == {"population": {"initial_wealth": "stationary"},
+                                    "household": {"beta": 0.98, "types": {"count": 7}}}
 
 
 # --- the spec and the journal --------------------------------------------------------------------

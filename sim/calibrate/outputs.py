@@ -78,14 +78,15 @@ def lorenz_plot(entry: dict, out: Path, title: str) -> Path | None:
 
 
 def nested(params: dict) -> dict:
-    """{'household.beta': 0.97} -> {'household': {'beta': 0.97}} (integers stay integers)."""
+    """{'household.beta': 0.97} -> {'household': {'beta': 0.97}} (integers, booleans and strings, a
+    fixed setting such as population.initial_wealth, stay what they are; other numbers are floats)."""
     tree: dict = {}
     for dotted, value in params.items():
         node = tree
         *parents, leaf = dotted.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value if isinstance(value, int) and not isinstance(value, bool) else float(value)
+        node[leaf] = value if isinstance(value, (int, str)) else float(value)  # bool is an int
     return tree
 
 
