@@ -130,11 +130,14 @@ def test_spec_problems_are_one_line(items, message):
 
 def test_the_market_spec_estimates_the_priced_markets_block():
     """conf/calibrate_market.yaml loads, runs under the priced market, and starts from the values
-    its documented run started from (docs/calibration.md section 10), not the shipped result."""
+    its documented run started from (docs/calibration.md section 10: the estimate before stop 21's
+    refit), not the shipped result; on the wealth block's base run, from its stationary opening."""
     spec, base = specs.load(sim.config.CONF_DIR / "calibrate_market.yaml")
-    assert base.economy.equity.market == "priced"
-    assert {p.key: p.start for p in spec.parameters} == {"economy.risky_std": 0.08,
-                                                          "economy.equity.participation_cost": 0.02}
+    assert base.economy.equity.market == "priced" and base.population.initial_wealth == "stationary"
+    assert {p.key: p.start for p in spec.parameters} == {"economy.risky_std": 0.1201,
+                                                          "economy.equity.participation_cost": 0.0152}
+    wealth, _ = specs.load()
+    assert (spec.burn_in, base.periods) == (wealth.burn_in, 80)
     assert {k for k, w in spec.targets.items() if w > 0} == {"participation_rate", "expected_premium"}
     # the shipped values, estimated by it, lie inside its box
     for p in spec.parameters:

@@ -90,12 +90,16 @@ def test_demand_shortfall_raises_unemployment():
     """Cutting government consumption (15% of potential -> 0) from the same start: firms expect less
     demand, plan less output, employ fewer workers. The central bank cuts the policy rate; under
     the priced equity market the lower rate also raises the price of equity, and that wealth
-    effect, with the tax rule's cuts, restores demand within a year (the value market,
-    without the price channel, stays short for years, at the zero lower bound)."""
+    effect, with the tax rule's cuts, restores demand within two years (within one under the
+    calibration of stops 8-20), while the value market, without the price channel, is still
+    short in the second year, at the zero lower bound. From the exponential opening, where these
+    were measured: from the calibration's stationary opening the cut lands on households
+    rebuilding their savings, and the slump lasts years (docs/economy.md, "Demand closure")."""
     runs = {}
+    opening = "population.initial_wealth=exponential"
     for market in ("priced", "value"):
-        base = simulate("scenario=baseline", f"market={market}", periods=8)
-        cut = simulate("scenario=baseline", f"market={market}", "policy.government.spending=0.0", periods=8)
+        base = simulate("scenario=baseline", f"market={market}", opening, periods=12)
+        cut = simulate("scenario=baseline", f"market={market}", opening, "policy.government.spending=0.0", periods=12)
         runs[market] = base, cut
         u_base, u_cut = base.series("unemployment_rate"), cut.series("unemployment_rate")
         # on impact; under the priced market a clear rise (more than 20 of the 2,000 households), not a
@@ -107,16 +111,19 @@ def test_demand_shortfall_raises_unemployment():
         assert cut.series("nominal_rate")[1:].mean() < base.series("nominal_rate")[1:].mean(), market
         assert cut.series("nominal_rate").min() >= 0.0
         assert cut.series("inflation")[1:].mean() < base.series("inflation")[1:].mean(), market
-    # priced: the lower rate raises the price of equity, and demand recovers within a year
+    second_year = {m: runs[m][1].series("unemployment_rate")[8:].mean() - runs[m][0].series("unemployment_rate")[8:].mean()
+                   for m in runs}
+    # priced: the lower rate raises the price of equity, and demand has recovered in the second year
     base, cut = runs["priced"]
     assert cut.series("equity_price")[1] > base.series("equity_price")[1]
-    assert cut.series("unemployment_rate")[4:].mean() < base.series("unemployment_rate")[4:].mean() + 0.01
+    assert second_year["priced"] < 0.01
     # value: without the price channel, the shortfall lasts: the ZLB binds and the real rate then
     # rises (the deflation channel of docs/model.md)
     base, cut = runs["value"]
     assert cut.series("unemployment_rate")[2:].mean() > base.series("unemployment_rate")[2:].mean() + 0.02
     assert np.all(cut.series("utilisation")[2:] < base.series("utilisation")[2:])
     assert cut.series("nominal_rate")[2:].min() == 0.0
+    assert second_year["value"] > second_year["priced"] + 0.02
 
 
 def test_ubi_raises_consumption_of_the_bottom_half():
@@ -230,6 +237,7 @@ def test_classical_closure_saving_finances_capital_at_marginal_products():
     K = np.concatenate([[K_PER_L * n * (1 - 0.02 / 0.52)], run.series("capital")])
     s, f = 0.02, 0.5
     employed, per_employed = n * (1 - 0.05), 1.0  # opening: 5% unemployed, mean productivity 1
+    surprise = 0.0  # realised over expected effective labour, less 1, last period
     for t, row in enumerate(run.rows):
         assert row["return_safe"] == row["return_risky"]  # risky = capital, one return
         # priced at the effective labour expected after this period's transitions at the base rates
@@ -239,7 +247,12 @@ def test_classical_closure_saving_finances_capital_at_marginal_products():
             run.rows[t - 1]["firm_debt"] + run.rows[t - 1]["equity_value"])
         assert row["wage"] == pytest.approx(w / 4, rel=1e-9)
         assert row["return_safe"] - 1 == pytest.approx((R - DELTA) / 4 + passthrough, rel=1e-9)
-        assert abs(passthrough) < 1e-3 * (R - DELTA) / 4 + 1e-6
+        # the passed-on profit is last period's F(K, L) - F_L(K, L^e) L - F_K(K, L^e) K: by Euler's
+        # theorem F(K, L) - F(K, L^e) - F_L(K, L^e) (L - L^e), a loss second order in the labour surprise
+        # (F concave), (1/2) F_LL dL^2 over claims of ~9 quarters' output: about -0.03 (dL/L)^2 here
+        # (labour share 0.66, sigma 0.5); first order it would be ~0.6 |dL/L|
+        assert -0.1 * surprise ** 2 - 1e-6 <= passthrough <= 1e-6
+        surprise = row["effective_labour"] / L_expected - 1.0
         employed = row["employment_rate"] * n
         per_employed = row["effective_labour"] / employed
         # investment is saving: output less consumption and government consumption (no fees here)
@@ -334,9 +347,13 @@ def test_agi_5y_demand_shortfall_when_investment_follows_demand_and_ubi_restores
     lowest = {name: run.series("nominal_rate").min() for name, run in runs.items()}
     consumption = {name: run.series("consumption") for name, run in runs.items()}
     assert u["accelerator"].max() > u["q"].max() + 0.05
-    assert lowest["q"] > 0.004 and at_floor["accelerator"] >= 8  # a spell at the zero lower bound
+    # a spell at the zero lower bound under the accelerator, none under the q rule (whose lowest rate,
+    # about 0.7 %/yr, is the stationary opening's first quarters, before automation bites)
+    assert at_floor["q"] == 0 and lowest["q"] > 0.0 and at_floor["accelerator"] >= 8
     assert consumption["accelerator"][4:].min() < consumption["accelerator"][0]  # consumption down
-    assert u["accelerator_ubi"].max() < u["accelerator"].max() - 0.05 and lowest["accelerator_ubi"] > 0.004
+    # the UBI (from quarter 4, in full from quarter 8) takes the economy off the floor it reached first
+    assert u["accelerator_ubi"].max() < u["accelerator"].max() - 0.05
+    assert np.all(runs["accelerator_ubi"].series("nominal_rate")[8:] > 0.0)
     assert consumption["accelerator_ubi"][-1] > consumption["accelerator"][-1]
     for run in runs.values():
         assert np.all(run.series("sfc_residual") < 1e-9)
