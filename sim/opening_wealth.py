@@ -171,9 +171,32 @@ def opening_law(cfg, chain, key: int, economy=None) -> WealthTable | None:
 
     problem = household_problem(economy.environment(0, None, None), chain, cfg.household)
     problems = type_problems(problem, discount_factors(cfg.household))
-    solutions = solve_types(problems, float(cfg.household.tolerance), [None] * len(problems))
+    tol, mean = float(cfg.household.tolerance), float(economy.initial_wealth_mean)
     weights = opening_state_weights(float(pop.initial_unemployment), chain.stationary, problem.n_states)
-    return stationary_table(problems, solutions, weights, float(economy.initial_wealth_mean))
+    digest = _digest(problems, tol, weights, mean)
+    if digest not in _LAWS:
+        solutions = solve_types(problems, tol, [None] * len(problems))
+        if len(_LAWS) >= 8:
+            _LAWS.pop(next(iter(_LAWS)))
+        _LAWS[digest] = stationary_table(problems, solutions, weights, mean)
+    return _LAWS[digest]
+
+
+# the laws this process has made, by what they are made from: the solves and Young's histograms
+# take 1-3 s, and a process that runs the same opening again (a driver's runs, a test session)
+# reuses the table, the same numbers (a pure function of those inputs)
+_LAWS: dict[str, WealthTable] = {}
+
+
+def _digest(problems: list, tol: float, weights: np.ndarray, mean: float) -> str:
+    """What the opening law is a function of: each type's problem (its dataclass fields, not the
+    derived objects cached on it), the solver's tolerance, the opening's state weights and mean."""
+    import dataclasses
+    import hashlib
+    import pickle
+
+    fields = [[getattr(p, f.name) for f in dataclasses.fields(p)] for p in problems]
+    return hashlib.sha256(pickle.dumps((fields, tol, weights, mean, POINTS))).hexdigest()
 
 
 def opening_table(cfg, chain, key: int, economy=None) -> WealthTable | None:

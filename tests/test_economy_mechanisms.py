@@ -94,7 +94,8 @@ def test_demand_shortfall_raises_unemployment():
     calibration of stops 8-20), while the value market, without the price channel, is still
     short in the second year, at the zero lower bound. From the exponential opening, where these
     were measured: from the calibration's stationary opening the cut lands on households
-    rebuilding their savings, and the slump lasts years (docs/economy.md, "Demand closure")."""
+    rebuilding their savings, and the slump lasts years (docs/economy.md, "The priced equity market",
+    what is left)."""
     runs = {}
     opening = "population.initial_wealth=exponential"
     for market in ("priced", "value"):

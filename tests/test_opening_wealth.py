@@ -208,3 +208,22 @@ def test_what_the_stationary_opening_cannot_draw_is_refused_in_one_line(ray_sess
         assert "\n" not in str(info.value) and not (tmp_path / "run" / "provenance.json").exists()
     check_config(compose([*base, *overrides]))  # exponential
     check_config(compose([*base, "population.initial_wealth=stationary", "population.initial_wealth_mean=0"]))
+
+
+def test_a_process_makes_each_opening_law_once():
+    """The law is a function of the period-0 problems, the tolerance and the opening's weights and
+    mean: asked again for them (another run in the same process) it is the table made the first
+    time; another discount factor is another law."""
+    from sim.config import compose
+    from sim.environment import ProductivityChain
+    from sim.opening_wealth import opening_law
+
+    shape = ["population.households=500", "population.block_size=256", "household.grid_points=60",
+             "household.kernel_grid_points=128", "population.initial_wealth=stationary"]
+    cfg = compose(shape)
+    key = rng.seed_key(int(cfg.seed))
+    chain = ProductivityChain.from_config(cfg.household.productivity)
+    first = opening_law(cfg, chain, key)
+    assert opening_law(compose(shape), chain, key) is first
+    other = opening_law(compose([*shape, "household.beta=0.985"]), chain, key)
+    assert other is not first and not np.array_equal(other.grid, first.grid)
