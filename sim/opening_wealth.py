@@ -178,7 +178,10 @@ def opening_law(cfg, chain, key: int, economy=None) -> WealthTable | None:
         solutions = solve_types(problems, tol, [None] * len(problems))
         if len(_LAWS) >= 8:
             _LAWS.pop(next(iter(_LAWS)))
-        _LAWS[digest] = stationary_table(problems, solutions, weights, mean)
+        law = stationary_table(problems, solutions, weights, mean)
+        for array in (law.grid, law.cdf):
+            array.setflags(write=False)  # shared by every run of the process that asks for it
+        _LAWS[digest] = law
     return _LAWS[digest]
 
 
@@ -204,10 +207,10 @@ def opening_table(cfg, chain, key: int, economy=None) -> WealthTable | None:
     one process: :func:`opening_law`, scaled to its draws, all of them made here (``sim.serial``)."""
     from sim.economy import make_economy
 
+    if cfg.population.initial_wealth == "exponential":
+        return None
     economy = economy if economy is not None else make_economy(cfg, key)
     law = opening_law(cfg, chain, key, economy)
-    if law is None:
-        return None
     pop = cfg.population
     households = int(pop.households)
     sums = block_sums(law, 0, households, int(pop.block_size), key, float(pop.initial_risky_share),

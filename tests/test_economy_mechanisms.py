@@ -45,8 +45,9 @@ def test_table2_calibration_starts_at_the_korinek_suh_point(closure):
 
 # the wage's rise before the collapse: Korinek-Suh's planner path (docs/macro.md, growth reference)
 # peaks 16% (annual steps) to 25% (quarterly) above its start; the economy must show at least half
-# of that. The calibrated one does not, from its exponential opening nor from its burned-in, nearly
-# stationary distribution (a fork at quarter 360, docs/calibration.md 9): the investment boom runs
+# of that. The calibration of stops 8-20 did not, from its exponential opening nor from its
+# burned-in, nearly stationary distribution (a fork at quarter 360, docs/calibration.md 9), nor does
+# stop 21's from its stationary opening: the investment boom runs
 # the economy above potential, the Taylor rule raises the real rate to about 4%/yr and capital does
 # not outgrow automation. A known problem of the calibrated economy, kept visible: strict, so the
 # mark goes when it shows the rise.
@@ -350,7 +351,7 @@ def test_agi_5y_demand_shortfall_when_investment_follows_demand_and_ubi_restores
     assert u["accelerator"].max() > u["q"].max() + 0.05
     # a spell at the zero lower bound under the accelerator, none under the q rule (whose lowest rate,
     # about 0.7 %/yr, is the stationary opening's first quarters, before automation bites)
-    assert at_floor["q"] == 0 and lowest["q"] > 0.0 and at_floor["accelerator"] >= 8
+    assert at_floor["q"] == 0 and lowest["q"] > 0.001 and at_floor["accelerator"] >= 8
     assert consumption["accelerator"][4:].min() < consumption["accelerator"][0]  # consumption down
     # the UBI (from quarter 4, in full from quarter 8) takes the economy off the floor it reached first
     assert u["accelerator_ubi"].max() < u["accelerator"].max() - 0.05

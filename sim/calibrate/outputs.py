@@ -78,15 +78,16 @@ def lorenz_plot(entry: dict, out: Path, title: str) -> Path | None:
 
 
 def nested(params: dict) -> dict:
-    """{'household.beta': 0.97} -> {'household': {'beta': 0.97}} (integers, booleans and strings, a
-    fixed setting such as population.initial_wealth, stay what they are; other numbers are floats)."""
+    """{'household.beta': 0.97} -> {'household': {'beta': 0.97}} (integers, booleans, strings, a
+    fixed setting such as population.initial_wealth, and None stay what they are; other numbers are
+    floats)."""
     tree: dict = {}
     for dotted, value in params.items():
         node = tree
         *parents, leaf = dotted.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value if isinstance(value, (int, str)) else float(value)  # bool is an int
+        node[leaf] = value if value is None or isinstance(value, (int, str)) else float(value)  # bool is an int
     return tree
 
 
