@@ -375,9 +375,10 @@ def test_scenario_arm_from_the_command_line(forked, tmp_path):
 @pytest.mark.slow
 def test_a_ubi_at_the_zero_lower_bound_asked_as_a_fork(ray_session, tmp_path):
     """deficit_ubi_zlb's question where its premise holds (agi_5y stays off the bound:
-    docs/scenarios.md). compute_monopoly's demand shortfall holds the policy rate at zero from its
-    eighth decade of quarters (the test driver's grids, 2,000 households); forked inside that spell,
-    eight quarters into it, into a control arm and deficit_ubi_zlb's UBI (0.05 goods a quarter at constant real value) under
+    docs/scenarios.md). compute_monopoly's demand shortfall holds the policy rate at zero for years
+    (from quarter 83 at stop 21; the test driver's grids, 2,000 households); forked inside that
+    spell, at the first checkpoint (every 4 quarters) with the nine quarters up to it at the bound,
+    into a control arm and deficit_ubi_zlb's UBI (0.05 goods a quarter at constant real value) under
     the parent's tax rule and under financing=deficit. The UBI raises demand under either rule. And
     what a financing switch at a fork means: the tax rule had cut the labour tax to zero (debt below
     its target), so under it the UBI is borrowed too, while financing=deficit restores the base rate
@@ -385,8 +386,8 @@ def test_a_ubi_at_the_zero_lower_bound_asked_as_a_fork(ray_session, tmp_path):
     from tests.economy_driver import FAST
 
     parent = tmp_path / "parent"
-    run(compose([*FAST, "scenario=compute_monopoly", "periods=112", "checkpoint.every=4",
-                 "output.progress=false"]), parent)
+    run(compose([*FAST, "scenario=compute_monopoly", "periods=112", "checkpoint.every=4", "checkpoint.keep=28",
+                 "output.progress=false"]), parent)  # every checkpoint kept: the fork starts from its own
     # the fork point: the first checkpoint with eight quarters at the bound behind it (quarter 84 under
     # the calibration of stops 8-20; the spell's start moves with the calibration)
     rate = sim.load(parent)["nominal_rate"].values
