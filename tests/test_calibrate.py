@@ -29,12 +29,14 @@ from sim.calibrate.targets import TARGETS, fit_rows, korinek_suh_capital_output,
 from sim.errors import ConfigError
 
 # The reduced (CI) form: 5 candidates (scipy's smallest population, no further generation) of one
-# parameter, 1,000 households, 8 quarters, moments over the last 4, from the exponential draw: the
-# machinery is what is checked, and the spec's stationary opening would add each candidate's
-# opening solves (its own beta: no process-wide reuse), 2-3 s a candidate.
+# parameter, 1,000 households, 8 quarters, moments over the last 4, one discount factor, from the
+# exponential draw: the machinery is what is checked, and the spec's 7 types and stationary opening
+# would add each candidate's 7 solves a period and opening solves (its own beta: no process-wide
+# reuse), most of a candidate's cost. The written group carries both overrides (spec.fixed).
 CI = ["name=ci", "parameters=[{key: household.beta, low: 0.965, high: 0.99}]", "optimiser.popsize=1",
       "optimiser.maxiter=0", "optimiser.seed=3", "burn_in=4", "population.households=1000",
-      "population.block_size=250", "periods=8", "population.initial_wealth=exponential"]
+      "population.block_size=250", "periods=8", "population.initial_wealth=exponential",
+      "household.types.count=1"]
 CANDIDATES = 5
 
 
@@ -152,6 +154,19 @@ def test_spec_splits_spec_keys_from_run_overrides():
     assert spec.burn_in == 4 and spec.optimiser.maxiter == 1
     assert base.periods == 8 and base.seed == 7 and spec.run[-2:] == ["periods=8", "seed=7"]
     assert base.checkpoint.every == 0  # candidates are not checkpointed
+
+
+def test_a_run_override_of_a_fixed_setting_is_what_the_group_carries():
+    """The candidates run with a command line's override of a fixed setting, so the written group
+    (spec.fixed) must carry it: it carried the spec file's value, a calibration it was not fitted with."""
+    shipped, _ = specs.load(None, [])
+    assert shipped.fixed["population.initial_wealth"] == "stationary"
+    assert shipped.fixed["household.types.count"] == 7
+    spec, base = specs.load(None, ["population.initial_wealth=exponential", "household.types.count=3"])
+    assert base.population.initial_wealth == "exponential" and base.household.types.count == 3
+    assert spec.fixed["population.initial_wealth"] == "exponential"
+    assert spec.fixed["household.types.count"] == 3
+    assert spec.fixed["policy.fiscal.target_debt_to_gdp"] == shipped.fixed["policy.fiscal.target_debt_to_gdp"]
 
 
 def test_a_candidate_is_journaled_with_its_own_generation(tmp_path):

@@ -91,6 +91,9 @@ def load(path: Path | None = None, overrides: list[str] = ()) -> tuple[Spec, Dic
         raise ConfigError(f"calibration spec {path}: {' '.join(str(exc).split())}") from None
     spec.run = list(spec.run) + [f"{key}={value}" for key, value in spec.fixed.items()] + run_items
     base = compose([*spec.run, *CANDIDATE_OVERRIDES])
+    # a run override may name a fixed setting (population.initial_wealth=exponential): the candidates
+    # run with the override, so the written group must carry it too, not the spec file's value
+    spec.fixed = {key: OmegaConf.select(base, key) for key in spec.fixed}
     check(spec, base)
     return spec, base
 
