@@ -24,3 +24,13 @@ def simulate(*overrides: str, periods: int | None = None, tamper=None) -> Run:
     run.deciles = [accounts.snapshot(totals, np.linspace(0, 1, 11))["consumption_by_wealth_decile"]
                    for totals in run.totals]
     return run
+
+
+def debt_shock(years_over_target: float = 1.2) -> str:
+    """The override that opens the economy with public debt ``years_over_target`` years of output
+    over the tax rule's target (docs/economy.md, "Financing rules"). The target is read from the
+    shipped configuration, so the shock keeps its size when a refit moves the target (3.0 -> 3.5 at
+    stop 21 shrank a written 4.2 to 0.7 years over it)."""
+    target = float(compose([]).policy.fiscal.target_debt_to_gdp)
+    return f"economy.initial_debt_to_gdp={round(target + years_over_target, 10)!r}"
+

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from economy_driver import simulate
+from economy_driver import debt_shock, simulate
 from sim.macro import policy_rules as pr
 
 OWNERS = ["scenario=baseline", "policy.financing=deficit", "policy.fund.initial_share=0.2",
@@ -182,7 +182,7 @@ def test_the_escape_clause_ends_a_debt_shock_slump():
     where docs/economy.md measured it: from the calibration's stationary opening, whose households
     are rebuilding their savings, the same clause takes longer (a peak of 27 % in quarter 7, 10 % at
     the start of year 6, 4.6 % by quarter 24; 2,000 households)."""
-    runs = {g: simulate("scenario=baseline", "population.initial_wealth=exponential", "economy.initial_debt_to_gdp=4.7",
+    runs = {g: simulate("scenario=baseline", "population.initial_wealth=exponential", debt_shock(),
                         f"policy.fiscal.escape_easing={g}", periods=24) for g in (0.0, 0.1)}
     trap, escape = runs[0.0], runs[0.1]
     u_trap, u_escape = trap.series("unemployment_rate"), escape.series("unemployment_rate")

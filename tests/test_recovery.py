@@ -23,6 +23,7 @@ from sim.config import CLOSURES, compose
 from sim.coordinator import run
 from sim.supervisor import RecoveryError
 from tests.conftest import SHAPE, SMALL, tree_digest, with_
+from tests.economy_driver import debt_shock
 
 # base and reference (SMALL, and the digest of its uninterrupted run): tests/conftest.py
 ACTOR_DEATH = ("ActorDiedError", "RayActorError", "ActorUnavailableError")
@@ -252,7 +253,7 @@ def test_the_escape_clause_recovers_bit_identical(ray_session, tmp_path):
     period 7) holds a non-zero offset, and a restore from it replays the uninterrupted run's results."""
     import xarray as xr
 
-    cfg = compose(["scenario=baseline", "economy.initial_debt_to_gdp=4.7", "population.households=2000",
+    cfg = compose(["scenario=baseline", debt_shock(), "population.households=2000",
                    "population.block_size=1024", "household.grid_points=80", "household.kernel_grid_points=256",
                    "household.risky_nodes=5", "periods=12", "checkpoint.every=4", "cluster.actors=1",
                    "output.progress=false"])
