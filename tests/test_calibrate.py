@@ -99,6 +99,9 @@ def test_moments_after_the_burn_in():
     # the expected premium, per year: 4 x the mean over periods 5..9 of (0.015 + 0.001 t)
     priced, _, _ = moments(synthetic(with_beliefs=True), burn_in=5)
     assert priced["expected_premium"] == pytest.approx(4 * (0.015 + 0.001 * 7), rel=1e-12)
+    # the real safe rate, per year: 4 x 0.005
+    assert priced["real_safe_rate"] == pytest.approx(0.02, rel=1e-12)
+    assert found["real_safe_rate"] is None and "return_safe" in notes["real_safe_rate"]
     fixed, notes, _ = moments(synthetic(with_capital=False), burn_in=0)
     assert fixed["capital_output"] is None and "capital" in notes["capital_output"]
     with pytest.raises(ValueError, match="burn_in"):

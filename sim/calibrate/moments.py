@@ -16,7 +16,9 @@ W = {burn_in, ..., periods - 1}:
                   where the results hold it;
   expected_premium  ppy x the mean over W of E_t[R] - R_f,t (``expected_equity_return`` + 1 -
                   ``return_safe``): the households' expected excess return on equity, per year
-                  (the priced market's; the value market writes no expected return).
+                  (the priced market's; the value market writes no expected return);
+  real_safe_rate  ppy x the mean over W of R_f,t - 1 (``return_safe``): the real return on the
+                  safe asset, per year (issue 13's baseline criterion measures it the same way).
 
 A moment whose variables are not in the results is None, with a note saying which output it needs.
 """
@@ -34,6 +36,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "capital_output": ("capital", "output"),
     "participation_rate": ("participation_rate",),
     "expected_premium": ("expected_equity_return", "return_safe"),
+    "real_safe_rate": ("return_safe",),
 }
 
 
@@ -80,4 +83,6 @@ def moments(ds, burn_in: int) -> tuple[dict[str, float | None], dict[str, str], 
     if not missing["expected_premium"]:
         excess = ds["expected_equity_return"].values[mask] + 1.0 - ds["return_safe"].values[mask]
         out["expected_premium"] = float(ppy * excess.mean())
+    if not missing["real_safe_rate"]:
+        out["real_safe_rate"] = float(ppy * (ds["return_safe"].values[mask] - 1.0).mean())
     return out, notes, extra

@@ -27,6 +27,8 @@ SCF_2019 = ("Bhutta, Bricker, Chang, Dettling, Goodman, Hsu, Moore, Reber, Volz 
 GRAHAM_HARVEY = ("Graham & Harvey (2018), 'The equity risk premium in 2018', SSRN 3151162: the average "
                  "expected 10-year S&P 500 return over the 10-year Treasury yield in the Duke CFO survey of "
                  "December 2017 (somewhat above the average of the quarterly surveys since June 2000)")
+MEHRA_PRESCOTT = ("Mehra & Prescott (1985), 'The equity premium: a puzzle', Journal of Monetary Economics 15(2), "
+                  "Table 1: the mean real annual return on a relatively riskless short-term security, US 1889-1978")
 KS = ("Korinek & Suh (2024), 'Scenarios for the transition to AGI', NBER w32255, Table 2: "
       "K/Y = K0 / Y(K0, L=1, Phi0) with A=0.5, sigma=0.5, Phi0=0.608, K0=4.6")
 
@@ -59,6 +61,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("participation_rate", 0.526, "share", "households holding risky assets (equity)", SCF_2019),
     Target("expected_premium", 0.0442, "per year",
            "expected equity return over the safe rate, households' belief", GRAHAM_HARVEY),
+    Target("real_safe_rate", 0.0080, "per year", "real return on the safe asset", MEHRA_PRESCOTT),
 )}
 LORENZ = {"lorenz_20": 0.2, "lorenz_40": 0.4, "lorenz_60": 0.6, "lorenz_80": 0.8}
 
