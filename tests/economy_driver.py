@@ -33,4 +33,3 @@ def debt_shock(years_over_target: float = 1.2) -> str:
     stop 21 shrank a written 4.2 to 0.7 years over it)."""
     target = float(compose([]).policy.fiscal.target_debt_to_gdp)
     return f"economy.initial_debt_to_gdp={round(target + years_over_target, 10)!r}"
-

@@ -221,6 +221,22 @@ def test_journal_drops_a_cut_line_and_refuses_another_spec(tmp_path):
         Journal(path, {"spec": {"a": 2}})
 
 
+def test_a_journal_continues_past_a_shown_target_and_refuses_a_weighed_one(tmp_path):
+    """A target added with weight 0 (shown in the fit table, not in the loss) and the spec's fixed
+    settings (compared through the base run) do not refuse a journal; a weighed target does."""
+    path = tmp_path / "journal.jsonl"
+    old = {"spec": {"targets": {"top1_share": 1.0, "expected_premium": 0.0}, "fixed": {"k": 1}}, "base": {"k": 1}}
+    Journal(path, old).append({"n": 0, "x": [(0.5).hex()], "loss": 2.0})
+    shown = {"spec": {"targets": {"top1_share": 1.0, "expected_premium": 0.0, "real_safe_rate": 0.0},
+                      "fixed": {"k": 1.0}}, "base": {"k": 1}}
+    assert Journal(path, shown).get([0.5])["loss"] == 2.0
+    weighed = {"spec": {"targets": {"top1_share": 1.0, "real_safe_rate": 1.0}}, "base": {"k": 1}}
+    with pytest.raises(ConfigError, match="spec.targets.real_safe_rate differs"):
+        Journal(path, weighed)
+    with pytest.raises(ConfigError, match="base.k differs"):
+        Journal(path, {"spec": {"targets": {"top1_share": 1.0}}, "base": {"k": 2}})
+
+
 # --- the reduced calibration, end to end ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def reference(ray_session, tmp_path_factory):

@@ -32,6 +32,20 @@ def first_difference(a, b, path: str = "") -> str | None:
     return None if a == b else (path or "the header")
 
 
+def comparable(header: dict) -> dict:
+    """The part of a header that must match for a journal to be continued: less the spec's ``fixed``
+    settings (their effect is the base run, compared in full) and its weight-0 targets (shown in
+    the fit table, never in the loss), so that neither a target added to the table nor how the
+    spec spells a fixed setting refuses a journal the search would replay the same."""
+    out = json.loads(json.dumps(header))
+    spec = out.get("spec")
+    if isinstance(spec, dict):
+        spec.pop("fixed", None)
+        if isinstance(spec.get("targets"), dict):
+            spec["targets"] = {k: w for k, w in spec["targets"].items() if w != 0}
+    return out
+
+
 class Journal:
     def __init__(self, path: Path, header: dict):
         self.path = Path(path)
@@ -61,7 +75,7 @@ class Journal:
                 f.truncate(min(good, len(raw)))
         if not records or "header" not in records[0]:
             raise ConfigError(f"{self.path} is not a calibration journal; choose another --out")
-        differs = first_difference(records[0]["header"], json.loads(json.dumps(header)))
+        differs = first_difference(comparable(records[0]["header"]), comparable(header))
         if differs is not None:
             raise ConfigError(f"{self.path.parent} holds a calibration with another spec or base run "
                               f"({differs} differs); choose another --out (or delete it to start over)")

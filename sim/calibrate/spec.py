@@ -93,9 +93,14 @@ def load(path: Path | None = None, overrides: list[str] = ()) -> tuple[Spec, Dic
     base = compose([*spec.run, *CANDIDATE_OVERRIDES])
     # a run override may name a fixed setting (population.initial_wealth=exponential): the candidates
     # run with the override, so the written group must carry it too, not the spec file's value
-    spec.fixed = {key: OmegaConf.select(base, key) for key in spec.fixed}
+    spec.fixed = {key: _plain(OmegaConf.select(base, key)) for key in spec.fixed}
     check(spec, base)
     return spec, base
+
+
+def _plain(value):
+    """A config value as plain Python (a group of keys as a dict), as the written group needs it."""
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
 def check(spec: Spec, base: DictConfig) -> None:
