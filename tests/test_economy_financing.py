@@ -179,9 +179,10 @@ def test_the_escape_clause_ends_a_debt_shock_slump():
     frictional rate within five years: a fiscal rule that eases at the bound instead of tightening
     removes the liquidity trap (Benhabib, Schmitt-Grohe & Uribe 2002, "Avoiding liquidity traps",
     JPE 110(3)). The two runs are the same until the clause first acts. From the exponential opening,
-    where docs/economy.md measured it: from the calibration's stationary opening, whose households
-    are rebuilding their savings, the same clause takes longer (a peak of 27 % in quarter 7, 10 % at
-    the start of year 6, 4.6 % by quarter 24; 2,000 households)."""
+    where docs/economy.md measured it: from stop 21's calibration's stationary opening, whose
+    households were rebuilding their savings, the same clause took longer (a peak of 27 % in quarter
+    7, 10 % at the start of year 6, 4.6 % by quarter 24; 2,000 households; not measured again with
+    stop 22's)."""
     runs = {g: simulate("scenario=baseline", "population.initial_wealth=exponential", debt_shock(),
                         f"policy.fiscal.escape_easing={g}", periods=24) for g in (0.0, 0.1)}
     trap, escape = runs[0.0], runs[0.1]

@@ -46,8 +46,9 @@ def test_table2_calibration_starts_at_the_korinek_suh_point(closure):
 # the wage's rise before the collapse: Korinek-Suh's planner path (docs/macro.md, growth reference)
 # peaks 16% (annual steps) to 25% (quarterly) above its start; the economy must show at least half
 # of that. The calibration of stops 8-20 did not, from its exponential opening nor from its
-# burned-in, nearly stationary distribution (a fork at quarter 360, docs/calibration.md 9), nor does
-# stop 21's from its stationary opening: the investment boom runs
+# burned-in, nearly stationary distribution (a fork at quarter 360, docs/calibration.md 9), nor did
+# stop 21's from its stationary opening, nor stop 22's (the fork table's agi_20y arm: the wage's peak
+# is the fork quarter): the investment boom runs
 # the economy above potential, the Taylor rule raises the real rate to about 4%/yr and capital does
 # not outgrow automation. A known problem of the calibrated economy, kept visible: strict, so the
 # mark goes when it shows the rise.
@@ -91,11 +92,13 @@ def test_demand_shortfall_raises_unemployment():
     """Cutting government consumption (15% of potential -> 0) from the same start: firms expect less
     demand, plan less output, employ fewer workers. The central bank cuts the policy rate; under
     the priced equity market the lower rate also raises the price of equity, and that wealth
-    effect, with the tax rule's cuts, restores demand within two years (within one under the
-    calibration of stops 8-20), while the value market, without the price channel, is still
-    short in the second year, at the zero lower bound. From the exponential opening, where these
-    were measured: from the calibration's stationary opening the cut lands on households
-    rebuilding their savings, and the slump lasts years (docs/economy.md, "The priced equity market",
+    effect, with the tax rule's cuts, restores demand within a year (two under stop 21's
+    calibration), while the value market, without the price channel, falls deeper and for longer,
+    with a spell at the zero lower bound (at stop 22's calibration 4.6 points at worst and about two
+    years, against 0.8 points and three quarters; at stop 21's still short in the second year).
+    From the exponential opening, where these were measured: from stop 21's calibration's stationary opening the cut landed on households
+    rebuilding their savings, and the slump lasted years (not measured again with stop 22's, whose
+    opening is nearly the households' resting state) (docs/economy.md, "The priced equity market",
     what is left)."""
     runs = {}
     opening = "population.initial_wealth=exponential"
@@ -104,10 +107,15 @@ def test_demand_shortfall_raises_unemployment():
         cut = simulate("scenario=baseline", f"market={market}", opening, "policy.government.spending=0.0", periods=12)
         runs[market] = base, cut
         u_base, u_cut = base.series("unemployment_rate"), cut.series("unemployment_rate")
-        # on impact; under the priced market a clear rise (more than 20 of the 2,000 households), not a
-        # size: the equity price's rise absorbs part of it (about 2 points at the estimated perceived
-        # risk, 3 at sigma = 0.08; docs/economy.md, "The priced equity market")
-        assert u_cut[1] > u_base[1] + (0.01 if market == "priced" else 0.02), market
+        # on impact a rise; under the priced market a clear one over the first three quarters (more
+        # than 20 household-quarters of the 2,000 households' unemployment), not a size: the equity
+        # price's rise and the lower rate absorb part of it (on impact about 2 points at stop 21's
+        # calibration, 3 at sigma = 0.08; half a point at stop 22's less patient one, whose
+        # households spend more of the equity's gain: 0.55, 0.8 and 0.6 points in quarters 1-3;
+        # docs/economy.md, "The priced equity market")
+        assert u_cut[1] > u_base[1] + (0.0 if market == "priced" else 0.02), market
+        if market == "priced":
+            assert np.sum(u_cut[1:4] - u_base[1:4]) > 0.01
         assert cut.series("utilisation")[1] < base.series("utilisation")[1], market
         assert cut.series("output")[1:4].sum() < base.series("output")[1:4].sum(), market
         assert cut.series("nominal_rate")[1:].mean() < base.series("nominal_rate")[1:].mean(), market
@@ -119,13 +127,14 @@ def test_demand_shortfall_raises_unemployment():
     base, cut = runs["priced"]
     assert cut.series("equity_price")[1] > base.series("equity_price")[1]
     assert second_year["priced"] < 0.01
-    # value: without the price channel, the shortfall lasts: the ZLB binds and the real rate then
-    # rises (the deflation channel of docs/model.md)
+    # value: without the price channel the shortfall is deeper and lasts longer: the ZLB binds and
+    # the real rate then rises (the deflation channel of docs/model.md)
     base, cut = runs["value"]
-    assert cut.series("unemployment_rate")[2:].mean() > base.series("unemployment_rate")[2:].mean() + 0.02
-    assert np.all(cut.series("utilisation")[2:] < base.series("utilisation")[2:])
+    gap = {m: runs[m][1].series("unemployment_rate") - runs[m][0].series("unemployment_rate") for m in runs}
+    assert np.all(cut.series("utilisation")[1:7] < base.series("utilisation")[1:7])  # a year and a half
     assert cut.series("nominal_rate")[2:].min() == 0.0
-    assert second_year["value"] > second_year["priced"] + 0.02
+    assert gap["value"][1:5].mean() > gap["priced"][1:5].mean() + 0.02  # the first year's shortfall
+    assert gap["value"][1:].sum() > 3 * gap["priced"][1:].sum()  # the whole shortfall, in worker-quarters
 
 
 def test_ubi_raises_consumption_of_the_bottom_half():

@@ -25,7 +25,11 @@ def check_scenario(name: str, periods: int, *overrides: str) -> None:
     assert np.all((inflation >= -0.10) & (inflation <= 0.20)), (name, inflation.min(), inflation.max())
     assert np.all(real < 0.15), (name, real.max())
     assert np.all(s("sfc_residual") <= 1e-9), name
-    assert s("debt_to_gdp")[-1] < 4.0, (name, s("debt_to_gdp")[-1])
+    # issue 13's criterion is debt/GDP below 4 at the end of 30 years. A shorter run checks only that
+    # debt does not run away (the deficit UBI's runaway reached 55): the UBI scenarios pass 4 around
+    # year 5 while the tax rule catches up (under stop 22's calibration agi_20y_ubi 4.08 at quarter
+    # 19, at most 4.32 in quarter 30) and end at 3.4 (docs/economy.md, the 30-year table)
+    assert s("debt_to_gdp")[-1] < (4.0 if periods >= 120 else 5.0), (name, s("debt_to_gdp")[-1])
     assert s("fund_capital_share")[0] == pytest.approx(cfg.policy.fund.initial_share, abs=0.01)
     assert s("dominant_capital_share")[0] == pytest.approx(cfg.policy.dominant.initial_share, abs=0.01)
     # no clipping device binds in the beliefs (the spec): a guard, since market=priced sets no cap,
