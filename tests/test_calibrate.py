@@ -138,7 +138,8 @@ def test_spec_problems_are_one_line(items, message):
 def test_the_market_spec_estimates_the_priced_markets_block():
     """conf/calibrate_market.yaml loads, runs under the priced market, and starts from the values
     its documented runs started from (docs/calibration.md section 10: stop 13's estimate, the start
-    of stop 21's and stop 22's refits), not the shipped result; on the wealth block's base run, from its stationary opening."""
+    of stop 21's and stop 22's refits), not the shipped result; on the wealth block's base run,
+    from its stationary opening."""
     spec, base = specs.load(sim.config.CONF_DIR / "calibrate_market.yaml")
     assert base.economy.equity.market == "priced" and base.population.initial_wealth == "stationary"
     assert {p.key: p.start for p in spec.parameters} == {"economy.risky_std": 0.1201,

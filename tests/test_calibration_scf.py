@@ -3,8 +3,9 @@ runs with it unless told otherwise, and at the documented size it meets issue 14
 against the SCF data points (sim/calibrate/targets.py, Carroll et al. 2017) with a sane macro state.
 
 The full form (slow) is the calibration's own base run (conf/calibrate.yaml): 2 x 10^4 households,
-80 quarters from the stationary opening, moments over the last 40 (docs/calibration.md section 1). The default suite checks the composition (cheap) and that the calibrated economy
-at a reduced size already has the fat tail the uncalibrated one lacks (the same seed, both ways)."""
+80 quarters from the stationary opening, moments over the last 40 (docs/calibration.md section 1).
+The default suite checks the composition (cheap) and that the calibrated economy at a reduced size
+already has the fat tail the uncalibrated one lacks (the same seed, both ways)."""
 import numpy as np
 import pytest
 import yaml
