@@ -1,24 +1,32 @@
-r"""The EGM map's inner loops, compiled (Numba): expected marginal utility and the portfolio step.
+r"""The EGM map, compiled (Numba): from the iteration's variables ``(log c_j, share_j)`` to their
+update, in one call.
 
-Each EGM iteration (:class:`sim.solver.egm.EgmMap`) evaluates next period's consumption at every
-state, bank balance and shock node, then takes one projected Newton step on the portfolio
-first-order condition at every state, asset point and return node. Written as NumPy expressions
-these were a dozen passes over ``(S, G, nodes)`` temporaries, and the Python around them, not the
-arithmetic, was most of an iteration (0.9-1.3 ms for 24 states x 200 points x 7 return nodes);
-here each is one pass, and an iteration takes 0.5-0.7 ms (docs/solver.md, "Speed").
+Each EGM iteration (:class:`sim.solver.egm.EgmMap`) builds the endogenous cash-on-hand knots
+(with the debt/asset upper envelope where both exist, :mod:`sim.solver.envelope`), evaluates
+next period's consumption at every state, bank balance and shock node (expected marginal
+utility), then takes one projected Newton step on the portfolio first-order condition at every
+state, asset point and return node. Written as NumPy expressions these were a dozen passes over
+``(S, G, nodes)`` temporaries; here each is one pass, and the whole map is one compiled call, so
+the Anderson iteration around it (:mod:`sim.solver.anderson`) runs without Python in between
+(docs/solver.md, "Speed").
 
 Interpolation is piecewise linear with linear extrapolation beyond the end knots
 (:mod:`sim.solver.interp`); ``u'(c) = c^{-gamma}`` is computed as ``1/c^2`` when ``gamma = 2`` (a
 power was two thirds of the time).
+
+The map's data travel as one tuple, ``problem`` (:meth:`sim.solver.egm.EgmMap.compiled`):
+``(a, price, a_min, neg, kinked, nodes, x, income, theta, pi, transition, gamma, beta, R_free,
+excess, w, risky)``.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
 
+from .envelope import envelope_row
 from .interp import hunt
 
-__all__ = ["expected_marginal_utility", "portfolio_step"]
+__all__ = ["knots", "unpack", "egm_map", "map_at", "increasing", "monotone"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -33,9 +41,18 @@ def _inverse_marginal_utility(v, gam):
 
 
 @numba.njit(cache=True)
-def _expected_next(mk, ck, x, income, theta, pi, gam, g):
+def expected_marginal_utility(mk, ck, x, income, theta, pi, transition, gam):
+    r"""Expected marginal utility of bank balances ``x_i`` (goods), per state ``s`` today:
+
+    .. math:: H(s, x_i) = \sum_{s'} P[s, s'] \sum_k \pi_k\, c(s', x_i + y_{s'} \theta_k)^{-\gamma},
+
+    ``c(s', .)`` interpolated on the knots ``(mk[s'], ck[s'])``, ``(S, K)``; ``income`` is
+    ``y_{s'}`` (goods per period), ``(theta, pi)`` the transitory shock's nodes and weights.
+    Returns ``(S, len(x))``."""
+    S = mk.shape[0]
+    g = np.empty((S, x.size))
     seg = np.empty(theta.size, np.int64)  # each shock node's last segment: its m rises with x
-    for s in range(mk.shape[0]):
+    for s in range(S):
         seg[:] = 0
         for i in range(x.size):
             acc = 0.0
@@ -45,23 +62,34 @@ def _expected_next(mk, ck, x, income, theta, pi, gam, g):
                 c = ck[s, j] + (m - mk[s, j]) * ((ck[s, j + 1] - ck[s, j]) / (mk[s, j + 1] - mk[s, j]))
                 acc += pi[k] * _marginal_utility(max(c, 1e-300), gam)
             g[s, i] = acc
-
-
-def expected_marginal_utility(mk, ck, x, income, theta, pi, transition, gam) -> np.ndarray:
-    r"""Expected marginal utility of bank balances ``x_i`` (goods), per state ``s`` today:
-
-    .. math:: H(s, x_i) = \sum_{s'} P[s, s'] \sum_k \pi_k\, c(s', x_i + y_{s'} \theta_k)^{-\gamma},
-
-    ``c(s', .)`` interpolated on the knots ``(mk[s'], ck[s'])``, ``(S, K)``; ``income`` is
-    ``y_{s'}`` (goods per period), ``(theta, pi)`` the transitory shock's nodes and weights.
-    Returns ``(S, len(x))``."""
-    g = np.empty((mk.shape[0], x.size))
-    _expected_next(mk, ck, x, income, theta, pi, float(gam), g)
-    return transition @ g
+    H = np.zeros((S, x.size))
+    for s in range(S):  # the expectation over tomorrow's state
+        for r in range(S):
+            weight = transition[s, r]
+            for i in range(x.size):
+                H[s, i] += weight * g[r, i]
+    return H
 
 
 @numba.njit(cache=True)
-def _portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, share_new):
+def portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, share_new):
+    r"""Consumption from the Euler equation and one projected Newton step on the portfolio
+    first-order condition, at each state ``s`` and end-of-period asset point ``a_j`` (goods),
+    into ``(c_new, share_new)``, ``(S, G)``.
+
+    For ``j >= neg`` (assets ``a_j >= 0``), with ``R_p = R_f + share_j (R_n - R_f)`` on the
+    return nodes ``n`` (weights ``w_n``), ``x_n = R_p a_j`` and ``h_n = q(x_n)^{-gamma}``, where
+    ``q = H^{-1/gamma}`` is interpolated linearly on the bank-balance points ``x[neg:]``:
+
+    .. math:: \text{foc} = \sum_n w_n h_n (R_n - R_f), \quad
+              \text{dfoc} = a_j \sum_n w_n (-\gamma h_n q'/q) (R_n - R_f)^2, \quad
+              c_j = \Big(\beta \sum_n w_n h_n R_p\Big)^{-1/\gamma},
+
+    and the new share is ``clip(share_j - foc/dfoc, 0, 1)``. The FOC is decreasing and convex in
+    the share, so the step never overshoots from below; one per iteration suffices because the
+    share is part of the fixed point. For ``j < neg`` (debt) ``x_j = R_f a_j`` exactly:
+    ``c_j = (beta R_f H(s, x_j))^{-1/gamma}``, share unchanged (0).
+    """
     S, G = share.shape
     xs = x[neg:]  # the bank balances of the asset branch, where q is known
     q, dq = np.empty(xs.size), np.empty(xs.size - 1)  # q and its slope on each segment
@@ -103,27 +131,89 @@ def _portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, sh
             share_new[s, neg] = share_new[s, neg + 1]
 
 
-def portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta) -> tuple[np.ndarray, np.ndarray]:
-    r"""Consumption from the Euler equation and one projected Newton step on the portfolio
-    first-order condition, at each state ``s`` and end-of-period asset point ``a_j`` (goods).
 
-    For ``j >= neg`` (assets ``a_j >= 0``), with ``R_p = R_f + share_j (R_n - R_f)`` on the
-    return nodes ``n`` (weights ``w_n``), ``x_n = R_p a_j`` and ``h_n = q(x_n)^{-gamma}``, where
-    ``q = H^{-1/gamma}`` is interpolated linearly on the bank-balance points ``x[neg:]``:
+@numba.njit(cache=True)
+def knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
+    """The endogenous knots ``(m, c, share)``, ``(S, K)``: ``m_j = a_j + p c_j`` (goods) with the
+    constraint point ``(a_min, 0)`` first (its share the next knot's), ``K = G + 1``; where
+    ``kinked`` (debt and a risky asset) the two branches' upper envelope, ``K = G + 3``."""
+    S, G = c.shape
+    width = G + 3 if kinked else G + 1
+    mk, ck, sk = np.empty((S, width)), np.empty((S, width)), np.empty((S, width))
+    m = np.empty(G)
+    for s in range(S):
+        for j in range(G):
+            m[j] = a[j] + price * c[s, j]
+        if kinked:
+            envelope_row(m, c[s], share[s], neg, a_min, price, gam, nodes, mk[s, 1:], ck[s, 1:], sk[s, 1:])
+        else:
+            mk[s, 1:], ck[s, 1:], sk[s, 1:] = m, c[s], share[s]
+        mk[s, 0], ck[s, 0], sk[s, 0] = a_min, 0.0, sk[s, 1]
+    return mk, ck, sk
 
-    .. math:: \text{foc} = \sum_n w_n h_n (R_n - R_f), \quad
-              \text{dfoc} = a_j \sum_n w_n (-\gamma h_n q'/q) (R_n - R_f)^2, \quad
-              c_j = \Big(\beta \sum_n w_n h_n R_p\Big)^{-1/\gamma},
 
-    and the new share is ``clip(share_j - foc/dfoc, 0, 1)``. The FOC is decreasing and convex in
-    the share, so the step never overshoots from below; one per iteration suffices because the
-    share is part of the fixed point. For ``j < neg`` (debt) ``x_j = R_f a_j`` exactly:
-    ``c_j = (beta R_f H(s, x_j))^{-1/gamma}``, share unchanged (0). Returns ``(c, share)``, ``(S, G)``.
-    """
-    S, G = share.shape
+@numba.njit(cache=True)
+def unpack(v, S, G, risky):
+    """``(c, share)``, ``(S, G)``, from the variables ``(log c, share)``; the shares clipped to
+    [0, 1] (Anderson's mixing may leave it slightly), zero without a risky asset."""
+    c, share = np.empty((S, G)), np.zeros((S, G))
+    for s in range(S):
+        for j in range(G):
+            c[s, j] = np.exp(v[s * G + j])
+            if risky:
+                share[s, j] = min(max(v[S * G + s * G + j], 0.0), 1.0)
+    return c, share
+
+
+@numba.njit(cache=True)
+def egm_map(v, out, problem):
+    """One EGM iteration: the variables ``v = (log c_j, share_j)`` (the shares only with a risky
+    asset), ``S x G`` each, state-major, to their update in ``out``."""
+    c, share = unpack(v, problem[10].shape[0], problem[0].size, problem[16])
+    map_at(c, share, out, problem)
+
+
+@numba.njit(cache=True)
+def map_at(c, share, out, problem):
+    """:func:`egm_map` at the unpacked variables ``(c, share)``, ``(S, G)`` each."""
+    a, price, a_min, neg, kinked, nodes, x, income, theta, pi, transition, gam, beta, R_free, excess, w, risky = problem
+    S, G = c.shape
+    mk, ck, _ = knots(a, price, a_min, c, share, neg, kinked, nodes, gam)
+    H = expected_marginal_utility(mk, ck, x, income, theta, pi, transition, gam)
+    if not risky:  # x = R_f a exactly: the Euler equation alone
+        for s in range(S):
+            for j in range(G):
+                out[s * G + j] = np.log(_inverse_marginal_utility(beta * R_free * H[s, j], gam))
+        return
     c_new, share_new = np.empty((S, G)), np.empty((S, G))
-    as_array = np.ascontiguousarray
-    _portfolio_step(as_array(x, dtype=np.float64), as_array(H, dtype=np.float64), as_array(a, dtype=np.float64),
-                    as_array(share, dtype=np.float64), int(neg), float(R_free), as_array(excess, dtype=np.float64),
-                    as_array(w, dtype=np.float64), float(gam), float(beta), c_new, share_new)
-    return c_new, share_new
+    portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, share_new)
+    for s in range(S):
+        for j in range(G):
+            out[s * G + j] = np.log(c_new[s, j])
+            out[S * G + s * G + j] = share_new[s, j]
+
+
+@numba.njit(cache=True)
+def increasing(c, problem):
+    """Whether endogenous cash-on-hand ``m_j = a_j + p c_j`` increases along each branch (debt,
+    assets) in every state: what the knots' interpolation needs."""
+    a, price, neg, kinked = problem[0], problem[1], problem[3], problem[4]
+    S, G = c.shape
+    for s in range(S):
+        before = a[0] + price * c[s, 0]
+        for j in range(1, G):
+            m = a[j] + price * c[s, j]
+            if not (m - before > 0.0) and not (kinked and j == neg):  # the jump between the branches
+                return False
+            before = m
+    return True
+
+
+@numba.njit(cache=True)
+def monotone(v, problem):
+    """Whether the variables ``v`` are finite and their consumption :func:`increasing`."""
+    for i in range(v.size):
+        if not np.isfinite(v[i]):
+            return False
+    c, _ = unpack(v, problem[10].shape[0], problem[0].size, problem[16])
+    return increasing(c, problem)

@@ -51,7 +51,7 @@ import time
 
 import numpy as np
 
-from .egm import EgmMap, anderson
+from .egm import EgmMap
 from .markov import product_chain, stationary_distribution, tauchen
 from .policy import PolicySolution
 from .problem import HouseholdProblem, asset_grid
@@ -87,31 +87,13 @@ def solve_household(
     egm = EgmMap(problem)
     if guess is not None and guess.m.shape[0] != problem.n_states:
         raise ValueError(f"guess has {guess.m.shape[0]} states but the problem has {problem.n_states}")
-    c0, s0 = egm.from_guess(guess) if guess is not None else egm.initial()
-    S, G = c0.shape
-    risky = problem.has_risky
-
-    def unpack(x):
-        # Anderson mixing may leave [0, 1] slightly; the map itself only sees clipped shares.
-        return np.exp(x[: S * G].reshape(S, G)), (np.clip(x[S * G :].reshape(S, G), 0.0, 1.0) if risky else s0)
-
-    def F(x):
-        c, share = unpack(x)
-        return egm.pack(*egm.step(c, share))
-
-    def ok(x):  # endogenous m must increase along each branch (debt / assets)
-        c = np.exp(x[: S * G].reshape(S, G))
-        dm = np.diff(egm.a[None, :] + problem.price * c, axis=1)
-        if egm.kinked:
-            dm = np.delete(dm, egm.neg - 1, axis=1)  # the jump between the two branches
-        return bool(np.all(dm > 0.0))
-
-    x0 = egm.pack(c0, s0)
-    fx0 = F(x0)
+    x0 = egm.pack(*(egm.from_guess(guess) if guess is not None else egm.initial()))
+    S, G = problem.n_states, egm.a.size
+    fx0 = egm.evaluate(x0)
     starts = [(x0, fx0)]
     total = 0  # map evaluations: every start's iterations, and the forecast's check
-    if forecast is not None and forecast.shape == x0.shape and np.all(np.isfinite(forecast)) and ok(forecast):
-        f_forecast, total = F(forecast), 1
+    if forecast is not None and forecast.shape == x0.shape and egm.admissible(forecast):
+        f_forecast, total = egm.evaluate(forecast), 1
         # compared on log c: the shares' first change is led by points where the portfolio
         # condition is nearly flat (near a = 0), and says little about the distance to the fixed point
         if np.max(np.abs((f_forecast - forecast)[: S * G])) < np.max(np.abs((fx0 - x0)[: S * G])):
@@ -123,13 +105,14 @@ def solve_household(
     # converged in 182; docs/solver.md): then the next start (the guess's after the forecast's),
     # then a cold one. Where the first converges nothing else runs: the same bits as without it.
     for x0, fx0 in starts:
-        x0 = egm.pack(*egm.initial()) if x0 is None else x0
-        x, iters, dist = anderson(F, x0, ok, tol, max_iter, fx0=fx0)
+        if x0 is None:
+            x0 = egm.pack(*egm.initial())
+            fx0 = egm.evaluate(x0)
+        x, iters, dist = egm.iterate(x0, fx0, tol, max_iter)
         total += iters
         if dist < tol:
             break
-    c, share = unpack(x)
-    share = np.clip(share, 0.0, 1.0)
+    c, share = egm.unpack(x)
     if not (np.all(np.isfinite(c)) and np.all(c > 0.0) and np.all(np.isfinite(share))):
         raise RuntimeError("household solver produced non-finite or non-positive consumption")
     if dist >= tol:
