@@ -113,6 +113,8 @@ class HouseholdProblem:
         without deriving again what does not depend on beta (the shock and return nodes, the
         limiting share, the income scale, the grid), which a period's types share; checked as a new
         problem is (beta finite and positive, the return-impatience condition)."""
+        for name in _BETA_FREE:  # derived here once, so that every type's copy shares them
+            getattr(self, name)
         other = copy.copy(self)  # the fields and the cached derived objects (read-only arrays)
         for name in set(other.__dict__) - _FIELDS - _BETA_FREE:  # anything else is derived again
             del other.__dict__[name]
