@@ -121,10 +121,12 @@ def anderson(x0, fx0, tol, max_iter, depth, problem):
         have_prev = True
         mixed = False
         if used:
-            A = gram[:used, :used].copy()
+            A = np.empty((used, used))
             trace = 0.0
             for r in range(used):
-                trace += A[r, r]
+                trace += gram[r, r]
+                for k in range(used):
+                    A[r, k] = gram[r, k]
             rhs = np.empty(used)
             for r in range(used):
                 A[r, r] += 1e-12 * trace + 1e-300

@@ -53,7 +53,7 @@ def expected_marginal_utility(mk, ck, x, income, theta, pi, transition, gam):
     g = np.empty((S, x.size))
     seg = np.empty(theta.size, np.int64)  # each shock node's last segment: its m rises with x
     for s in range(S):
-        seg[:] = 0
+        seg.fill(0)
         for i in range(x.size):
             acc = 0.0
             for k in range(theta.size):
@@ -102,7 +102,7 @@ def portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, sha
             q[i] = _inverse_marginal_utility(H[s, neg + i], gam)
         for i in range(xs.size - 1):
             dq[i] = (q[i + 1] - q[i]) / (xs[i + 1] - xs[i])
-        seg[:] = 0
+        seg.fill(0)
         for j in range(neg, G):  # the sums over return nodes stay in registers
             foc = dfoc = marg = 0.0
             sh, aj = share[s, j], a[j]
@@ -147,7 +147,8 @@ def knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
         if kinked:
             envelope_row(m, c[s], share[s], neg, a_min, price, gam, nodes, mk[s, 1:], ck[s, 1:], sk[s, 1:])
         else:
-            mk[s, 1:], ck[s, 1:], sk[s, 1:] = m, c[s], share[s]
+            for j in range(G):  # a loop: a slice assignment takes Numba seconds to compile
+                mk[s, j + 1], ck[s, j + 1], sk[s, j + 1] = m[j], c[s, j], share[s, j]
         mk[s, 0], ck[s, 0], sk[s, 0] = a_min, 0.0, sk[s, 1]
     return mk, ck, sk
 

@@ -22,19 +22,19 @@ import numpy as np
 from .interp import hunt
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _on(xk, yk, x, j):
     """(xk, yk) on segment j at x: linear, extrapolating beyond the end knots (as interp_rows)."""
     return yk[j] + (x - xk[j]) * ((yk[j + 1] - yk[j]) / (xk[j + 1] - xk[j]))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _at(xk, yk, x):
     """(xk, yk) interpolated at x (the segment searched from the first)."""
     return _on(xk, yk, x, hunt(xk, x, 0))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _utility(c, gam):
     return np.log(c) if gam == 1.0 else c ** (1.0 - gam) / (1.0 - gam)
 
@@ -48,11 +48,14 @@ def envelope_row(m, c, share, k, a_min, price, gam, nodes, mm, cc, ss):
     n_neg = k + 1  # the debt branch with the constraint point (a_min, 0) before it
     m_neg, c_neg = np.empty(n_neg), np.empty(n_neg)
     m_neg[0], c_neg[0] = a_min, 0.0
-    m_neg[1:], c_neg[1:] = m[:k], c[:k]
+    for i in range(k):  # loops, not slice assignments: those take Numba seconds to compile
+        m_neg[i + 1], c_neg[i + 1] = m[i], c[i]
     m_pos, c_pos, s_pos = m[k:], c[k:], share[k:]
     lo, hi = m_pos[0], m_neg[n_neg - 1]
     points = nodes.size
-    xs = lo + (hi - lo) * nodes
+    xs = np.empty(points)
+    for i in range(points):
+        xs[i] = lo + (hi - lo) * nodes[i]
     # D at each point: the two branches' u' integrated from their ends by trapezoids
     i_pos, i_neg = np.zeros(points), np.zeros(points)
     j_pos, j_neg = hunt(m_pos, xs[0], 0), hunt(m_neg, xs[0], 0)  # then walked along the points
