@@ -47,6 +47,50 @@ def test_the_iteration_returns_the_map_at_its_end_and_says_how_far():
     assert egm.admissible(fx)
 
 
+def test_one_iteration_returns_the_map_at_the_plain_step():
+    """With no history the first step is the plain one: ``iterate`` from ``x0`` with one map
+    evaluation returns ``F(F(x0))``, bit for bit what :meth:`evaluate` gives (so it returns F at
+    its last iterate, not the iterate)."""
+    egm = EgmMap(default_problem(grid_points=40))
+    x0 = egm.pack(*egm.initial())
+    fx0 = egm.evaluate(x0)
+    fx, iterations, distance = egm.iterate(x0, fx0, 0.0, 1)
+    assert iterations == 1 and distance == np.max(np.abs(fx0 - x0))
+    assert np.array_equal(fx, egm.evaluate(fx0))
+
+
+def test_a_nan_in_the_map_at_a_converged_point_is_not_convergence():
+    """At a converged point one NaN in F(x) must keep the distance NaN (a running maximum that
+    skipped it would report the rest's 1e-10)."""
+    problem = default_problem(grid_points=40)
+    egm = EgmMap(problem)
+    x = egm.variables(solve_household(problem, tol=1e-10))
+    fx = egm.evaluate(x)
+    fx[7] = np.nan
+    _, iterations, distance = egm.iterate(x, fx, 1e-6, 1)
+    assert iterations == 1 and np.isnan(distance)
+
+
+def test_only_fingerprinted_entry_points_are_cached_on_disk():
+    """Numba's disk cache keys a function by its own file, not by what it compiles into itself:
+    a cached function of the solver's compiled files must close over the fingerprint of all of them,
+    or an edit to one would leave it running the old code."""
+    from numba.core.caching import NullCache
+    from numba.core.registry import CPUDispatcher
+
+    from sim.solver import anderson, egm_loops, envelope
+
+    cached = []
+    for module in (egm_loops, envelope, anderson):
+        for name, obj in vars(module).items():
+            if (isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == module.__name__
+                    and not isinstance(obj._cache, NullCache)):
+                closure = [cell.cell_contents for cell in obj.py_func.__closure__ or ()]
+                assert egm_loops.SOURCES_FINGERPRINT in closure, f"{module.__name__}.{name}"
+                cached.append(name)
+    assert {"knots", "unpack", "egm_map", "monotone", "anderson"} <= set(cached)
+
+
 def test_a_nan_start_never_converges():
     """A NaN in the start makes every residual NaN: the iteration must not report convergence
     (a running maximum that skipped NaN would), and the solver says so."""

@@ -10,10 +10,10 @@ next iterate is
 .. math:: x^+ = x + g - \gamma' (dX + dG).
 
 Safeguard: a mixed iterate is used only if it is finite and keeps cash-on-hand increasing along
-each branch (``egm_loops.monotone``); otherwise the plain step ``F(x)`` is, and the history is
+each branch (``egm_loops.increasing``); otherwise the plain step ``F(x)`` is, and the history is
 cleared.
 
-The iteration calls the map (``egm_loops.egm_map``) directly: one compiled call per solve, with
+The iteration calls the map (``egm_loops.map_at``, at the unpacked variables) directly: one compiled call per solve, with
 no Python between iterations, where the NumPy version spent as long around the map as in it
 (docs/performance.md, "Stop 23"). It is written for that map, not for any ``F``: a compiled
 function that took its map as an argument would be compiled again in every process (Numba cannot
@@ -26,12 +26,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .egm_loops import increasing, map_at, unpack
+from .egm_loops import SOURCES_FINGERPRINT, _unpack, increasing, map_at
 
 __all__ = ["anderson"]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(inline="always")
 def _dot(u, v):
     """sum_i u_i v_i in eight interleaved partial sums (then summed pairwise): a fixed order, so
     the same bits on every machine, without one addition's latency per element."""
@@ -52,7 +52,7 @@ def _dot(u, v):
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _solve(A, b):
     """x with A x = b for a small square A: Gaussian elimination with partial pivoting (A and b
     are overwritten)."""
@@ -80,8 +80,8 @@ def _solve(A, b):
     return x
 
 
-@numba.njit(cache=True)
-def anderson(x0, fx0, tol, max_iter, depth, problem):
+@numba.njit
+def _anderson(x0, fx0, tol, max_iter, depth, problem):
     """The fixed point ``x = F(x)`` of ``F = egm_map(., problem)`` from ``x0``, with ``fx0 =
     F(x0)``: ``(F(x), iterations, distance)`` where ``distance = max|F(x) - x|`` at the last
     ``x``, below ``tol`` where it converged within ``max_iter`` map evaluations.
@@ -140,7 +140,7 @@ def anderson(x0, fx0, tol, max_iter, depth, problem):
                 cand[i] = step
                 finite = finite and np.isfinite(step)
             if finite:
-                c, share = unpack(cand, S, G, risky)
+                c, share = _unpack(cand, S, G, risky)
                 mixed = increasing(c, problem)
             if mixed:
                 x, cand = cand, x
@@ -148,6 +148,22 @@ def anderson(x0, fx0, tol, max_iter, depth, problem):
                 used = head = 0
         if not mixed:  # the plain step; fx is overwritten below
             x, fx = fx, x
-            c, share = unpack(x, S, G, risky)
+            c, share = _unpack(x, S, G, risky)
         map_at(c, share, fx, problem)
     return fx, max_iter, dist
+
+
+def _entry_point(fingerprint: str):
+    """:func:`_anderson`, cached on disk under a key that covers the map's files
+    (``egm_loops.SOURCES_FINGERPRINT``)."""
+
+    @numba.njit(cache=True)
+    def anderson(x0, fx0, tol, max_iter, depth, problem):
+        fingerprint  # noqa: B018 (keys the disk cache)
+        return _anderson(x0, fx0, tol, max_iter, depth, problem)
+
+    anderson.__doc__ = _anderson.__doc__
+    return anderson
+
+
+anderson = _entry_point(SOURCES_FINGERPRINT)

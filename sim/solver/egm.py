@@ -20,6 +20,13 @@ from .policy import PolicySolution
 from .problem import HouseholdProblem, asset_grid
 
 
+def _writable(v) -> np.ndarray:
+    """``v`` as the compiled map's arrays are typed, C-contiguous, float64 and writable (a copy only
+    where it is not: an array from Ray's object store is read-only, and Numba would compile every
+    function again for that type)."""
+    return np.require(v, dtype=np.float64, requirements=["C", "W"])
+
+
 class EgmMap:
     """Discretised problem and the EGM map ``(log c_j, share_j) -> (log c_j, share_j)``."""
 
@@ -59,15 +66,15 @@ class EgmMap:
         """Endogenous (m, c[, share]) knots with the constraint point (m_min, 0) prepended; where
         debt and a risky asset meet, the two branches' upper envelope (:mod:`sim.solver.envelope`)."""
         zero = np.zeros_like(c) if share is None else share
-        mk, ck, sk = egm_loops.knots(self.a, self.p.price, self.p.a_min, np.ascontiguousarray(c, dtype=float),
-                                     np.ascontiguousarray(zero, dtype=float), self.neg, self.kinked,
-                                     self.nodes, float(self.p.crra))
+        a, price, a_min, neg, kinked, nodes = self.compiled[:6]
+        mk, ck, sk = egm_loops.knots(a, price, a_min, _writable(c), _writable(zero), neg, kinked, nodes,
+                                     float(self.p.crra))
         return mk, ck, (None if share is None else sk)
 
     def evaluate(self, v: np.ndarray) -> np.ndarray:
         """The map on the iteration's variables (:meth:`pack`'s layout): ``F(v)``."""
         out = np.empty_like(v)
-        egm_loops.egm_map(np.ascontiguousarray(v, dtype=float), out, self.compiled)
+        egm_loops.egm_map(_writable(v), out, self.compiled)
         return out
 
     def step(self, c: np.ndarray, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,23 +83,22 @@ class EgmMap:
         return update if self.p.has_risky else (update[0], share)
 
     def admissible(self, v: np.ndarray) -> bool:
-        """Whether ``v`` is finite with cash-on-hand increasing along each branch: where a mixed
-        iterate may go (the knots' interpolation needs it)."""
-        return bool(egm_loops.monotone(np.ascontiguousarray(v, dtype=float), self.compiled))
+        """Whether ``v`` is finite with cash-on-hand increasing along each branch: where a start (a
+        forecast) may go; the iteration checks its mixed iterates the same way."""
+        return bool(egm_loops.monotone(_writable(v), self.compiled))
 
     def iterate(self, v0: np.ndarray, fv0: np.ndarray, tol: float, max_iter: int, depth: int = 6):
         """Anderson-accelerated iteration from ``v0`` (``fv0 = F(v0)``) to ``|F(v) - v| < tol``:
         ``(F(v), iterations, distance)`` (:func:`sim.solver.anderson.anderson`)."""
-        fv, iterations, distance = anderson(np.ascontiguousarray(v0, dtype=float),
-                                            np.ascontiguousarray(fv0, dtype=float), float(tol), int(max_iter),
-                                            int(depth), self.compiled)
+        fv, iterations, distance = anderson(_writable(v0), _writable(fv0), float(tol), int(max_iter), int(depth),
+                                            self.compiled)
         return fv, int(iterations), float(distance)
 
     def unpack(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(c, share)`` from the variables, the shares clipped to [0, 1] (zero without a risky
         asset)."""
         S, G = self.p.n_states, self.a.size
-        return egm_loops.unpack(np.ascontiguousarray(v, dtype=float), S, G, self.p.has_risky)
+        return egm_loops.unpack(_writable(v), S, G, self.p.has_risky)
 
     def initial(self) -> tuple[np.ndarray, np.ndarray]:
         """Perfect-foresight-like start: ``c = y_s + kappa/(1-kappa) (a - a_min)``."""

@@ -23,24 +23,35 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+import hashlib
+from pathlib import Path
+
 from .envelope import envelope_row
 from .interp import hunt
 
-__all__ = ["knots", "unpack", "egm_map", "map_at", "increasing", "monotone"]
+__all__ = ["knots", "unpack", "egm_map", "monotone", "map_at", "increasing", "SOURCES_FINGERPRINT"]
+
+# Numba's disk cache keys a function by its own bytecode and closure and its own file's stamp, not
+# by the functions it compiles into itself: after an edit to envelope.py a cached entry point would
+# go on running the old envelope. So only the entry points (the functions Python calls) are cached,
+# and each closes over a fingerprint of every file whose code it carries: an edit recompiles them.
+SOURCES_FINGERPRINT = hashlib.sha256(b"".join(
+    (Path(__file__).parent / name).read_bytes()
+    for name in ("interp.py", "envelope.py", "egm_loops.py", "anderson.py"))).hexdigest()
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(inline="always")
 def _marginal_utility(c, gam):
     return 1.0 / (c * c) if gam == 2.0 else c ** (-gam)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(inline="always")
 def _inverse_marginal_utility(v, gam):
     """``c`` with ``u'(c) = v``: ``v^(-1/gamma)``; ``1/sqrt(v)`` when ``gamma = 2``."""
     return 1.0 / np.sqrt(v) if gam == 2.0 else v ** (-1.0 / gam)
 
 
-@numba.njit(cache=True)
+@numba.njit
 def expected_marginal_utility(mk, ck, x, income, theta, pi, transition, gam):
     r"""Expected marginal utility of bank balances ``x_i`` (goods), per state ``s`` today:
 
@@ -71,7 +82,7 @@ def expected_marginal_utility(mk, ck, x, income, theta, pi, transition, gam):
     return H
 
 
-@numba.njit(cache=True)
+@numba.njit
 def portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, share_new):
     r"""Consumption from the Euler equation and one projected Newton step on the portfolio
     first-order condition, at each state ``s`` and end-of-period asset point ``a_j`` (goods),
@@ -132,8 +143,8 @@ def portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, sha
 
 
 
-@numba.njit(cache=True)
-def knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
+@numba.njit
+def _knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
     """The endogenous knots ``(m, c, share)``, ``(S, K)``: ``m_j = a_j + p c_j`` (goods) with the
     constraint point ``(a_min, 0)`` first (its share the next knot's), ``K = G + 1``; where
     ``kinked`` (debt and a risky asset) the two branches' upper envelope, ``K = G + 3``."""
@@ -153,8 +164,8 @@ def knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
     return mk, ck, sk
 
 
-@numba.njit(cache=True)
-def unpack(v, S, G, risky):
+@numba.njit
+def _unpack(v, S, G, risky):
     """``(c, share)``, ``(S, G)``, from the variables ``(log c, share)``; the shares clipped to
     [0, 1] (Anderson's mixing may leave it slightly), zero without a risky asset."""
     c, share = np.empty((S, G)), np.zeros((S, G))
@@ -166,20 +177,20 @@ def unpack(v, S, G, risky):
     return c, share
 
 
-@numba.njit(cache=True)
-def egm_map(v, out, problem):
+@numba.njit
+def _egm_map(v, out, problem):
     """One EGM iteration: the variables ``v = (log c_j, share_j)`` (the shares only with a risky
     asset), ``S x G`` each, state-major, to their update in ``out``."""
-    c, share = unpack(v, problem[10].shape[0], problem[0].size, problem[16])
+    c, share = _unpack(v, problem[10].shape[0], problem[0].size, problem[16])
     map_at(c, share, out, problem)
 
 
-@numba.njit(cache=True)
+@numba.njit
 def map_at(c, share, out, problem):
     """:func:`egm_map` at the unpacked variables ``(c, share)``, ``(S, G)`` each."""
     a, price, a_min, neg, kinked, nodes, x, income, theta, pi, transition, gam, beta, R_free, excess, w, risky = problem
     S, G = c.shape
-    mk, ck, _ = knots(a, price, a_min, c, share, neg, kinked, nodes, gam)
+    mk, ck, _ = _knots(a, price, a_min, c, share, neg, kinked, nodes, gam)
     H = expected_marginal_utility(mk, ck, x, income, theta, pi, transition, gam)
     if not risky:  # x = R_f a exactly: the Euler equation alone
         for s in range(S):
@@ -194,7 +205,7 @@ def map_at(c, share, out, problem):
             out[S * G + s * G + j] = share_new[s, j]
 
 
-@numba.njit(cache=True)
+@numba.njit
 def increasing(c, problem):
     """Whether endogenous cash-on-hand ``m_j = a_j + p c_j`` increases along each branch (debt,
     assets) in every state: what the knots' interpolation needs."""
@@ -210,11 +221,44 @@ def increasing(c, problem):
     return True
 
 
-@numba.njit(cache=True)
-def monotone(v, problem):
-    """Whether the variables ``v`` are finite and their consumption :func:`increasing`."""
+@numba.njit
+def _monotone(v, problem):
+    """Whether the variables ``v`` are finite and their consumption :func:`increasing`: where a
+    start may go."""
     for i in range(v.size):
         if not np.isfinite(v[i]):
             return False
-    c, _ = unpack(v, problem[10].shape[0], problem[0].size, problem[16])
+    c, _ = _unpack(v, problem[10].shape[0], problem[0].size, problem[16])
     return increasing(c, problem)
+
+
+def _entry_points(fingerprint: str):
+    """The cached entry points, keyed by ``fingerprint`` (each calls its implementation above, a
+    module global, so nothing but the fingerprint is in its closure)."""
+
+    @numba.njit(cache=True)
+    def knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
+        fingerprint  # noqa: B018 (keys the disk cache)
+        return _knots(a, price, a_min, c, share, neg, kinked, nodes, gam)
+
+    @numba.njit(cache=True)
+    def unpack(v, S, G, risky):
+        fingerprint  # noqa: B018
+        return _unpack(v, S, G, risky)
+
+    @numba.njit(cache=True)
+    def egm_map(v, out, problem):
+        fingerprint  # noqa: B018
+        _egm_map(v, out, problem)
+
+    @numba.njit(cache=True)
+    def monotone(v, problem):
+        fingerprint  # noqa: B018
+        return _monotone(v, problem)
+
+    for entry, implementation in ((knots, _knots), (unpack, _unpack), (egm_map, _egm_map), (monotone, _monotone)):
+        entry.__doc__ = implementation.__doc__
+    return knots, unpack, egm_map, monotone
+
+
+knots, unpack, egm_map, monotone = _entry_points(SOURCES_FINGERPRINT)

@@ -13,6 +13,9 @@ the value gain of the asset branch at ``m`` needs no value function:
 ``D`` increases in ``m``; the household switches from debt to the risky asset where ``D = 0``
 (consumption jumps down there). Knots dominated by the other branch are dropped; rows are padded
 at the top along the linear extrapolation to keep one shape, ``G + 2`` knots.
+
+Not cached on disk by itself: it is compiled into the solver's entry points, whose cache key
+covers this file (``sim.solver.egm_loops.SOURCES_FINGERPRINT``).
 """
 from __future__ import annotations
 
@@ -22,24 +25,24 @@ import numpy as np
 from .interp import hunt
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _on(xk, yk, x, j):
     """(xk, yk) on segment j at x: linear, extrapolating beyond the end knots (as interp_rows)."""
     return yk[j] + (x - xk[j]) * ((yk[j + 1] - yk[j]) / (xk[j + 1] - xk[j]))
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _at(xk, yk, x):
     """(xk, yk) interpolated at x (the segment searched from the first)."""
     return _on(xk, yk, x, hunt(xk, x, 0))
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _utility(c, gam):
     return np.log(c) if gam == 1.0 else c ** (1.0 - gam) / (1.0 - gam)
 
 
-@numba.njit(cache=True)
+@numba.njit
 def envelope_row(m, c, share, k, a_min, price, gam, nodes, mm, cc, ss):
     """One state's upper envelope: ``(m, c, share)`` of length G (debt branch ``[:k]``, asset
     branch ``[k:]``) into ``(mm, cc, ss)`` of length G + 2. ``nodes``: the points of [0, 1] at

@@ -41,8 +41,10 @@ point in ``(log c_j, varsigma_j)`` is found by EGM iteration with Anderson accel
 (safeguarded: a mixed iterate is used only if it keeps ``m_j`` increasing).
 
 Where the pieces are: :mod:`sim.solver.problem` (the parameters, validated, and the grids and
-nodes derived from them), :mod:`sim.solver.egm` (the EGM map with the portfolio step, and the
-Anderson iteration), :mod:`sim.solver.policy` (the solved policy tables and their evaluation);
+nodes derived from them), :mod:`sim.solver.egm` (the problem discretised for the EGM map, its
+starts), :mod:`sim.solver.egm_loops` and :mod:`sim.solver.envelope` (the map, compiled),
+:mod:`sim.solver.anderson` (the iteration, compiled with it), :mod:`sim.solver.policy` (the
+solved policy tables and their evaluation);
 this module solves (:func:`solve_household`) and holds the default problem and its benchmark.
 """
 from __future__ import annotations
