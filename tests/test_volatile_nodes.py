@@ -156,7 +156,11 @@ def test_node_lost_then_replaced_grows_back(cluster, reference, tmp_path):
     [recovery] = prov["recoveries"]
     assert recovery["restored_period"] % EVERY == 0 and recovery["restored_period"] >= EVERY
     assert (shrink["actors"], grow["actors_from"], grow["actors"]) == (1, 1, 2)
-    assert grow["cause"] == "capacity back" and grow["period"] % EVERY == 0 and grow["period"] > shrink["period"]
+    # the grow comes at a checkpoint after the restore; that can be before the period where the loss
+    # was seen, where the restore went back past a checkpoint not yet committed (loss seen in 9, the
+    # checkpoint of 8 still in flight: restored to 4, grown at 8)
+    assert grow["cause"] == "capacity back" and grow["period"] % EVERY == 0
+    assert grow["period"] > recovery["restored_period"]
     assert len(grow["shard_layout"]) == 2 and grow["shard_layout"][0][0] == 0
     assert grow["shard_layout"][-1][1] == HOUSEHOLDS
     assert tree_digest(run.run_dir / "results.zarr") == reference
