@@ -30,7 +30,7 @@ SMALL = ["~calibration", "population.households=3000", "population.block_size=50
 AT = 6  # between checkpoints (4 and 8): the arms replay 4 -> 6 under the parent's config
 SEEDS = (1, 2, 3)
 # a sudden UBI of 0.1, financed by the baseline's tax rule (it once drove the solver past
-# convergence: a zero-premium belief made the share at a = 0 flip, fixed in sim/solver/egm.py)
+# convergence: a zero-premium belief made the share at a = 0 flip, fixed in sim/solver/egm_loops.py)
 UBI = ("policy.ubi.level=0.1",)
 
 

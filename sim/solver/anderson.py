@@ -13,11 +13,11 @@ Safeguard: a mixed iterate is used only if it is finite and keeps cash-on-hand i
 each branch (``egm_loops.increasing``); otherwise the plain step ``F(x)`` is, and the history is
 cleared.
 
-The iteration calls the map (``egm_loops.map_at``, at the unpacked variables) directly: one compiled call per solve, with
-no Python between iterations, where the NumPy version spent as long around the map as in it
-(docs/performance.md, "Stop 23"). It is written for that map, not for any ``F``: a compiled
-function that took its map as an argument would be compiled again in every process (Numba cannot
-cache it), seconds in each solver actor. The differences live in ring buffers and their Gram
+The iteration calls the map (``egm_loops.map_at``, at the unpacked variables) directly: the
+iteration from one start is one compiled call, with no Python between iterations, where the NumPy
+version spent as long around the map as in it (docs/performance.md, "Stop 23"). It is written for
+that map, not for any ``F``: a compiled function that took its map as an argument would be
+compiled again in every process (Numba cannot cache it), seconds in each solver actor. The differences live in ring buffers and their Gram
 matrix gains one row a step; its dot products keep eight partial sums, so they do not wait on
 each addition (one running sum made the compiled glue slower than BLAS's at stop 9).
 """
@@ -83,8 +83,10 @@ def _solve(A, b):
 @numba.njit
 def _anderson(x0, fx0, tol, max_iter, depth, problem):
     """The fixed point ``x = F(x)`` of ``F = egm_map(., problem)`` from ``x0``, with ``fx0 =
-    F(x0)``: ``(F(x), iterations, distance)`` where ``distance = max|F(x) - x|`` at the last
-    ``x``, below ``tol`` where it converged within ``max_iter`` map evaluations.
+    F(x0)``: ``(F(x), iterations, distance)``. Converged (``distance < tol``): ``distance =
+    max|F(x) - x|`` at the returned ``F(x)``'s ``x``. Stopped after ``max_iter`` map evaluations:
+    ``distance`` is the last measured one, of the iterate before the returned ``F``'s (as the
+    NumPy version had it).
 
     The mixed iterate is written ``F(x) - gamma' dF`` with ``dF = dX + dG`` the differences of
     successive ``F(x)`` (the same point, one history fewer to read)."""

@@ -14,17 +14,17 @@ Interpolation is piecewise linear with linear extrapolation beyond the end knots
 (:mod:`sim.solver.interp`); ``u'(c) = c^{-gamma}`` is computed as ``1/c^2`` when ``gamma = 2`` (a
 power was two thirds of the time).
 
-The map's data travel as one tuple, ``problem`` (:meth:`sim.solver.egm.EgmMap.compiled`):
+The map's data travel as one tuple, ``problem`` (:attr:`sim.solver.egm.EgmMap.compiled`):
 ``(a, price, a_min, neg, kinked, nodes, x, income, theta, pi, transition, gamma, beta, R_free,
 excess, w, risky)``.
 """
 from __future__ import annotations
 
-import numba
-import numpy as np
-
 import hashlib
 from pathlib import Path
+
+import numba
+import numpy as np
 
 from .envelope import envelope_row
 from .interp import hunt
@@ -33,8 +33,9 @@ __all__ = ["knots", "unpack", "egm_map", "monotone", "map_at", "increasing", "SO
 
 # Numba's disk cache keys a function by its own bytecode and closure and its own file's stamp, not
 # by the functions it compiles into itself: after an edit to envelope.py a cached entry point would
-# go on running the old envelope. So only the entry points (the functions Python calls) are cached,
-# and each closes over a fingerprint of every file whose code it carries: an edit recompiles them.
+# go on running the old envelope. So of these files' functions only the entry points (those Python
+# calls) are cached, each closing over a fingerprint of every file whose code it carries: an edit
+# recompiles them. (interp.py's own functions compile nothing from another file: cached by it.)
 SOURCES_FINGERPRINT = hashlib.sha256(b"".join(
     (Path(__file__).parent / name).read_bytes()
     for name in ("interp.py", "envelope.py", "egm_loops.py", "anderson.py"))).hexdigest()
@@ -142,7 +143,6 @@ def portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, sha
             share_new[s, neg] = share_new[s, neg + 1]
 
 
-
 @numba.njit
 def _knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
     """The endogenous knots ``(m, c, share)``, ``(S, K)``: ``m_j = a_j + p c_j`` (goods) with the
@@ -167,7 +167,7 @@ def _knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
 @numba.njit
 def _unpack(v, S, G, risky):
     """``(c, share)``, ``(S, G)``, from the variables ``(log c, share)``; the shares clipped to
-    [0, 1] (Anderson's mixing may leave it slightly), zero without a risky asset."""
+    [0, 1] (Anderson's mixing may leave them slightly), zero without a risky asset."""
     c, share = np.empty((S, G)), np.zeros((S, G))
     for s in range(S):
         for j in range(G):

@@ -1,9 +1,9 @@
 """Piecewise-linear interpolation used by the solver, compiled (Numba).
 
 It extrapolates linearly beyond the end knots, using the first or last segment. ``interp_rows``
-re-expresses a warm start and builds the kernels' tables; the EGM map's own loops and the
-debt/asset upper envelope (:mod:`sim.solver.egm_loops`, :mod:`sim.solver.envelope`) search with
-:func:`hunt`, inlined. Compiled once (cached on disk), not
+re-expresses a warm start, builds the kernels' tables and places Young's histogram
+(:mod:`sim.solver.stationary`); the EGM map's own loops and the debt/asset upper envelope
+(:mod:`sim.solver.egm_loops`, :mod:`sim.solver.envelope`) search with :func:`hunt`, inlined. Compiled once (cached on disk), not
 NumPy's ``searchsorted`` plus gathers, which allocated half a dozen temporaries per call. The
 segment of a query ``x`` is the last knot ``<= x`` (``searchsorted(..., side="right") - 1``),
 clipped to the first and last segments; it is found by walking from the previous query's segment
