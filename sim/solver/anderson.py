@@ -17,9 +17,10 @@ The iteration calls the map (``egm_loops.map_at``, at the unpacked variables) di
 iteration from one start is one compiled call, with no Python between iterations, where the NumPy
 version spent as long around the map as in it (docs/performance.md, "Stop 23"). It is written for
 that map, not for any ``F``: a compiled function that took its map as an argument would be
-compiled again in every process (Numba cannot cache it), seconds in each solver actor. The differences live in ring buffers and their Gram
-matrix gains one row a step; its dot products keep eight partial sums, so they do not wait on
-each addition (one running sum made the compiled glue slower than BLAS's at stop 9).
+compiled again in every process (Numba cannot cache it), seconds in each solver actor. The
+differences live in ring buffers and their Gram matrix gains one row a step; its dot products
+keep eight partial sums, so they do not wait on each addition (one running sum made the compiled
+glue slower than BLAS's at stop 9).
 """
 from __future__ import annotations
 
@@ -91,7 +92,6 @@ def _anderson(x0, fx0, tol, max_iter, depth, problem):
     The mixed iterate is written ``F(x) - gamma' dF`` with ``dF = dX + dG`` the differences of
     successive ``F(x)`` (the same point, one history fewer to read)."""
     n = x0.size
-    S, G, risky = problem[10].shape[0], problem[0].size, problem[16]
     dF, dG = np.empty((depth, n)), np.empty((depth, n))
     gram = np.empty((depth, depth))
     x, fx = x0.copy(), fx0.copy()
@@ -142,7 +142,7 @@ def _anderson(x0, fx0, tol, max_iter, depth, problem):
                 cand[i] = step
                 finite = finite and np.isfinite(step)
             if finite:
-                c, share = _unpack(cand, S, G, risky)
+                c, share = _unpack(cand, problem)
                 mixed = increasing(c, problem)
             if mixed:
                 x, cand = cand, x
@@ -150,7 +150,7 @@ def _anderson(x0, fx0, tol, max_iter, depth, problem):
                 used = head = 0
         if not mixed:  # the plain step; fx is overwritten below
             x, fx = fx, x
-            c, share = _unpack(x, S, G, risky)
+            c, share = _unpack(x, problem)
         map_at(c, share, fx, problem)
     return fx, max_iter, dist
 

@@ -32,7 +32,7 @@ class EgmMap:
 
     def __init__(self, p: HouseholdProblem):
         self.p = p
-        self.a = np.array(p.a_grid)  # writable, as the compiled map's arrays are (one signature)
+        self.a = _writable(p.a_grid)  # a copy: the problem's arrays are read-only
         self.theta, self.pi = p.shocks
         self.R, self.w = p.returns
         # Debt (a < 0) earns R_f, positive assets the portfolio return: when both exist, the
@@ -55,20 +55,18 @@ class EgmMap:
         self.excess = self.R - p.R_free
         # where the envelope integrates u' across the branches' overlap (trapezoids)
         self.nodes = np.linspace(0.0, 1.0, 65)
-        arrays = (self.a, self.nodes, self.x, p.income, self.theta, self.pi, p.transition, self.excess, self.w)
-        a, nodes, x, income, theta, pi, transition, excess, w = (np.array(v, dtype=np.float64) for v in arrays)
-        # what the compiled map reads (egm_loops' layout), writable copies (one compiled signature)
-        self.compiled = (a, float(p.price), float(p.a_min), int(self.neg), bool(self.kinked), nodes, x, income,
-                         theta, pi, transition, float(p.crra), float(p.beta), float(p.R_free), excess, w,
-                         bool(p.has_risky))
+        # what the compiled map reads (egm_loops' layout); the problem's read-only arrays copied
+        # once, writable as the rest (one compiled signature)
+        self.compiled = (self.a, float(p.price), float(p.a_min), int(self.neg), bool(self.kinked), self.nodes,
+                         self.x, _writable(p.income), _writable(self.theta), _writable(self.pi),
+                         _writable(p.transition), float(p.crra), float(p.beta), float(p.R_free), self.excess,
+                         _writable(self.w), bool(p.has_risky))
 
     def knots(self, c: np.ndarray, share: np.ndarray | None = None):
         """Endogenous (m, c[, share]) knots with the constraint point (m_min, 0) prepended; where
         debt and a risky asset meet, the two branches' upper envelope (:mod:`sim.solver.envelope`)."""
         zero = np.zeros_like(c) if share is None else share
-        a, price, a_min, neg, kinked, nodes = self.compiled[:6]
-        mk, ck, sk = egm_loops.knots(a, price, a_min, _writable(c), _writable(zero), neg, kinked, nodes,
-                                     float(self.p.crra))
+        mk, ck, sk = egm_loops.knots(_writable(c), _writable(zero), self.compiled)
         return mk, ck, (None if share is None else sk)
 
     def evaluate(self, v: np.ndarray) -> np.ndarray:
@@ -97,8 +95,7 @@ class EgmMap:
     def unpack(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(c, share)`` from the variables, the shares clipped to [0, 1] (zero without a risky
         asset)."""
-        S, G = self.p.n_states, self.a.size
-        return egm_loops.unpack(_writable(v), S, G, self.p.has_risky)
+        return egm_loops.unpack(_writable(v), self.compiled)
 
     def initial(self) -> tuple[np.ndarray, np.ndarray]:
         """Perfect-foresight-like start: ``c = y_s + kappa/(1-kappa) (a - a_min)``."""

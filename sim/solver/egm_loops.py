@@ -144,10 +144,12 @@ def portfolio_step(x, H, a, share, neg, R_free, excess, w, gam, beta, c_new, sha
 
 
 @numba.njit
-def _knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
+def _knots(c, share, problem):
     """The endogenous knots ``(m, c, share)``, ``(S, K)``: ``m_j = a_j + p c_j`` (goods) with the
     constraint point ``(a_min, 0)`` first (its share the next knot's), ``K = G + 1``; where
     ``kinked`` (debt and a risky asset) the two branches' upper envelope, ``K = G + 3``."""
+    a, price, a_min, neg, kinked, nodes, gam = (problem[0], problem[1], problem[2], problem[3], problem[4],
+                                                problem[5], problem[11])
     S, G = c.shape
     width = G + 3 if kinked else G + 1
     mk, ck, sk = np.empty((S, width)), np.empty((S, width)), np.empty((S, width))
@@ -165,9 +167,10 @@ def _knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
 
 
 @numba.njit
-def _unpack(v, S, G, risky):
+def _unpack(v, problem):
     """``(c, share)``, ``(S, G)``, from the variables ``(log c, share)``; the shares clipped to
     [0, 1] (Anderson's mixing may leave them slightly), zero without a risky asset."""
+    S, G, risky = problem[10].shape[0], problem[0].size, problem[16]
     c, share = np.empty((S, G)), np.zeros((S, G))
     for s in range(S):
         for j in range(G):
@@ -181,7 +184,7 @@ def _unpack(v, S, G, risky):
 def _egm_map(v, out, problem):
     """One EGM iteration: the variables ``v = (log c_j, share_j)`` (the shares only with a risky
     asset), ``S x G`` each, state-major, to their update in ``out``."""
-    c, share = _unpack(v, problem[10].shape[0], problem[0].size, problem[16])
+    c, share = _unpack(v, problem)
     map_at(c, share, out, problem)
 
 
@@ -190,7 +193,7 @@ def map_at(c, share, out, problem):
     """:func:`egm_map` at the unpacked variables ``(c, share)``, ``(S, G)`` each."""
     a, price, a_min, neg, kinked, nodes, x, income, theta, pi, transition, gam, beta, R_free, excess, w, risky = problem
     S, G = c.shape
-    mk, ck, _ = _knots(a, price, a_min, c, share, neg, kinked, nodes, gam)
+    mk, ck, _ = _knots(c, share, problem)
     H = expected_marginal_utility(mk, ck, x, income, theta, pi, transition, gam)
     if not risky:  # x = R_f a exactly: the Euler equation alone
         for s in range(S):
@@ -228,7 +231,7 @@ def _monotone(v, problem):
     for i in range(v.size):
         if not np.isfinite(v[i]):
             return False
-    c, _ = _unpack(v, problem[10].shape[0], problem[0].size, problem[16])
+    c, _ = _unpack(v, problem)
     return increasing(c, problem)
 
 
@@ -237,14 +240,14 @@ def _entry_points(fingerprint: str):
     module global, so nothing but the fingerprint is in its closure)."""
 
     @numba.njit(cache=True)
-    def knots(a, price, a_min, c, share, neg, kinked, nodes, gam):
+    def knots(c, share, problem):
         fingerprint  # noqa: B018 (keys the disk cache)
-        return _knots(a, price, a_min, c, share, neg, kinked, nodes, gam)
+        return _knots(c, share, problem)
 
     @numba.njit(cache=True)
-    def unpack(v, S, G, risky):
+    def unpack(v, problem):
         fingerprint  # noqa: B018
-        return _unpack(v, S, G, risky)
+        return _unpack(v, problem)
 
     @numba.njit(cache=True)
     def egm_map(v, out, problem):

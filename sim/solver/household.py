@@ -27,8 +27,8 @@ end-of-period assets ``a_j``. Next period's expected marginal utility of *bank b
 
 .. math:: H(s, x) = \sum_{s'} P_{s s'} \sum_k \pi_k\, u'\big(c(s', x + y_{s'} \theta_k)\big),
 
-computed on a grid of ``x``, one sum over tomorrow's states per point. Then, with ``R_n`` the return nodes
-(weights ``w_n``) and ``x_n = (R_f + \varsigma (R_n - R_f)) a_j``,
+computed on a grid of ``x``, one sum over tomorrow's states per point. Then, with ``R_n`` the
+return nodes (weights ``w_n``) and ``x_n = (R_f + \varsigma (R_n - R_f)) a_j``,
 
 .. math:: c_j = \Big(\beta \sum_n w_n (R_f + \varsigma(R_n - R_f)) H(s, x_n)\Big)^{-1/\gamma},
           \qquad m_j = a_j + p\, c_j ,

@@ -3,12 +3,12 @@
 It extrapolates linearly beyond the end knots, using the first or last segment. ``interp_rows``
 re-expresses a warm start, builds the kernels' tables and places Young's histogram
 (:mod:`sim.solver.stationary`); the EGM map's own loops and the debt/asset upper envelope
-(:mod:`sim.solver.egm_loops`, :mod:`sim.solver.envelope`) search with :func:`hunt`, inlined. Compiled once (cached on disk), not
-NumPy's ``searchsorted`` plus gathers, which allocated half a dozen temporaries per call. The
-segment of a query ``x`` is the last knot ``<= x`` (``searchsorted(..., side="right") - 1``),
-clipped to the first and last segments; it is found by walking from the previous query's segment
-(queries come along grids, so mostly a step or two: a binary search's mispredicted branches were
-most of the time).
+(:mod:`sim.solver.egm_loops`, :mod:`sim.solver.envelope`) search with :func:`hunt`, inlined.
+Compiled once (cached on disk), not NumPy's ``searchsorted`` plus gathers, which allocated half a
+dozen temporaries per call. The segment of a query ``x`` is the last knot ``<= x``
+(``searchsorted(..., side="right") - 1``), clipped to the first and last segments; it is found by
+walking from the previous query's segment (queries come along grids, so mostly a step or two: a
+binary search's mispredicted branches were most of the time).
 """
 from __future__ import annotations
 
