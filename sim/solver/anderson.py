@@ -141,7 +141,7 @@ def _anderson(x0, fx0, tol, max_iter, depth, problem):
                     step -= gamma[r] * dF[r, i]
                 cand[i] = step
                 finite = finite and np.isfinite(step)
-            if finite:
+            if finite:  # egm_loops._monotone's check, done here to keep c for the map below
                 c, share = _unpack(cand, problem)
                 mixed = increasing(c, problem)
             if mixed:
